@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: MIT
+# The README's commands. Each installs what it needs on a fresh Debian 12
+# machine (as root) and is quick when that is already done.
+#
+#   make demo              what the engine does (for now: version and host check)
+#   make test              pytest (with the native C tests), ruff, mypy
+#   make test SANITIZE=1   the same with the native code under ASan + UBSan
+#   make bench             every benchmark suite, one JSON object per suite
+SHELL := /bin/bash
+SANITIZE ?= 0
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STRATUM := $(VENV)/bin/stratum
+FLAVOR := $(if $(filter 1,$(SANITIZE)),sanitize,release)
+OTHER_FLAVOR := $(if $(filter 1,$(SANITIZE)),release,sanitize)
+
+APT_PACKAGES := build-essential pkg-config liburing-dev libbearssl-dev libnuma-dev \
+	clang libclang-rt-14-dev openssl
+NATIVE_INPUTS := $(wildcard native/src/*.c native/src/*.h native/include/*.h) \
+	orchestrator/_build_native.py orchestrator/_version.py setup.py
+NATIVE_STAMP := build/native-$(FLAVOR).stamp
+
+# Under SANITIZE=1 the Python process must load the sanitizer runtimes first.
+ifeq ($(SANITIZE),1)
+SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+endif
+
+.PHONY: setup apt native test lint demo bench clean
+setup: apt $(VENV)/.installed native
+
+# Checked every time (fast): a package removed since is noticed.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml setup.py | apt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip 'setuptools>=77' wheel 'cffi>=1.16'
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f build/native-*.stamp
+	touch $@
+
+# Rebuilds the cffi module when a native input or the flavour changes.
+$(NATIVE_STAMP): $(NATIVE_INPUTS) $(VENV)/.installed
+	@mkdir -p build
+	STRATUM_SANITIZE=$(SANITIZE) $(PY) setup.py -q build_ext --inplace --force >/dev/null
+	@rm -f build/native-$(OTHER_FLAVOR).stamp
+	touch $@
+
+native: apt $(VENV)/.installed $(NATIVE_STAMP)
+
+test: setup
+	$(SAN_ENV) STRATUM_SANITIZE=$(SANITIZE) $(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory lint
+
+lint: setup
+	$(PY) -m ruff check orchestrator tests tools
+	$(PY) -m mypy
+
+demo: setup
+	$(SAN_ENV) $(STRATUM) --version
+	$(SAN_ENV) $(STRATUM) check
+
+bench: setup
+	@$(SAN_ENV) $(STRATUM) bench all --json
+
+clean:
+	rm -rf build native/build orchestrator/_native*.so $(VENV)

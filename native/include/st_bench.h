@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Timing loops for `stratum bench`. Timing a sub-microsecond call from
+ * Python would measure the FFI, so the loop runs here: each sample is the
+ * mean over `batch` back-to-back calls, read with CLOCK_MONOTONIC (vDSO).
+ */
+#ifndef ST_BENCH_H
+#define ST_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "st_hmac.h"
+
+/* cdef-begin */
+/*
+ * Fills out_ns[0..nsamples) with nanoseconds per st_hmac_sha256_hex() call.
+ * Returns 0, or -EINVAL when batch or nsamples is 0.
+ */
+int st_bench_hmac_sha256_hex(const st_hmac_sha256_key *key, const void *msg,
+                             size_t len, uint32_t batch, uint32_t nsamples,
+                             double *out_ns);
+/* cdef-end */
+
+#endif

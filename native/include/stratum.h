@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Umbrella header: every public native module of stratum-engine. */
+#ifndef STRATUM_H
+#define STRATUM_H
+
+#include "st_error.h"
+#include "st_cpu.h"
+#include "st_sha256.h"
+#include "st_hmac.h"
+#include "st_random.h"
+#include "st_bench.h"
+#include "st_loop.h"
+
+#endif

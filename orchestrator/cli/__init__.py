@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: MIT
+"""The `stratum` command: one entry point, one module per subcommand.
+
+Each subcommand module exposes COMMANDS, a list of Command entries. Exit
+codes follow LSB: 0 success, 1 generic failure, 2 bad usage, 3 unimplemented
+feature; `status` uses the LSB status codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNIMPLEMENTED = 3
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _commands() -> list[Command]:
+    # Imported here so `stratum --help` lists commands without loading more than needed.
+    from orchestrator.cli import bench, check, pending
+
+    return [*check.COMMANDS, *bench.COMMANDS, *pending.COMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from orchestrator import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="stratum",
+        description="stratum-engine: low-latency order execution with a native data plane.",
+    )
+    parser.add_argument("--version", action="version", version=f"stratum {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in _commands():
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(p)
+        p.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: MIT
+"""`stratum bench SUITE [--json]`: run benchmark suites ("all" runs every one)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from orchestrator.bench import Report, suites
+from orchestrator.cli import EXIT_OK, EXIT_USAGE, Command
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", help=f"one of: {', '.join(suites())}, all")
+    parser.add_argument("--json", action="store_true", help="one JSON object per suite")
+    parser.add_argument("--samples", type=_positive, default=2000,
+                        help="timed samples per competitor (default 2000)")
+    parser.add_argument("--batch", type=_positive, default=32,
+                        help="calls per timed sample (default 32)")
+
+
+def _print_human(report: Report) -> None:
+    print(f"suite {report['suite']} on {report['cpu']}")
+    for r in report["results"]:
+        print(f"  {r['name']:<28} p50 {r['p50']:>10.1f} {r['unit']}  "
+              f"p99 {r['p99']:>10.1f} {r['unit']}  n={r['n']}")
+    for name, ratio in report.get("ratios_p50", {}).items():
+        print(f"  {name}: {ratio}x")
+
+
+def run(args: argparse.Namespace) -> int:
+    available = suites()
+    if args.suite != "all" and args.suite not in available:
+        parser_error = f"stratum bench: unknown suite {args.suite!r}; choose from: " \
+                       f"{', '.join(available)}, all"
+        print(parser_error)
+        return EXIT_USAGE
+    names = list(available) if args.suite == "all" else [args.suite]
+    for name in names:
+        report = available[name](samples=args.samples, batch=args.batch)
+        if args.json:
+            print(json.dumps(report), flush=True)
+        else:
+            _print_human(report)
+    return EXIT_OK
+
+
+COMMANDS = [Command("bench", "run benchmark suites and print their results",
+                    add_arguments, run)]

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Real data nobody on this project wrote, kept beside the repository (../shared/data).
+SHARED_DATA = Path(os.environ.get("STRATUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SANITIZE = os.environ.get("STRATUM_SANITIZE") == "1"
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"test data {path} is missing: set STRATUM_SHARED_DATA to shared/data")
+    return path
+
+
+def signing_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads(
+        shared_file("vectors", "signing.json").read_text()
+    )["cases"]
+    return cases

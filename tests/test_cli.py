@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: MIT
+"""The `stratum` command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from orchestrator import __version__
+from orchestrator.cli.pending import _PENDING
+from tests.conftest import ROOT
+
+
+def stratum(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+
+
+def test_version() -> None:
+    proc = stratum("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"stratum {__version__}"
+
+
+def test_help_lists_every_command() -> None:
+    proc = stratum("--help")
+    assert proc.returncode == 0
+    for name in ["check", "bench", *_PENDING]:
+        assert name in proc.stdout
+
+
+def test_no_command_is_a_usage_error() -> None:
+    assert stratum().returncode == 2
+
+
+@pytest.mark.parametrize("name", sorted(_PENDING))
+def test_unbuilt_commands_say_so_and_fail(name: str) -> None:
+    proc = stratum(name)
+    assert proc.returncode == (4 if name == "status" else 3)
+    assert f"stratum {name}: not built yet" in proc.stderr
+
+
+def test_check_reports_each_item() -> None:
+    proc = stratum("check", "--json")
+    assert proc.returncode == 0, proc.stderr
+    items = {i["name"]: i for i in json.loads(proc.stdout)["items"]}
+    assert items["native module"]["status"] == "ok"
+    assert items["io_uring"]["status"] == "ok"
+    assert items["SHA-NI"]["status"] in ("ok", "not supported")
+    assert items["trading interface"]["status"] == "not checked yet"
+
+
+def test_bench_sign_json() -> None:
+    proc = stratum("bench", "sign", "--json", "--samples", "20", "--batch", "2")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["suite"] == "sign" and report["payload_bytes"] == 197
+    names = {r["name"] for r in report["results"]}
+    skipped = {s["name"] for s in report.get("skipped", [])}
+    assert names | skipped == {
+        "hmac_sha256/shani", "hmac_sha256/portable", "hmac_sha256/python"
+    }
+    for r in report["results"]:
+        assert r["unit"] == "ns" and 0 < r["p50"] <= r["p99"] and r["n"] == 40
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench", "nosuch"], "unknown suite 'nosuch'"),
+        (["bench", "sign", "--samples", "0"], "must be at least 1"),
+        (["bench", "sign", "--batch", "x"], "'x' is not a whole number"),
+    ],
+)
+def test_bench_rejects_bad_arguments(args: list[str], message: str) -> None:
+    proc = stratum(*args)
+    assert proc.returncode == 2
+    assert message in proc.stdout + proc.stderr

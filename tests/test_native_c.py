@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: MIT
+"""Runs the standalone C tests in native/tests (exit 0 pass, 1 fail, 77 skip)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT, SANITIZE
+
+NATIVE = ROOT / "native"
+FLAVOR = "sanitize" if SANITIZE else "release"
+C_TESTS = sorted(p.stem for p in (NATIVE / "tests").glob("test_*.c"))
+
+
+def _clean_env() -> dict[str, str]:
+    # The sanitizer runtime preloaded into pytest has no business in make or gcc.
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
+@pytest.fixture(scope="session")
+def built_c_tests() -> None:
+    subprocess.run(
+        ["make", "-s", "-C", str(NATIVE), "tests", f"SANITIZE={int(SANITIZE)}"],
+        check=True,
+        env=_clean_env(),
+    )
+
+
+@pytest.mark.parametrize("name", C_TESTS)
+def test_native(name: str, built_c_tests: None) -> None:
+    binary = NATIVE / "build" / FLAVOR / "tests" / name
+    proc = subprocess.run(
+        [str(binary)], capture_output=True, text=True, timeout=300, env=_clean_env()
+    )
+    if proc.returncode == 77:
+        pytest.skip(f"{name}: {proc.stdout.strip() or 'skipped by the test itself'}")
+    assert proc.returncode == 0, f"{name} exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
