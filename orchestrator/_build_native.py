@@ -19,11 +19,15 @@ from cffi import FFI
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "native"
-HEADERS = ["st_error.h", "st_cpu.h", "st_sha256.h", "st_hmac.h", "st_random.h", "st_bench.h",
-           "st_loop.h"]
+HEADERS = [
+    "st_error.h", "st_cpu.h", "st_sha256.h", "st_hmac.h", "st_random.h", "st_bench.h",
+    "st_tls.h", "st_ws.h", "st_loop.h", "st_conn.h",
+]
 
 _DEFINE = re.compile(r"^#define\s+(ST_[A-Z0-9_]+)\s+.*$", re.MULTILINE)
-_STRUCT = re.compile(r"typedef struct (\w+) \{.*?\n\} (\w+);", re.DOTALL)
+_STRUCT = re.compile(r"typedef struct (\w+) \{(.*?)\n\} (\w+);", re.DOTALL)
+# A struct whose body says so keeps its fields visible to Python (plain counters).
+_VISIBLE = "/* cdef-visible */"
 
 
 def _read_version() -> str:
@@ -42,7 +46,14 @@ def cdef_of(header: str) -> str:
         raise RuntimeError(f"native/include/{header} has no cdef markers")
     body = text.split(begin, 1)[1].split(end, 1)[0]
     body = _DEFINE.sub(r"#define \1 ...", body)
-    return _STRUCT.sub(r"typedef struct \1 { ...; } \2;", body)
+    return _STRUCT.sub(_struct_decl, body)
+
+
+def _struct_decl(match: re.Match[str]) -> str:
+    tag, fields, name = match.groups()
+    if _VISIBLE in fields:
+        return f"typedef struct {tag} {{{fields}\n}} {name};"
+    return f"typedef struct {tag} {{ ...; }} {name};"
 
 
 def _compile_flags() -> tuple[list[str], list[str]]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.tlsutil import Pki, make_pki
+
 ROOT = Path(__file__).resolve().parents[1]
 # Real data nobody on this project wrote, kept beside the repository (../shared/data).
 SHARED_DATA = Path(os.environ.get("STRATUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -26,3 +28,9 @@ def signing_cases() -> list[dict[str, Any]]:
         shared_file("vectors", "signing.json").read_text()
     )["cases"]
     return cases
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Test certificates made once per session with the openssl CLI."""
+    return make_pki(tmp_path_factory.mktemp("pki"))

@@ -62,3 +62,12 @@ def test_version_mismatch_says_how_to_rebuild() -> None:
         check_native_version("0.0.1", "1.2.3")
     with pytest.raises(ImportError):
         check_native_version("0.0.1", "1.2.3")
+
+
+def test_tls_failures_carry_bearssl_names() -> None:
+    not_trusted = lib.ST_TLS_CODE_BASE - 62  # BR_ERR_X509_NOT_TRUSTED
+    assert str(native.error_for(not_trusted)) == (
+        "certificate not trusted (BR_ERR_X509_NOT_TRUSTED)"
+    )
+    alert = lib.ST_TLS_CODE_BASE - (256 + 40)  # received handshake_failure
+    assert native.error_name(alert) == "BR_ERR_RECV_FATAL_ALERT(handshake_failure)"

@@ -1,12 +1,73 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring event loop. So far only the probe that `stratum check` uses;
- * the ring, connections and modes arrive with the hot line.
+ * The io_uring event loop: one ring per hot thread, sockets as fixed files,
+ * a provided buffer ring feeding multishot receives, sends, and deadlines
+ * (handshake, ping, reconnect) checked every iteration and honoured by the
+ * wait. Three modes chosen at start:
+ *   ST_LOOP_INTERRUPT  wait in the kernel for completions
+ *   ST_LOOP_BUSY       spin on the completion queue
+ *   ST_LOOP_SQPOLL     a kernel thread, pinned to a chosen core, polls the
+ *                      submission queue; we spin on completions
+ * After start-up the loop makes no system call but the ring's own
+ * (io_uring_enter, and not even that in SQPOLL mode while the kernel thread
+ * is awake); connection set-up and teardown (socket, close) are the exception.
  */
 #ifndef ST_LOOP_H
 #define ST_LOOP_H
 
+#include <liburing.h>
+#include <stdint.h>
+
+#include "st_error.h"
+#include "st_random.h"
+
 /* cdef-begin */
+#define ST_LOOP_INTERRUPT   0
+#define ST_LOOP_BUSY        1
+#define ST_LOOP_SQPOLL      2
+
+#define ST_LOOP_MAX_CONNS   16
+#define ST_LOOP_NBUFS       64      /* provided receive buffers (power of 2) */
+#define ST_LOOP_BUFSIZE     16384
+#define ST_LOOP_ENTRIES     256
+
+struct st_conn;
+
+typedef struct st_loop {
+	struct io_uring ring;
+	struct io_uring_buf_ring *buf_ring;
+	uint8_t *bufs;
+	int mode;
+	int ring_ok;
+	uint32_t nconns;
+	struct st_conn *conns[ST_LOOP_MAX_CONNS];
+	uint64_t now_ns;
+	uint64_t iterations;
+	uint64_t enobufs;
+	st_random_context rng;
+} st_loop;
+
+/*
+ * Sets up the ring and its buffers in the given mode. sqpoll_cpu pins the
+ * SQPOLL thread (-1: let the kernel place it; ignored in other modes).
+ * Returns 0 or -errno (-EINVAL: unknown mode; -EPERM/-ENOSYS: no io_uring
+ * here; -ENOMEM: RLIMIT_MEMLOCK too low for the buffers).
+ */
+int st_loop_init(st_loop *loop, int mode, int sqpoll_cpu);
+
+/* Closes every connection's socket and frees the ring and buffers. */
+void st_loop_exit(st_loop *loop);
+
+/*
+ * Processes completions and deadlines for up to timeout_ns (0: one pass,
+ * no waiting). Returns as soon as a pass did any work, with the number of
+ * completions handled (0 on timeout), or -errno if the ring failed.
+ */
+int st_loop_run(st_loop *loop, int64_t timeout_ns);
+
+/* "interrupt", "busy", "sqpoll"; "unknown" otherwise. */
+const char *st_loop_mode_name(int mode);
+
 /*
  * Sets up and tears down a small io_uring to prove the kernel allows it.
  * Returns 0, or -errno (-ENOSYS: no io_uring; -EPERM: disabled by

@@ -10,5 +10,8 @@
 #include "st_random.h"
 #include "st_bench.h"
 #include "st_loop.h"
+#include "st_conn.h"
+#include "st_tls.h"
+#include "st_ws.h"
 
 #endif

@@ -4,6 +4,9 @@
 
 #include "inner.h"
 #include "st_error.h"
+#include "st_conn.h"
+#include "st_tls.h"
+#include "st_ws.h"
 
 struct error_entry {
 	int code;
@@ -21,7 +24,41 @@ static const struct error_entry ERRORS[] = {
 	{ST_EBUFFER_TOO_SMALL, "ST_EBUFFER_TOO_SMALL",
 	 "the output buffer is too small"},
 	{ST_EBAD_IMPL, "ST_EBAD_IMPL", "no such implementation"},
+	{ST_EWS_HANDSHAKE_STATUS, "ST_EWS_HANDSHAKE_STATUS",
+	 "the server did not answer the WebSocket upgrade with 101"},
+	{ST_EWS_HANDSHAKE_HEADERS, "ST_EWS_HANDSHAKE_HEADERS",
+	 "the upgrade response lacks Upgrade/Connection headers or adds ones we did not offer"},
+	{ST_EWS_BAD_ACCEPT, "ST_EWS_BAD_ACCEPT",
+	 "Sec-WebSocket-Accept is missing or does not match our key"},
+	{ST_EWS_RESPONSE_TOO_LARGE, "ST_EWS_RESPONSE_TOO_LARGE",
+	 "the upgrade response headers are too large"},
+	{ST_EWS_MASKED_FRAME, "ST_EWS_MASKED_FRAME", "the server sent a masked frame"},
+	{ST_EWS_RESERVED_BITS, "ST_EWS_RESERVED_BITS",
+	 "frame with reserved bits set (no extension was negotiated)"},
+	{ST_EWS_BAD_OPCODE, "ST_EWS_BAD_OPCODE", "frame with an unknown opcode"},
+	{ST_EWS_BAD_CONTROL, "ST_EWS_BAD_CONTROL",
+	 "control frame fragmented or longer than 125 bytes"},
+	{ST_EWS_BAD_CONTINUATION, "ST_EWS_BAD_CONTINUATION",
+	 "continuation frame out of sequence"},
+	{ST_EWS_BAD_LENGTH, "ST_EWS_BAD_LENGTH", "frame length not minimally encoded"},
+	{ST_EWS_TOO_BIG, "ST_EWS_TOO_BIG", "message larger than the configured limit"},
+	{ST_EWS_BAD_UTF8, "ST_EWS_BAD_UTF8", "text message is not valid UTF-8"},
+	{ST_EWS_BAD_CLOSE, "ST_EWS_BAD_CLOSE", "close frame with an invalid code or length"},
+	{ST_EWS_CLOSED, "ST_EWS_CLOSED", "the WebSocket is closed"},
+	{ST_ECONN_NOT_OPEN, "ST_ECONN_NOT_OPEN", "the connection is not open"},
+	{ST_ECONN_QUEUE_FULL, "ST_ECONN_QUEUE_FULL",
+	 "the connection's send queue is full (or the message is larger than it)"},
+	{ST_ECONN_CLOSED_BY_PEER, "ST_ECONN_CLOSED_BY_PEER", "the server closed the connection"},
+	{ST_ETLS_PEM, "ST_ETLS_PEM", "malformed PEM or certificate in the trust file"},
+	{ST_ETLS_NO_ANCHORS, "ST_ETLS_NO_ANCHORS", "the trust file holds no usable certificate"},
+	{ST_ETLS_BAD_HOST, "ST_ETLS_BAD_HOST", "invalid TLS host name"},
+	{ST_ETLS_TOO_MANY_PINS, "ST_ETLS_TOO_MANY_PINS", "too many SPKI pins"},
 };
+
+static int is_tls(int code)
+{
+	return code <= ST_TLS_CODE_BASE && code >= ST_TLS_CODE_LAST;
+}
 
 static const struct error_entry *lookup(int code)
 {
@@ -37,6 +74,8 @@ const char *st_error_name(int code)
 
 	if (e)
 		return e->name;
+	if (is_tls(code))
+		return st_tls_error_name(ST_TLS_CODE_BASE - code);
 	if (code < 0 && code >= ST_ERRNO_MAX_NEG) {
 		const char *name = strerrorname_np(-code);
 		if (name)
@@ -51,6 +90,8 @@ const char *st_strerror(int code)
 
 	if (e)
 		return e->comment;
+	if (is_tls(code))
+		return st_tls_error_text(ST_TLS_CODE_BASE - code);
 	if (code < 0 && code >= ST_ERRNO_MAX_NEG) {
 		const char *desc = strerrordesc_np(-code);
 		if (desc)

@@ -1,7 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-#include <liburing.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 
-#include "st_loop.h"
+#include "inner.h"
+#include "loop_internal.h"
+
+#define BGID 0
+#define CQE_BATCH 64
+#define SQPOLL_IDLE_MS 2000
+
+uint64_t st_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *st_loop_mode_name(int mode)
+{
+	switch (mode) {
+	case ST_LOOP_INTERRUPT:
+		return "interrupt";
+	case ST_LOOP_BUSY:
+		return "busy";
+	case ST_LOOP_SQPOLL:
+		return "sqpoll";
+	default:
+		return "unknown";
+	}
+}
 
 int st_loop_probe(void)
 {
@@ -12,4 +42,207 @@ int st_loop_probe(void)
 		return rc;
 	io_uring_queue_exit(&ring);
 	return 0;
+}
+
+static int setup_buffers(st_loop *loop)
+{
+	size_t ring_bytes = ST_LOOP_NBUFS * sizeof(struct io_uring_buf);
+	struct io_uring_buf_reg reg;
+	void *p;
+	int rc;
+
+	p = mmap(NULL, (size_t)ST_LOOP_NBUFS * ST_LOOP_BUFSIZE, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	loop->bufs = p;
+	/* The buffer ring must be page aligned: mmap gives that. */
+	p = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	loop->buf_ring = p;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uintptr_t)p;
+	reg.ring_entries = ST_LOOP_NBUFS;
+	reg.bgid = BGID;
+	rc = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+	if (rc < 0)
+		return rc;
+	io_uring_buf_ring_init(loop->buf_ring);
+	for (uint16_t i = 0; i < ST_LOOP_NBUFS; i++)
+		io_uring_buf_ring_add(loop->buf_ring, loop->bufs + (size_t)i * ST_LOOP_BUFSIZE,
+		                      ST_LOOP_BUFSIZE, i,
+		                      io_uring_buf_ring_mask(ST_LOOP_NBUFS), i);
+	io_uring_buf_ring_advance(loop->buf_ring, ST_LOOP_NBUFS);
+	return 0;
+}
+
+int st_loop_init(st_loop *loop, int mode, int sqpoll_cpu)
+{
+	struct io_uring_params params;
+	int rc;
+
+	memset(loop, 0, sizeof(*loop));
+	memset(&params, 0, sizeof(params));
+	switch (mode) {
+	case ST_LOOP_INTERRUPT:
+	case ST_LOOP_BUSY:
+		break;
+	case ST_LOOP_SQPOLL:
+		params.flags |= IORING_SETUP_SQPOLL;
+		params.sq_thread_idle = SQPOLL_IDLE_MS;
+		if (sqpoll_cpu >= 0) {
+			params.flags |= IORING_SETUP_SQ_AFF;
+			params.sq_thread_cpu = (unsigned)sqpoll_cpu;
+		}
+		break;
+	default:
+		return -EINVAL;
+	}
+	loop->mode = mode;
+	rc = io_uring_queue_init_params(ST_LOOP_ENTRIES, &loop->ring, &params);
+	if (rc < 0)
+		return rc;
+	loop->ring_ok = 1;
+	rc = io_uring_register_files_sparse(&loop->ring, ST_LOOP_MAX_CONNS);
+	if (rc >= 0)
+		rc = setup_buffers(loop);
+	if (rc >= 0)
+		rc = st_random_init(&loop->rng);
+	if (rc < 0) {
+		st_loop_exit(loop);
+		return rc;
+	}
+	loop->now_ns = st_now_ns();
+	return 0;
+}
+
+void st_loop_exit(st_loop *loop)
+{
+	for (uint32_t i = 0; i < loop->nconns; i++)
+		if (loop->conns[i])
+			st_conn_teardown(loop->conns[i]);
+	if (loop->ring_ok) {
+		if (loop->buf_ring)
+			io_uring_unregister_buf_ring(&loop->ring, BGID);
+		io_uring_queue_exit(&loop->ring);
+	}
+	if (loop->buf_ring)
+		munmap(loop->buf_ring, ST_LOOP_NBUFS * sizeof(struct io_uring_buf));
+	if (loop->bufs)
+		munmap(loop->bufs, (size_t)ST_LOOP_NBUFS * ST_LOOP_BUFSIZE);
+	st_random_wipe(&loop->rng);
+	loop->ring_ok = 0;
+	loop->buf_ring = NULL;
+	loop->bufs = NULL;
+	loop->nconns = 0;
+}
+
+struct io_uring_sqe *st_loop_sqe(st_loop *loop)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+
+	while (!sqe) {
+		io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	return sqe;
+}
+
+void st_loop_submit(st_loop *loop)
+{
+	if (io_uring_sq_ready(&loop->ring))
+		io_uring_submit(&loop->ring);
+}
+
+const uint8_t *st_loop_buf(const st_loop *loop, uint16_t bid)
+{
+	return loop->bufs + (size_t)bid * ST_LOOP_BUFSIZE;
+}
+
+void st_loop_buf_return(st_loop *loop, uint16_t bid)
+{
+	io_uring_buf_ring_add(loop->buf_ring, loop->bufs + (size_t)bid * ST_LOOP_BUFSIZE,
+	                      ST_LOOP_BUFSIZE, bid, io_uring_buf_ring_mask(ST_LOOP_NBUFS), 0);
+	io_uring_buf_ring_advance(loop->buf_ring, 1);
+}
+
+int st_loop_add_conn(st_loop *loop, st_conn *conn)
+{
+	if (loop->nconns == ST_LOOP_MAX_CONNS)
+		return -ENOSPC;
+	loop->conns[loop->nconns] = conn;
+	return (int)loop->nconns++;
+}
+
+/* Dispatches every completion waiting; returns how many. */
+static int reap(st_loop *loop)
+{
+	struct io_uring_cqe *cqes[CQE_BATCH];
+	unsigned n = io_uring_peek_batch_cqe(&loop->ring, cqes, CQE_BATCH);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t ud = cqes[i]->user_data;
+		unsigned idx = (unsigned)(ud >> 8) & 0xFF;
+		uint32_t gen = (uint32_t)(ud >> 16);
+		st_conn *c = idx < loop->nconns ? loop->conns[idx] : NULL;
+		unsigned flags = cqes[i]->flags;
+
+		if (!c || c->gen != gen) {
+			/* From a socket already torn down: give back its buffer. */
+			if (flags & IORING_CQE_F_BUFFER)
+				st_loop_buf_return(loop, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT));
+			continue;
+		}
+		st_conn_complete(c, (enum st_op)(ud & 0xFF), cqes[i]->res, flags);
+	}
+	io_uring_cq_advance(&loop->ring, n);
+	return (int)n;
+}
+
+static int tick(st_loop *loop, uint64_t *next_deadline)
+{
+	int work = 0;
+
+	*next_deadline = 0;
+	for (uint32_t i = 0; i < loop->nconns; i++) {
+		st_conn *c = loop->conns[i];
+		work += st_conn_tick(c, loop->now_ns);
+		uint64_t d = st_conn_next_deadline(c);
+		if (d && (!*next_deadline || d < *next_deadline))
+			*next_deadline = d;
+	}
+	return work;
+}
+
+int st_loop_run(st_loop *loop, int64_t timeout_ns)
+{
+	uint64_t end = st_now_ns() + (timeout_ns > 0 ? (uint64_t)timeout_ns : 0);
+
+	for (;;) {
+		uint64_t next;
+		loop->iterations++;
+		loop->now_ns = st_now_ns();
+		int work = reap(loop) + tick(loop, &next);
+		st_loop_submit(loop);
+		if (work)
+			return work;
+		if (loop->now_ns >= end)
+			return 0;
+		if (loop->mode != ST_LOOP_INTERRUPT) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		/* Sleep in the kernel until a completion, a deadline or the end. */
+		uint64_t wake = next && next < end ? next : end;
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)((wake - loop->now_ns) / 1000000000u),
+			.tv_nsec = (long long)((wake - loop->now_ns) % 1000000000u),
+		};
+		struct io_uring_cqe *cqe;
+		int rc = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
+		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+			return rc;
+	}
 }

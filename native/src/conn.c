@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A venue connection's state machine. Everything that happens to it comes
+ * through st_conn_complete() (a completion), st_conn_tick() (a deadline) or
+ * the caller (open, send, recv, close); after each, pump() moves bytes
+ * between the socket, BearSSL and the WebSocket codec until nothing moves.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inner.h"
+#include "loop_internal.h"
+
+#define MS 1000000ull
+
+static void pump(st_conn *c);
+
+static const char *const STATE_NAMES[] = {
+	"closed", "connecting", "tls", "upgrading", "open", "closing", "backoff",
+};
+
+const char *st_conn_state_name(int state)
+{
+	if (state < 0 || state >= (int)ST_ARRAY_LEN(STATE_NAMES))
+		return "unknown";
+	return STATE_NAMES[state];
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+/* Rejects text that could smuggle a header or request line. */
+static int header_safe(const char *s, int allow_crlf_lines)
+{
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '\r') {
+			if (!allow_crlf_lines || p[1] != '\n' || !p[2 - 0])
+				return allow_crlf_lines && p[1] == '\n';
+			continue;
+		}
+		if (ch == '\n') {
+			if (!allow_crlf_lines || p == s || p[-1] != '\r')
+				return 0;
+			continue;
+		}
+		if (ch < ' ' && ch != '\t')
+			return 0;
+	}
+	return 1;
+}
+
+/* "Name: value\r\n" lines only, each with a colon, the last one ended. */
+static int extra_headers_ok(const char *h)
+{
+	size_t n = strlen(h);
+	const char *line = h;
+
+	if (n == 0)
+		return 1;
+	if (n < 2 || h[n - 2] != '\r' || h[n - 1] != '\n' || !header_safe(h, 1))
+		return 0;
+	while (*line) {
+		const char *eol = strstr(line, "\r\n");
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (!colon || colon == line)
+			return 0;
+		line = eol + 2;
+	}
+	return 1;
+}
+
+static int set_address(st_conn *c, const char *ip, int port)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&c->addr;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&c->addr;
+
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	memset(&c->addr, 0, sizeof(c->addr));
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		c->addrlen = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		c->addrlen = sizeof(*v6);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int st_conn_init(st_conn *c, st_loop *loop, const st_tls_trust *trust,
+                 const char *host, const char *ip, int port, int proto,
+                 const char *path, const char *extra_headers, uint8_t *msg,
+                 size_t msg_cap)
+{
+	int rc;
+
+	memset(c, 0, offsetof(st_conn, tls));
+	c->fd = -1;
+	c->loop = loop;
+	if ((proto != ST_CONN_PROTO_WS && proto != ST_CONN_PROTO_TLS) || !msg || !msg_cap)
+		return -EINVAL;
+	c->proto = proto;
+	if ((rc = set_address(c, ip, port)) < 0)
+		return rc;
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(c->path) ||
+	    strpbrk(path, " \t") || !header_safe(path, 0))
+		return -EINVAL;
+	if (!extra_headers)
+		extra_headers = "";
+	if (strlen(extra_headers) >= sizeof(c->extra_headers) ||
+	    !extra_headers_ok(extra_headers))
+		return -EINVAL;
+	if ((rc = st_tls_init(&c->tls, trust, host)) < 0)
+		return rc;
+	strcpy(c->path, path);
+	strcpy(c->extra_headers, extra_headers);
+	/* Host header: the name, with the port unless it is the default. */
+	size_t hl = strlen(host);
+	memcpy(c->host_header, host, hl + 1);
+	if (port != 443) {
+		char digits[8];
+		int n = 0;
+		for (int p = port; p; p /= 10)
+			digits[n++] = (char)('0' + p % 10);
+		c->host_header[hl++] = ':';
+		while (n)
+			c->host_header[hl++] = digits[--n];
+		c->host_header[hl] = 0;
+	}
+	c->msg = msg;
+	c->msg_cap = msg_cap;
+	c->handshake_timeout_ms = 10000;
+	c->close_timeout_ms = 1000;
+	c->backoff_base_ms = 100;
+	c->backoff_max_ms = 30000;
+	c->auto_reconnect = 1;
+	st_ws_init(&c->ws, msg, msg_cap);
+	if ((rc = st_loop_add_conn(loop, c)) < 0)
+		return rc;
+	c->index = (uint32_t)rc;
+	return 0;
+}
+
+void st_conn_set_timeouts(st_conn *c, uint32_t handshake_ms, uint32_t ping_interval_ms,
+                          uint32_t close_ms)
+{
+	c->handshake_timeout_ms = handshake_ms;
+	c->ping_interval_ms = ping_interval_ms;
+	c->close_timeout_ms = close_ms;
+}
+
+void st_conn_set_backoff(st_conn *c, uint32_t base_ms, uint32_t max_ms, int auto_reconnect)
+{
+	c->backoff_base_ms = base_ms ? base_ms : 1;
+	c->backoff_max_ms = max_ms < c->backoff_base_ms ? c->backoff_base_ms : max_ms;
+	c->auto_reconnect = auto_reconnect != 0;
+}
+
+void st_conn_set_busy_poll(st_conn *c, int usec)
+{
+	c->busy_poll_us = usec;
+}
+
+int st_conn_add_pin(st_conn *c, const uint8_t spki_sha256[32])
+{
+	return st_tls_add_pin(&c->tls, spki_sha256);
+}
+
+/* ---- teardown, failure, backoff ------------------------------------------- */
+
+void st_conn_teardown(st_conn *c)
+{
+	if (c->fd >= 0) {
+		int none = -1;
+		shutdown(c->fd, SHUT_RDWR);
+		io_uring_register_files_update(&c->loop->ring, c->index, &none, 1);
+		close(c->fd);
+		c->fd = -1;
+	}
+	/* Completions still in flight for the old socket are now stale. */
+	c->gen++;
+	while (c->in_count) {
+		st_loop_buf_return(c->loop, c->in[c->in_head].bid);
+		c->in_head = (c->in_head + 1) % ST_LOOP_NBUFS;
+		c->in_count--;
+	}
+	c->recv_armed = 0;
+	c->send_inflight = 0;
+	c->tls_closing = 0;
+	c->out_len = 0;
+	c->msg_ready = 0;
+	c->deadline_ns = c->next_ping_ns = c->pong_deadline_ns = 0;
+}
+
+/* Equal jitter: half the capped exponential delay, plus up to that again. */
+static uint64_t backoff_ns(st_conn *c)
+{
+	uint64_t cap = (uint64_t)c->backoff_base_ms * MS;
+	uint32_t shift = c->backoff_attempt < 20 ? c->backoff_attempt : 20;
+
+	cap <<= shift;
+	if (cap > (uint64_t)c->backoff_max_ms * MS)
+		cap = (uint64_t)c->backoff_max_ms * MS;
+	c->backoff_attempt++;
+	return cap / 2 + st_random_u32(&c->loop->rng) % (cap / 2 + 1);
+}
+
+static void conn_fail(st_conn *c, int err)
+{
+	c->last_error = err;
+	c->stats.failures++;
+	st_conn_teardown(c);
+	if (c->auto_reconnect && !c->closing_requested) {
+		c->state = ST_CONN_BACKOFF;
+		c->deadline_ns = c->loop->now_ns + backoff_ns(c);
+	} else {
+		c->state = ST_CONN_CLOSED;
+	}
+}
+
+/* ---- connecting ------------------------------------------------------------- */
+
+static int start_connect(st_conn *c)
+{
+	st_loop *loop = c->loop;
+	int one = 1;
+	int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    (c->busy_poll_us > 0 &&
+	     setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &c->busy_poll_us,
+	                sizeof(c->busy_poll_us)) < 0)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	int rc = io_uring_register_files_update(&loop->ring, c->index, &fd, 1);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	c->fd = fd;
+	c->state = ST_CONN_CONNECTING;
+	c->stats.connects++;
+	c->connect_start_ns = loop->now_ns = st_now_ns();
+	c->deadline_ns = loop->now_ns + (uint64_t)c->handshake_timeout_ms * MS;
+	c->resp_len = 0;
+	st_ws_init(&c->ws, c->msg, c->msg_cap);
+
+	struct io_uring_sqe *sqe = st_loop_sqe(loop);
+	io_uring_prep_connect(sqe, (int)c->index, (struct sockaddr *)&c->addr, c->addrlen);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_CONNECT));
+	st_loop_submit(loop);
+	return 0;
+}
+
+int st_conn_open(st_conn *c)
+{
+	if (c->state != ST_CONN_CLOSED && c->state != ST_CONN_BACKOFF)
+		return -EALREADY;
+	c->closing_requested = 0;
+	c->backoff_attempt = 0;
+	int rc = start_connect(c);
+	if (rc < 0)
+		c->last_error = rc;
+	return rc;
+}
+
+static void arm_recv(st_conn *c)
+{
+	struct io_uring_sqe *sqe = st_loop_sqe(c->loop);
+
+	io_uring_prep_recv_multishot(sqe, (int)c->index, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_RECV));
+	c->recv_armed = 1;
+}
+
+static void become_open(st_conn *c)
+{
+	uint64_t now = c->loop->now_ns;
+
+	c->state = ST_CONN_OPEN;
+	c->stats.opens++;
+	c->stats.last_handshake_ns = now - c->connect_start_ns;
+	c->backoff_attempt = 0;
+	c->deadline_ns = 0;
+	c->pongs_seen = c->ws.pongs;
+	c->next_ping_ns = c->ping_interval_ms ? now + (uint64_t)c->ping_interval_ms * MS : 0;
+}
+
+/* TLS is up: raw mode is open; WebSocket mode sends the upgrade request. */
+static void on_tls_ready(st_conn *c, br_ssl_engine_context *eng)
+{
+	uint8_t nonce[16];
+	size_t cap;
+	uint8_t *buf;
+
+	st_tls_handshake_done(&c->tls);
+	if (st_tls_resumed(&c->tls))
+		c->stats.tls_resumed++;
+	if (c->proto == ST_CONN_PROTO_TLS) {
+		become_open(c);
+		return;
+	}
+	buf = br_ssl_engine_sendapp_buf(eng, &cap);
+	st_random_bytes(&c->loop->rng, nonce, sizeof(nonce));
+	long n = st_ws_handshake_request(&c->ws, (char *)buf, cap, c->host_header,
+	                                 c->path, c->extra_headers, nonce);
+	if (n < 0) {
+		conn_fail(c, (int)n);
+		return;
+	}
+	br_ssl_engine_sendapp_ack(eng, (size_t)n);
+	br_ssl_engine_flush(eng, 0);
+	c->state = ST_CONN_UPGRADING;
+}
+
+/* ---- bytes in ---------------------------------------------------------------- */
+
+/* Upgrade response: taken byte by byte up to the blank line, so frames that
+ * follow in the same record stay in BearSSL for the codec. */
+static size_t on_upgrade_bytes(st_conn *c, const uint8_t *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		c->resp[c->resp_len++] = data[i];
+		if (c->resp_len >= 4 && !memcmp(c->resp + c->resp_len - 4, "\r\n\r\n", 4)) {
+			long rc = st_ws_handshake_response(&c->ws, c->resp, c->resp_len);
+			if (rc < 0)
+				conn_fail(c, (int)rc);
+			else
+				become_open(c);
+			return i + 1;
+		}
+		if (c->resp_len == sizeof(c->resp)) {
+			conn_fail(c, ST_EWS_RESPONSE_TOO_LARGE);
+			return i + 1;
+		}
+	}
+	return len;
+}
+
+static size_t on_ws_bytes(st_conn *c, const uint8_t *data, size_t len)
+{
+	const uint8_t *m;
+	size_t mlen;
+
+	if (st_ws_message(&c->ws, &m, &mlen))
+		return 0; /* the last message has not been taken yet */
+	long n = st_ws_recv(&c->ws, data, len);
+	if (n < 0) {
+		/* Protocol error: the codec queued a close with the right code. It
+		 * goes out; what the server still sends is dropped until it closes
+		 * or the close timeout ends the connection (RFC 6455 §7.1.7). */
+		if (c->state != ST_CONN_CLOSING) {
+			c->last_error = (int)n;
+			c->state = ST_CONN_CLOSING;
+			c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+		}
+		return len;
+	}
+	if (st_ws_message(&c->ws, &m, &mlen)) {
+		c->stats.msgs_received++;
+		c->stats.bytes_received += mlen;
+	}
+	if (c->ws.pongs != c->pongs_seen) {
+		c->stats.pongs_received += c->ws.pongs - c->pongs_seen;
+		c->pongs_seen = c->ws.pongs;
+		c->pong_deadline_ns = 0;
+	}
+	if (c->ws.close_received && c->state == ST_CONN_OPEN) {
+		c->state = ST_CONN_CLOSING;
+		c->last_error = ST_ECONN_CLOSED_BY_PEER;
+		c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+	}
+	return (size_t)n;
+}
+
+static size_t on_raw_bytes(st_conn *c, const uint8_t *data, size_t len)
+{
+	if (c->msg_ready)
+		return 0;
+	size_t n = len < c->msg_cap ? len : c->msg_cap;
+	memcpy(c->msg, data, n);
+	c->msg_len = n;
+	c->msg_ready = 1;
+	c->stats.msgs_received++;
+	c->stats.bytes_received += n;
+	return n;
+}
+
+static size_t on_app_bytes(st_conn *c, const uint8_t *data, size_t len)
+{
+	switch (c->state) {
+	case ST_CONN_UPGRADING:
+		return on_upgrade_bytes(c, data, len);
+	case ST_CONN_OPEN:
+	case ST_CONN_CLOSING:
+		return c->proto == ST_CONN_PROTO_WS ? on_ws_bytes(c, data, len)
+		                                    : on_raw_bytes(c, data, len);
+	default:
+		return len;
+	}
+}
+
+/* ---- bytes out --------------------------------------------------------------- */
+
+static void submit_send(st_conn *c, const uint8_t *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = st_loop_sqe(c->loop);
+
+	io_uring_prep_send(sqe, (int)c->index, buf, len, MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_SEND));
+	c->send_inflight = 1;
+}
+
+/* Moves owed control frames and queued frames into TLS; 1 if any moved. */
+static int write_app(st_conn *c, br_ssl_engine_context *eng)
+{
+	size_t cap, w = 0;
+	uint8_t *buf = br_ssl_engine_sendapp_buf(eng, &cap);
+
+	if (!buf)
+		return 0;
+	if (c->proto == ST_CONN_PROTO_WS && cap >= ST_WS_MAX_CONTROL_FRAME)
+		w += st_ws_take_control(&c->ws, buf, st_random_u32(&c->loop->rng));
+	if (c->out_len && cap > w) {
+		size_t n = c->out_len < cap - w ? c->out_len : cap - w;
+		memcpy(buf + w, c->out, n);
+		memmove(c->out, c->out + n, c->out_len - n);
+		c->out_len -= n;
+		w += n;
+	}
+	if (!w)
+		return 0;
+	br_ssl_engine_sendapp_ack(eng, w);
+	br_ssl_engine_flush(eng, 0);
+	return 1;
+}
+
+/* Writes one message as a frame (or raw bytes) into dst; returns its size. */
+static size_t encode(st_conn *c, uint8_t *dst, size_t cap, int opcode,
+                     const void *payload, size_t len)
+{
+	if (c->proto == ST_CONN_PROTO_TLS) {
+		if (len > cap)
+			return 0;
+		memcpy(dst, payload, len);
+		return len;
+	}
+	return st_ws_frame(dst, cap, opcode, payload, len, st_random_u32(&c->loop->rng));
+}
+
+static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
+{
+	br_ssl_engine_context *eng = st_tls_engine(&c->tls);
+	size_t cap, n;
+
+	/* Fast path: straight into BearSSL's buffer, encrypted, on the wire. */
+	if (!c->out_len && !c->send_inflight) {
+		uint8_t *buf = br_ssl_engine_sendapp_buf(eng, &cap);
+		if (buf && (n = encode(c, buf, cap, opcode, payload, len))) {
+			br_ssl_engine_sendapp_ack(eng, n);
+			br_ssl_engine_flush(eng, 0);
+			pump(c);
+			st_loop_submit(c->loop);
+			return 0;
+		}
+	}
+	/* TLS is busy with an earlier record: queue the frame. */
+	n = encode(c, c->out + c->out_len, sizeof(c->out) - c->out_len, opcode, payload, len);
+	if (!n)
+		return ST_ECONN_QUEUE_FULL;
+	c->out_len += n;
+	c->stats.queued_sends++;
+	pump(c);
+	st_loop_submit(c->loop);
+	return 0;
+}
+
+int st_conn_send(st_conn *c, int opcode, const void *payload, size_t len)
+{
+	if (c->state != ST_CONN_OPEN)
+		return ST_ECONN_NOT_OPEN;
+	int rc = send_message(c, opcode, payload, len);
+	if (rc == 0) {
+		c->stats.msgs_sent++;
+		c->stats.bytes_sent += len;
+	}
+	return rc;
+}
+
+/* ---- the pump ------------------------------------------------------------------ */
+
+static void on_tls_closed(st_conn *c, br_ssl_engine_context *eng)
+{
+	int err = br_ssl_engine_last_error(eng);
+
+	if (err) {
+		conn_fail(c, ST_TLS_CODE_BASE - err);
+	} else if (c->closing_requested) {
+		st_conn_teardown(c);
+		c->state = ST_CONN_CLOSED;
+	} else {
+		conn_fail(c, c->last_error == ST_ECONN_CLOSED_BY_PEER || !c->ws.error
+		                 ? ST_ECONN_CLOSED_BY_PEER
+		                 : c->ws.error);
+	}
+}
+
+static void pump(st_conn *c)
+{
+	br_ssl_engine_context *eng = st_tls_engine(&c->tls);
+
+	while (c->fd >= 0 && c->state != ST_CONN_CONNECTING) {
+		unsigned st = br_ssl_engine_current_state(eng);
+		int progress = 0;
+
+		if (st & BR_SSL_CLOSED) {
+			on_tls_closed(c, eng);
+			return;
+		}
+		if ((st & BR_SSL_SENDREC) && !c->send_inflight) {
+			size_t len;
+			uint8_t *buf = br_ssl_engine_sendrec_buf(eng, &len);
+			submit_send(c, buf, len);
+		}
+		if ((st & BR_SSL_RECVREC) && c->in_count) {
+			st_conn_input *in = &c->in[c->in_head];
+			size_t cap;
+			uint8_t *dst = br_ssl_engine_recvrec_buf(eng, &cap);
+			size_t n = in->len - in->off < cap ? in->len - in->off : cap;
+			memcpy(dst, st_loop_buf(c->loop, in->bid) + in->off, n);
+			br_ssl_engine_recvrec_ack(eng, n);
+			in->off = (uint16_t)(in->off + n);
+			if (in->off == in->len) {
+				st_loop_buf_return(c->loop, in->bid);
+				c->in_head = (c->in_head + 1) % ST_LOOP_NBUFS;
+				c->in_count--;
+			}
+			progress = 1;
+		}
+		if (st & BR_SSL_RECVAPP) {
+			size_t len;
+			uint8_t *data = br_ssl_engine_recvapp_buf(eng, &len);
+			size_t used = on_app_bytes(c, data, len);
+			if (c->fd < 0)
+				return;
+			if (used) {
+				br_ssl_engine_recvapp_ack(eng, used);
+				progress = 1;
+			}
+		}
+		if (st & BR_SSL_SENDAPP) {
+			if (c->state == ST_CONN_TLS) {
+				on_tls_ready(c, eng);
+				progress = 1;
+			} else if (c->state == ST_CONN_OPEN || c->state == ST_CONN_CLOSING) {
+				progress |= write_app(c, eng);
+			}
+		}
+		/* Close frames went both ways: end TLS with close_notify. */
+		if (c->state == ST_CONN_CLOSING && c->proto == ST_CONN_PROTO_WS &&
+		    !c->tls_closing && c->ws.close_sent && c->ws.close_received &&
+		    !c->out_len && !c->send_inflight &&
+		    !(br_ssl_engine_current_state(eng) & BR_SSL_SENDREC)) {
+			br_ssl_engine_close(eng);
+			c->tls_closing = 1;
+			progress = 1;
+		}
+		if (c->fd < 0)
+			return;
+		if (!progress)
+			break;
+	}
+	if (c->fd >= 0 && !c->recv_armed && c->in_count == 0 && c->state != ST_CONN_CONNECTING)
+		arm_recv(c);
+}
+
+/* ---- completions and deadlines ------------------------------------------------ */
+
+void st_conn_complete(st_conn *c, enum st_op op, int res, unsigned flags)
+{
+	switch (op) {
+	case ST_OP_CONNECT:
+		if (res < 0) {
+			conn_fail(c, res);
+			return;
+		}
+		if ((res = st_tls_start(&c->tls)) < 0) {
+			conn_fail(c, res);
+			return;
+		}
+		c->state = ST_CONN_TLS;
+		break;
+	case ST_OP_RECV:
+		if (!(flags & IORING_CQE_F_MORE))
+			c->recv_armed = 0;
+		if (flags & IORING_CQE_F_BUFFER) {
+			uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+			if (res > 0) {
+				uint32_t tail = (c->in_head + c->in_count) % ST_LOOP_NBUFS;
+				c->in[tail] = (st_conn_input){bid, 0, (uint32_t)res};
+				c->in_count++;
+			} else {
+				st_loop_buf_return(c->loop, bid);
+			}
+		}
+		if (res == 0) {
+			/* EOF: expected while closing, a failure otherwise. */
+			if (c->state == ST_CONN_CLOSING && c->closing_requested) {
+				st_conn_teardown(c);
+				c->state = ST_CONN_CLOSED;
+			} else {
+				conn_fail(c, c->state == ST_CONN_CLOSING && !c->ws.error
+				                 ? ST_ECONN_CLOSED_BY_PEER
+				                 : c->ws.error ? c->ws.error : -ECONNRESET);
+			}
+			return;
+		}
+		if (res < 0) {
+			if (res == -ENOBUFS) {
+				c->loop->enobufs++; /* re-armed once our buffers drain */
+			} else {
+				conn_fail(c, res);
+				return;
+			}
+		}
+		break;
+	case ST_OP_SEND:
+		c->send_inflight = 0;
+		if (res < 0) {
+			conn_fail(c, res);
+			return;
+		}
+		br_ssl_engine_sendrec_ack(st_tls_engine(&c->tls), (size_t)res);
+		break;
+	}
+	pump(c);
+}
+
+int st_conn_tick(st_conn *c, uint64_t now)
+{
+	if (c->deadline_ns && now >= c->deadline_ns) {
+		c->deadline_ns = 0;
+		switch (c->state) {
+		case ST_CONN_BACKOFF: {
+			int rc = start_connect(c);
+			if (rc < 0)
+				conn_fail(c, rc);
+			return 1;
+		}
+		case ST_CONN_CLOSING:
+			if (c->closing_requested) {
+				st_conn_teardown(c);
+				c->state = ST_CONN_CLOSED;
+			} else {
+				conn_fail(c, c->ws.error ? c->ws.error : ST_ECONN_CLOSED_BY_PEER);
+			}
+			return 1;
+		case ST_CONN_CONNECTING:
+		case ST_CONN_TLS:
+		case ST_CONN_UPGRADING:
+			conn_fail(c, -ETIMEDOUT);
+			return 1;
+		default:
+			return 0;
+		}
+	}
+	if (c->state != ST_CONN_OPEN || !c->ping_interval_ms)
+		return 0;
+	if (c->pong_deadline_ns && now >= c->pong_deadline_ns) {
+		conn_fail(c, -ETIMEDOUT); /* the server stopped answering pings */
+		return 1;
+	}
+	if (c->next_ping_ns && now >= c->next_ping_ns) {
+		uint64_t interval = (uint64_t)c->ping_interval_ms * MS;
+		c->next_ping_ns = now + interval;
+		if (!c->pong_deadline_ns)
+			c->pong_deadline_ns = now + interval;
+		if (c->proto == ST_CONN_PROTO_WS && send_message(c, ST_WS_OP_PING, &now, sizeof(now)) == 0)
+			c->stats.pings_sent++;
+		return 1;
+	}
+	return 0;
+}
+
+uint64_t st_conn_next_deadline(const st_conn *c)
+{
+	uint64_t d = c->deadline_ns;
+
+	if (c->next_ping_ns && (!d || c->next_ping_ns < d))
+		d = c->next_ping_ns;
+	if (c->pong_deadline_ns && (!d || c->pong_deadline_ns < d))
+		d = c->pong_deadline_ns;
+	return d;
+}
+
+/* ---- the caller's side -------------------------------------------------------- */
+
+long st_conn_recv(st_conn *c, uint8_t *out, size_t cap, int *opcode)
+{
+	const uint8_t *m;
+	size_t len;
+	int op;
+
+	*opcode = 0;
+	if (c->proto == ST_CONN_PROTO_TLS) {
+		if (!c->msg_ready)
+			return 0;
+		m = c->msg;
+		len = c->msg_len;
+		op = ST_WS_OP_BINARY;
+	} else if (!(op = st_ws_message(&c->ws, &m, &len))) {
+		return 0;
+	}
+	if (len > cap)
+		return -EMSGSIZE;
+	memcpy(out, m, len);
+	*opcode = op;
+	if (c->proto == ST_CONN_PROTO_TLS)
+		c->msg_ready = 0;
+	else
+		st_ws_message_done(&c->ws);
+	/* Bytes may wait behind the message we just released. */
+	pump(c);
+	st_loop_submit(c->loop);
+	return (long)len;
+}
+
+void st_conn_close(st_conn *c)
+{
+	c->closing_requested = 1;
+	c->loop->now_ns = st_now_ns();
+	if (c->state == ST_CONN_OPEN) {
+		c->state = ST_CONN_CLOSING;
+		c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+		if (c->proto == ST_CONN_PROTO_WS)
+			st_ws_close(&c->ws, ST_WS_CLOSE_NORMAL);
+		else
+			br_ssl_engine_close(st_tls_engine(&c->tls));
+		c->tls_closing = c->proto == ST_CONN_PROTO_TLS;
+		pump(c);
+		st_loop_submit(c->loop);
+	} else if (c->state != ST_CONN_CLOSING) {
+		st_conn_teardown(c);
+		c->state = ST_CONN_CLOSED;
+	}
+}
+
+void st_conn_abort(st_conn *c, int reason)
+{
+	c->loop->now_ns = st_now_ns();
+	conn_fail(c, reason);
+}
+
+int st_conn_state(const st_conn *c)
+{
+	return c->state;
+}
+
+int st_conn_last_error(const st_conn *c)
+{
+	return c->last_error;
+}
+
+int st_conn_tls_resumed(const st_conn *c)
+{
+	return st_tls_resumed(&c->tls);
+}
+
+int st_conn_peer_close_code(const st_conn *c)
+{
+	return st_ws_peer_close_code(&c->ws);
+}
+
+const st_conn_stats *st_conn_get_stats(const st_conn *c)
+{
+	return &c->stats;
+}
+
+/* ---- hot standby ----------------------------------------------------------------- */
+
+void st_conn_pair_init(st_conn_pair *pair, st_conn *primary, st_conn *standby)
+{
+	pair->conns[0] = primary;
+	pair->conns[1] = standby;
+	pair->active = 0;
+	pair->failovers = 0;
+}
+
+int st_conn_pair_failover(st_conn_pair *pair)
+{
+	if (pair->conns[!pair->active]->state != ST_CONN_OPEN)
+		return ST_ECONN_NOT_OPEN;
+	pair->active = !pair->active;
+	pair->failovers++;
+	return 0;
+}
+
+int st_conn_pair_send(st_conn_pair *pair, int opcode, const void *payload, size_t len)
+{
+	if (pair->conns[pair->active]->state != ST_CONN_OPEN)
+		(void)st_conn_pair_failover(pair);
+	return st_conn_send(pair->conns[pair->active], opcode, payload, len);
+}
+
+int st_conn_pair_active(const st_conn_pair *pair)
+{
+	return pair->active;
+}
