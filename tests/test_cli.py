@@ -81,3 +81,16 @@ def test_bench_rejects_bad_arguments(args: list[str], message: str) -> None:
     proc = stratum(*args)
     assert proc.returncode == 2
     assert message in proc.stdout + proc.stderr
+
+
+def test_bench_wsecho_json() -> None:
+    proc = stratum("bench", "wsecho", "--json", "--samples", "25")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["suite"] == "wsecho" and report["payload_bytes"] == 256
+    names = {r["name"] for r in report["results"]}
+    assert names == {"wsecho/stratum/interrupt", "wsecho/stratum/busy",
+                     "wsecho/stratum/sqpoll", "wsecho/websockets", "wsecho/picows"}
+    for r in report["results"]:
+        assert r["n"] == 25 and 0 < r["p50"] <= r["p99"]
+    assert set(report["ratios_p50"]) == {"websockets/stratum", "picows/stratum"}

@@ -1,86 +1,38 @@
 # SPDX-License-Identifier: MIT
-"""tools/ws_echo_server.py and the Python wsecho competitors, end to end over wss."""
+"""orchestrator/bench/echo_server.py and the Python wsecho competitors, end to end over wss."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 
+from orchestrator.bench import wsecho
 from orchestrator.bench.wsecho_python import measure_picows, measure_websockets
+from orchestrator.hotline import LoopMode
 from tests.conftest import ROOT
 
-SERVER = ROOT / "tools" / "ws_echo_server.py"
-PAYLOAD = (bytes(range(0x20, 0x7F)) * 3)[:256]  # 256 printable ASCII bytes
-READY_TIMEOUT_S = 10.0
-
-
-def _openssl_cert(tmp_path: Path) -> tuple[Path, Path]:
-    """Throwaway self-signed EC P-256 certificate for localhost / 127.0.0.1."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("the openssl command is missing (Debian package openssl)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-            "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-        ],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert, key
+PAYLOAD = wsecho.PAYLOAD
 
 
 @pytest.fixture(scope="module")
 def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A running echo server: (wss URL, CA file)."""
-    tmp = tmp_path_factory.mktemp("wsecho")
-    cert, key = _openssl_cert(tmp)
-    ready = tmp / "port"
-    proc = subprocess.Popen(
-        [
-            sys.executable, str(SERVER), "--cert", str(cert), "--key", str(key),
-            "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready),
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    port: int | None = None
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not ready.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"echo server exited with {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
-            if time.monotonic() > deadline:
-                pytest.fail(f"echo server not ready after {READY_TIMEOUT_S} s")
-            time.sleep(0.02)
-        port = int(ready.read_text())
+    cert, key = wsecho.self_signed_localhost(tmp_path_factory.mktemp("wsecho"))
+    with wsecho.echo_server(cert, key) as port:
         yield f"wss://127.0.0.1:{port}/", str(cert)
-    finally:
-        proc.terminate()
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate(timeout=5)
-    if port is not None:
-        assert out.splitlines() == [f"READY {port}"], (out, err)
-        assert proc.returncode == 0, err  # a clean exit on SIGTERM
 
 
 def test_server_refuses_non_loopback_host(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(SERVER), "--cert", "x", "--key", "y", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "orchestrator.bench.echo_server", "--cert", "x", "--key", "y",
+         "--host", "0.0.0.0"],
         capture_output=True, text=True, timeout=30, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -145,3 +97,11 @@ def test_measure_rejects_non_ascii_payload(echo_server: tuple[str, str]) -> None
     url, cafile = echo_server
     with pytest.raises(ValueError, match="ASCII"):
         measure_picows(url, cafile, b"\xff" * 256, 10, warmup=0)
+
+
+@pytest.mark.parametrize("mode", list(LoopMode), ids=lambda m: m.label)
+def test_native_round_trips(echo_server: tuple[str, str], mode: LoopMode) -> None:
+    url, cafile = echo_server
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    values = wsecho._stratum_measure(mode, port, cafile)(50)
+    assert len(values) == 50 and all(v > 0 for v in values)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "st_conn.h"
 #include "st_hmac.h"
 
 /* cdef-begin */
@@ -20,6 +21,17 @@
 int st_bench_hmac_sha256_hex(const st_hmac_sha256_key *key, const void *msg,
                              size_t len, uint32_t batch, uint32_t nsamples,
                              double *out_ns);
+
+/*
+ * Round trips of one message through an OPEN connection to an echo server:
+ * warmup untimed, then out_ns[0..samples) with ns from just before the send
+ * until the echo is in hand, each echo checked byte for byte. len is at most
+ * ST_BENCH_MAX_ECHO. Returns 0, -EINVAL, -ETIMEDOUT (a round trip took over
+ * 5 s), -EBADMSG (the echo differs), or the connection's error.
+ */
+#define ST_BENCH_MAX_ECHO 4096
+int st_bench_ws_echo(st_loop *loop, st_conn *conn, const void *payload, size_t len,
+                     uint32_t warmup, uint32_t samples, double *out_ns);
 /* cdef-end */
 
 #endif

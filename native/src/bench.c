@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
 #include "st_bench.h"
@@ -28,6 +29,42 @@ int st_bench_hmac_sha256_hex(const st_hmac_sha256_key *key, const void *msg,
 			__asm__ volatile("" : : "r"(hex) : "memory");
 		}
 		out_ns[s] = (double)(now_ns() - start) / batch;
+	}
+	return 0;
+}
+
+#define ECHO_TIMEOUT_NS 5000000000ull
+
+int st_bench_ws_echo(st_loop *loop, st_conn *conn, const void *payload, size_t len,
+                     uint32_t warmup, uint32_t samples, double *out_ns)
+{
+	uint8_t echo[ST_BENCH_MAX_ECHO];
+
+	if (len > sizeof(echo) || !samples)
+		return -EINVAL;
+	for (uint32_t i = 0; i < warmup + samples; i++) {
+		uint64_t start = now_ns();
+		int opcode = 0;
+		long n;
+		int rc = st_conn_send(conn, ST_WS_OP_TEXT, payload, len);
+		if (rc < 0)
+			return rc;
+		while ((n = st_conn_recv(conn, echo, sizeof(echo), &opcode)) >= 0 && !opcode) {
+			if (st_conn_state(conn) != ST_CONN_OPEN)
+				return st_conn_last_error(conn) ? st_conn_last_error(conn)
+				                                : ST_ECONN_NOT_OPEN;
+			if (now_ns() - start > ECHO_TIMEOUT_NS)
+				return -ETIMEDOUT;
+			if ((rc = st_loop_run(loop, (int64_t)ECHO_TIMEOUT_NS)) < 0)
+				return rc;
+		}
+		uint64_t end = now_ns();
+		if (n < 0)
+			return (int)n;
+		if ((size_t)n != len || memcmp(echo, payload, len))
+			return -EBADMSG;
+		if (i >= warmup)
+			out_ns[i - warmup] = (double)(end - start);
 	}
 	return 0;
 }

@@ -67,6 +67,6 @@ def alternate(
 
 
 def suites() -> dict[str, Callable[..., Report]]:
-    from orchestrator.bench import sign
+    from orchestrator.bench import sign, wsecho
 
-    return {"sign": sign.run}
+    return {"sign": sign.run, "wsecho": wsecho.run}

@@ -3,7 +3,7 @@
 
 `wsecho/websockets` is the `websockets` asyncio client, `wsecho/picows` the
 picows client. Each opens one TLS WebSocket to a running echo server
-(tools/ws_echo_server.py), does `warmup` unmeasured round trips, then times
+(orchestrator/bench/echo_server.py), does `warmup` unmeasured round trips, then times
 `samples` round trips of one text message (the ASCII payload) with
 time.perf_counter_ns: from just before the send until the echo reaches user
 code (recv() returning for websockets, WSListener.on_ws_frame for picows,

@@ -2,7 +2,7 @@
 """TLS WebSocket echo server for `stratum bench wsecho` (picows, loopback only).
 
 Usage:
-    python tools/ws_echo_server.py --cert CHAIN.pem --key KEY.pem \
+    python -m orchestrator.bench.echo_server --cert CHAIN.pem --key KEY.pem \
         --host 127.0.0.1 --port 0 [--ready-file PATH] [--tls12-only]
 
 Every data frame (text, binary, continuation) is echoed back at once with the
@@ -133,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     if args.host not in LOOPBACK_HOSTS:
         print(
-            f"ws_echo_server: refusing to bind {args.host!r}: only 127.0.0.1 or ::1 are allowed",
+            f"echo_server: refusing to bind {args.host!r}: only 127.0.0.1 or ::1 are allowed",
             file=sys.stderr,
         )
         return 2
     if not 0 <= args.port <= 65535:
-        print(f"ws_echo_server: bad port {args.port}", file=sys.stderr)
+        print(f"echo_server: bad port {args.port}", file=sys.stderr)
         return 2
     if not args.no_uvloop:
         try:
