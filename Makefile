@@ -6,6 +6,7 @@
 #   make test              pytest (with the native C tests), ruff, mypy
 #   make test SANITIZE=1   the same with the native code under ASan + UBSan
 #   make bench             every benchmark suite, one JSON object per suite
+#   make fuzz              every libFuzzer target, FUZZ_SECONDS each (default 60)
 SHELL := /bin/bash
 SANITIZE ?= 0
 PYTHON ?= python3
@@ -27,7 +28,9 @@ SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-na
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 endif
 
-.PHONY: setup apt native test lint demo bench clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: setup apt native test lint demo bench fuzz clean
 setup: apt $(VENV)/.installed native
 
 # Checked every time (fast): a package removed since is noticed.
@@ -70,6 +73,9 @@ demo: setup
 
 bench: setup
 	@$(SAN_ENV) $(STRATUM) bench all --json
+
+fuzz: apt
+	$(MAKE) -C native fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf build native/build orchestrator/_native*.so $(VENV)

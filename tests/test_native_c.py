@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,23 @@ def test_native(name: str, built_c_tests: None) -> None:
     if proc.returncode == 77:
         pytest.skip(f"{name}: {proc.stdout.strip() or 'skipped by the test itself'}")
     assert proc.returncode == 0, f"{name} exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+
+
+FUZZERS = sorted(p.stem for p in (NATIVE / "fuzz").glob("fuzz_*.c"))
+
+
+@pytest.mark.parametrize("name", FUZZERS)
+def test_fuzzer_smoke(name: str, tmp_path: Path) -> None:
+    """Each libFuzzer target builds and survives a bounded run from its seeds
+    (`make fuzz` runs them for longer)."""
+    env = _clean_env()
+    subprocess.run(["make", "-s", "-C", str(NATIVE), f"build/fuzz/{name}"], check=True, env=env)
+    seeds = NATIVE / "fuzz" / "corpus" / name.removeprefix("fuzz_")
+    assert any(seeds.iterdir()), f"{name} has no seed corpus"
+    proc = subprocess.run(
+        [str(NATIVE / "build" / "fuzz" / name), "-runs=30000", "-seed=1",
+         f"-artifact_prefix={NATIVE / 'build' / 'fuzz'}/{name}-",
+         str(tmp_path), str(seeds)],  # new inputs go to tmp_path, never to the seeds
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -47,4 +47,11 @@ void st_sha256_finish(uint32_t state[8], st_sha256_compress_fn compress,
                       uint64_t prefix_len, const uint8_t *msg, size_t len,
                       uint8_t out[32]);
 
+/*
+ * Finds the SubjectPublicKeyInfo (its whole DER TLV) in a DER certificate,
+ * for SPKI pinning (tls.c). Returns 0, or -1 when the DER is malformed.
+ */
+int st_der_find_spki(const uint8_t *cert, size_t len, const uint8_t **spki,
+                     size_t *spki_len);
+
 #endif

@@ -240,8 +240,7 @@ static int der_next(const uint8_t *p, const uint8_t *end, uint8_t *tag,
 	return 0;
 }
 
-/* Finds SubjectPublicKeyInfo (whole TLV) in a DER certificate. */
-static int find_spki(const uint8_t *cert, size_t len, const uint8_t **spki,
+int st_der_find_spki(const uint8_t *cert, size_t len, const uint8_t **spki,
                      size_t *spki_len)
 {
 	const uint8_t *end = cert + len, *v, *next;
@@ -325,7 +324,7 @@ static unsigned pin_end_chain(const br_x509_class **ctx)
 
 	if (err || !pc->npins)
 		return err;
-	if (pc->leaf_overflow || find_spki(pc->leaf, pc->leaf_len, &spki, &spki_len))
+	if (pc->leaf_overflow || st_der_find_spki(pc->leaf, pc->leaf_len, &spki, &spki_len))
 		return ST_TLS_ERR_PIN_MISMATCH;
 	st_sha256(ST_SHA256_AUTO, spki, spki_len, digest);
 	for (unsigned i = 0; i < pc->npins; i++)
