@@ -58,6 +58,7 @@ $(NATIVE_STAMP): $(NATIVE_INPUTS) $(VENV)/.installed
 	touch $@
 
 native: apt $(VENV)/.installed $(NATIVE_STAMP)
+	@$(MAKE) -s --no-print-directory -C native tools SANITIZE=0
 
 test: setup
 	$(SAN_ENV) STRATUM_SANITIZE=$(SANITIZE) $(PY) -m pytest $(PYTEST_ARGS)

@@ -5,9 +5,14 @@
  * (handshake, ping, reconnect) checked every iteration and honoured by the
  * wait. Three modes chosen at start:
  *   ST_LOOP_INTERRUPT  wait in the kernel for completions
- *   ST_LOOP_BUSY       spin on the completion queue
+ *   ST_LOOP_BUSY       spin on the completion queue; completion work is
+ *                      run when the kernel flags it (COOP_TASKRUN), not by
+ *                      an interrupt
  *   ST_LOOP_SQPOLL     a kernel thread, pinned to a chosen core, polls the
- *                      submission queue; we spin on completions
+ *                      submission queue (sends leave with no system call)
+ *                      and runs the completion work; we wait in the kernel
+ *                      for completions. Measured best with the thread on the
+ *                      caller's own core (docs/ARCHITECTURE.md §0).
  * After start-up the loop makes no system call but the ring's own
  * (io_uring_enter, and not even that in SQPOLL mode while the kernel thread
  * is awake); connection set-up and teardown (socket, close) are the exception.

@@ -107,6 +107,13 @@ typedef struct st_ws_context {
 void st_ws_init(st_ws_context *ws, uint8_t *msg, size_t msg_cap);
 
 /*
+ * The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 §4.2.2):
+ * base64(SHA-1(key + GUID)), 28 characters and a NUL. key_len at most 64.
+ * Returns 0 or -EINVAL.
+ */
+int st_ws_accept_for_key(const char *key, size_t key_len, char out[29]);
+
+/*
  * Writes the opening handshake request for ws(s)://host[:port]/path with
  * the given 16 random bytes as Sec-WebSocket-Key. extra_headers (may be
  * NULL) is inserted verbatim: complete "Name: value\r\n" lines.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <bearssl.h>
+#include <errno.h>
 #include <string.h>
 
 #include "inner.h"
@@ -57,22 +58,30 @@ static void put(struct writer *w, const char *s)
 	w->len += n;
 }
 
+int st_ws_accept_for_key(const char *key, size_t key_len, char out[29])
+{
+	uint8_t digest[20];
+	br_sha1_context sha1;
+
+	if (key_len > 64)
+		return -EINVAL;
+	br_sha1_init(&sha1);
+	br_sha1_update(&sha1, key, key_len);
+	br_sha1_update(&sha1, WS_GUID, sizeof(WS_GUID) - 1);
+	br_sha1_out(&sha1, digest);
+	base64(digest, sizeof(digest), out);
+	return 0;
+}
+
 long st_ws_handshake_request(st_ws_context *ws, char *out, size_t cap,
                              const char *host_header, const char *path,
                              const char *extra_headers, const uint8_t nonce[16])
 {
-	char key[25], concat[24 + sizeof(WS_GUID)];
-	uint8_t digest[20];
-	br_sha1_context sha1;
+	char key[25];
 	struct writer w = {out, cap, 0, 1};
 
 	base64(nonce, 16, key);
-	memcpy(concat, key, 24);
-	memcpy(concat + 24, WS_GUID, sizeof(WS_GUID) - 1);
-	br_sha1_init(&sha1);
-	br_sha1_update(&sha1, concat, 24 + sizeof(WS_GUID) - 1);
-	br_sha1_out(&sha1, digest);
-	base64(digest, sizeof(digest), ws->accept);
+	st_ws_accept_for_key(key, 24, ws->accept);
 
 	put(&w, "GET ");
 	put(&w, path && *path ? path : "/");

@@ -1,20 +1,19 @@
 # SPDX-License-Identifier: MIT
 """`stratum bench wsecho`: round trip of a 256-byte message over TLS WebSocket.
 
-One echo server (picows, orchestrator/bench/echo_server.py, TLS 1.2 as our
-client speaks) on loopback, pinned to one CPU; every client pinned to the
-other, measured in rounds that alternate: our native client in its three
-loop modes (`wsecho/stratum/interrupt|busy|sqpoll`, timed inside C), the
-Python `websockets` client (`wsecho/websockets`) and picows
-(`wsecho/picows`). The certificate is a throwaway one made here with the
-openssl CLI.
+One echo server on loopback, pinned to one CPU: native/tools/ws_echo_server.c
+(BearSSL, TLS 1.2 as our client speaks), spinning on its socket so that no
+wake-up of the server sits in anyone's round trip. Every client is pinned to
+the other CPU and measured in rounds that alternate: our native client in its
+three loop modes (`wsecho/stratum/interrupt|busy|sqpoll`, timed inside C), the
+Python `websockets` client (`wsecho/websockets`) and picows (`wsecho/picows`).
+The certificate is a throwaway one made here with the openssl CLI.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -45,23 +44,31 @@ def self_signed_localhost(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def echo_server_binary() -> Path:
+    """The C echo server, built by `make` (native/Makefile target `tools`)."""
+    path = Path(__file__).resolve().parents[2] / "native/build/release/tools/ws_echo_server"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not built: run `make native` in the source tree")
+    return path
+
+
 @contextmanager
-def echo_server(cert: Path, key: Path, cpu: int | None = None) -> Iterator[int]:
-    """Runs the picows echo server (TLS 1.2 only) and yields its port."""
+def echo_server(cert: Path, key: Path, cpu: int | None = None, spin: bool = True
+                ) -> Iterator[int]:
+    """Runs the C echo server and yields its port."""
     with tempfile.TemporaryDirectory() as tmp:
         ready = Path(tmp) / "port"
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.bench.echo_server", "--cert", str(cert),
-             "--key", str(key), "--host", "127.0.0.1", "--port", "0", "--tls12-only",
-             "--ready-file", str(ready)],
+            [str(echo_server_binary()), "--cert", str(cert), "--key", str(key),
+             "--ready-file", str(ready), *(["--spin"] if spin else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
         )
         try:
             if cpu is not None:
                 os.sched_setaffinity(proc.pid, {cpu})
             deadline = time.monotonic() + READY_TIMEOUT_S
-            while not ready.exists():
+            while not ready.exists() or not ready.read_text().strip():
                 if proc.poll() is not None or time.monotonic() > deadline:
                     err = proc.stderr.read().decode() if proc.stderr else ""
                     raise RuntimeError(f"echo server did not start: {err.strip()}")
@@ -78,7 +85,9 @@ def echo_server(cert: Path, key: Path, cpu: int | None = None) -> Iterator[int]:
 
 def _stratum_measure(mode: LoopMode, port: int, cafile: str) -> Callable[[int], list[float]]:
     def measure(n: int) -> list[float]:
-        loop = Loop(mode, sqpoll_cpu=SERVER_CPU if mode is LoopMode.SQPOLL else -1)
+        # The SQPOLL thread shares the client's core: on the server's it would
+        # fight the spinning server (measured: 8 ms round trips).
+        loop = Loop(mode, sqpoll_cpu=CLIENT_CPU if mode is LoopMode.SQPOLL else -1)
         conn = Connection(loop, f"wss://localhost:{port}/", Trust(cafile), auto_reconnect=False)
         conn.open()
         conn.wait_open(10)
@@ -126,7 +135,7 @@ def run(samples: int = 5000, batch: int = 1) -> Report:
         "cpu": cpu_description(),
         "payload_bytes": len(PAYLOAD),
         "placement": {"server_cpu": server_cpu, "client_cpu": CLIENT_CPU if pinned else None,
-                      "sqpoll_cpu": SERVER_CPU},
+                      "sqpoll_cpu": CLIENT_CPU},
         "results": results,
         "fastest_stratum": ours,
         "ratios_p50": {
