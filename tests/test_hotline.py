@@ -191,3 +191,51 @@ def test_send_fails_over_by_itself_when_the_active_connection_dies(
     pair.send("after the primary died")
     assert pair.active is standby
     assert standby.recv().text == "after the primary died"
+
+
+def test_keepalive_pings_are_answered(echo: WebSocketEchoServer, pki: Pki) -> None:
+    loop = Loop()
+    conn = connect(loop, echo.url, pki, ping_interval=0.05)
+    conn.wait_open()
+    loop.run_until(lambda: conn.stats["pongs_received"] >= 3, 5)
+    stats = conn.stats
+    assert stats["pings_sent"] >= 3 and stats["pongs_received"] >= 3
+    assert conn.state == "open" and stats["failures"] == 0
+
+
+def test_a_server_that_stops_answering_pings_is_dropped(pki: Pki) -> None:
+    from tests.tlsutil import RawTLSServer  # a server that never answers pings
+
+    with RawTLSServer(pki.leaf, pki.leaf_key, read_timeout=5.0) as server:
+        loop = Loop()
+        conn = connect(loop, server.url, pki, ping_interval=0.1, auto_reconnect=False)
+        conn.wait_open()
+        assert loop.run_until(lambda: conn.state == "closed", 5)
+        assert "ETIMEDOUT" in str(conn.last_error)
+        assert conn.stats["pings_sent"] >= 1
+
+
+def test_handshake_deadline(pki: Pki) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never speaks TLS
+        port = silent.getsockname()[1]
+        loop = Loop()
+        conn = connect(loop, f"wss://localhost:{port}/", pki, handshake_timeout=0.2,
+                       auto_reconnect=False)
+        with pytest.raises(NativeError, match="ETIMEDOUT"):
+            conn.wait_open(5)
+        assert conn.stats["connects"] == 1
+
+
+def test_refused_connection_backs_off_and_retries(pki: Pki) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    loop = Loop()
+    conn = connect(loop, f"wss://localhost:{port}/", pki, backoff=(0.01, 0.04))
+    loop.run_until(lambda: conn.stats["connects"] >= 4, 5)
+    assert conn.state in ("backoff", "connecting")
+    assert "ECONNREFUSED" in str(conn.last_error)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The signing core allocates nothing and makes no system call once set up.
+ * The signing core and the WebSocket codec allocate nothing and make no
+ * system call once set up.
  *
  * Allocations are counted by interposing malloc and friends (or, under
  * AddressSanitizer, which owns malloc, through its allocation hooks).
@@ -19,6 +20,7 @@
 #include "st_hmac.h"
 #include "st_random.h"
 #include "st_sha256.h"
+#include "st_ws.h"
 #include "t_util.h"
 
 static volatile long allocations;
@@ -78,7 +80,28 @@ static int makes_a_syscall(void *arg)
 	return (int)syscall(SYS_getpid) > 0 ? 0 : 2;
 }
 
-/* The hot-path calls, many times over; returns 0 when every MAC matched. */
+/* One order-sized message framed (masked) and an ack-sized one parsed. */
+static int ws_round(st_random_context *rng)
+{
+	static uint8_t frame[512], msg[512], control[ST_WS_MAX_CONTROL_FRAME];
+	static const uint8_t ACK[] = "\x81\x1c{\"id\":1,\"status\":200,\"r\":[]}";
+	st_ws_context ws;
+	const uint8_t *m;
+	size_t mlen;
+
+	size_t n = st_ws_frame(frame, sizeof(frame), ST_WS_OP_TEXT, PAYLOAD,
+	                       sizeof(PAYLOAD) - 1, st_random_u32(rng));
+	st_ws_init(&ws, msg, sizeof(msg));
+	long used = st_ws_recv(&ws, ACK, sizeof(ACK) - 1);
+	int ok = n == sizeof(PAYLOAD) - 1 + 8 && used == (long)sizeof(ACK) - 1 &&
+	         st_ws_message(&ws, &m, &mlen) == ST_WS_OP_TEXT && mlen == 28;
+	st_ws_message_done(&ws);
+	st_ws_close(&ws, ST_WS_CLOSE_NORMAL);
+	ok &= st_ws_take_control(&ws, control, st_random_u32(rng)) == 8;
+	return !ok;
+}
+
+/* The hot-path calls, many times over; returns 0 when every result matched. */
 static int hot_calls(const st_hmac_sha256_key *keys, size_t nkeys,
                      st_random_context *rng)
 {
@@ -93,6 +116,7 @@ static int hot_calls(const st_hmac_sha256_key *keys, size_t nkeys,
 		}
 		st_sha256d(PAYLOAD, sizeof(PAYLOAD) - 1, digest);
 		(void)st_random_u32(rng); /* crosses many buffer refills */
+		bad |= ws_round(rng);
 	}
 	return bad;
 }
@@ -131,10 +155,10 @@ int main(void)
 	T_CHECK(allocations - before == 2, "allocation counter is blind");
 
 	before = allocations;
-	T_CHECK(hot_calls(keys, nkeys, &rng) == 0, "MAC mismatch");
+	T_CHECK(hot_calls(keys, nkeys, &rng) == 0, "a signing or codec result was wrong");
 	long during = allocations - before;
 	T_CHECK(during == 0, "%ld allocations in the signing calls", during);
-	printf("allocations during %d signing calls: %ld\n", 2000 * (int)nkeys, during);
+	printf("allocations during %d signing and codec calls: %ld\n", 2000 * (int)(nkeys + 1), during);
 
 	/* Strict mode kills a child that makes any other syscall ... */
 	int status = run_strict(makes_a_syscall, NULL);
