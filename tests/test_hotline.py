@@ -4,13 +4,15 @@ servers on loopback (Python websockets behind ssl, openssl s_server)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from orchestrator.errors import NativeError
 from orchestrator.hotline import Connection, HotStandby, Loop, LoopMode, Trust
-from tests.tlsutil import OpenSSLServer, Pki, WebSocketEchoServer, spki_sha256
+from tests.tlsutil import OpenSSLServer, Pki, RawTLSServer, WebSocketEchoServer, spki_sha256
 
 
 @pytest.fixture(scope="module")
@@ -204,9 +206,7 @@ def test_keepalive_pings_are_answered(echo: WebSocketEchoServer, pki: Pki) -> No
 
 
 def test_a_server_that_stops_answering_pings_is_dropped(pki: Pki) -> None:
-    from tests.tlsutil import RawTLSServer  # a server that never answers pings
-
-    with RawTLSServer(pki.leaf, pki.leaf_key, read_timeout=5.0) as server:
+    with RawTLSServer(pki.leaf, pki.leaf_key, read_timeout=5.0) as server:  # never pongs
         loop = Loop()
         conn = connect(loop, server.url, pki, ping_interval=0.1, auto_reconnect=False)
         conn.wait_open()
@@ -216,8 +216,6 @@ def test_a_server_that_stops_answering_pings_is_dropped(pki: Pki) -> None:
 
 
 def test_handshake_deadline(pki: Pki) -> None:
-    import socket
-
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never speaks TLS
         port = silent.getsockname()[1]
         loop = Loop()
@@ -229,8 +227,6 @@ def test_handshake_deadline(pki: Pki) -> None:
 
 
 def test_refused_connection_backs_off_and_retries(pki: Pki) -> None:
-    import socket
-
     with socket.socket() as probe:  # a port with nobody listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -239,3 +235,20 @@ def test_refused_connection_backs_off_and_retries(pki: Pki) -> None:
     loop.run_until(lambda: conn.stats["connects"] >= 4, 5)
     assert conn.state in ("backoff", "connecting")
     assert "ECONNREFUSED" in str(conn.last_error)
+
+
+def test_trust_file_without_a_final_newline_loads_every_certificate(
+    pki: Pki, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(pki.root_ca.read_text() + pki.unknown_ca.read_text().rstrip("\n"))
+    assert Trust(str(bundle)).count == 2
+
+
+def test_trust_file_errors_are_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pem"
+    empty.write_text("no certificates here\n")
+    with pytest.raises(NativeError, match="ST_ETLS_NO_ANCHORS"):
+        Trust(str(empty))
+    with pytest.raises(OSError, match="ENOENT"):
+        Trust(str(tmp_path / "missing.pem"))

@@ -27,13 +27,15 @@ FEEDS = pytest.mark.parametrize("byte_by_byte", [False, True], ids=["whole", "by
 @contextmanager
 def run_script(pki: Pki, script: Sequence[bytes], byte_by_byte: bool, *,
                max_message: int = 1 << 20, response: bytes | None = None,
-               wait_for: str = "open") -> Iterator[tuple[Connection, RawTLSServer]]:
+               wait_for: str = "open", ping_interval: float = 0.0,
+               ) -> Iterator[tuple[Connection, RawTLSServer]]:
     """A client connected to a server that plays `script` after the upgrade."""
     with RawTLSServer(pki.leaf, pki.leaf_key, script, byte_by_byte=byte_by_byte,
                       response=response, read_timeout=5.0) as server:
         loop = Loop()
         conn = Connection(loop, server.url, Trust(str(pki.root_ca)),
-                          max_message=max_message, auto_reconnect=False, close_timeout=0.2)
+                          max_message=max_message, auto_reconnect=False, close_timeout=0.2,
+                          ping_interval=ping_interval)
         conn.open()
         loop.run_until(lambda: conn.state in (wait_for, "closed"), 10)
         yield conn, server
@@ -147,3 +149,66 @@ def test_upgrade_request_is_rfc6455(pki: Pki) -> None:
     assert lines["sec-websocket-version"] == "13"
     assert len(lines["sec-websocket-key"]) == 24  # base64 of 16 random bytes
     assert "sec-websocket-extensions" not in lines  # no compression offered
+
+
+# -- what we send, in what order ------------------------------------------------
+
+
+def test_close_waits_for_queued_messages_and_never_splits_a_frame(pki: Pki) -> None:
+    """A 40 KB message spans several TLS records; messages queued behind it and
+    our close frame must follow it whole, in order."""
+    big = bytes(i % 251 for i in range(40000))
+    with run_script(pki, [], False) as (conn, server):
+        conn.send(big)
+        conn.send("order-2")
+        conn.send("order-3")
+        conn.close(3.0)
+        wait_for_frame(conn, server, CLOSE)
+        frames = client_frames(server)
+    assert frames == [(BINARY, big), (TEXT, b"order-2"), (TEXT, b"order-3"),
+                      (CLOSE, (1000).to_bytes(2, "big"))]
+
+
+@pytest.mark.timeout(20)  # liveness: the server below would hold a hung loop for 30 s
+def test_close_finishes_even_when_the_server_never_answers(pki: Pki) -> None:
+    """A ping falls due during the close: the loop must still honour the close
+    timeout (a stale ping deadline once made it sleep until the server left)."""
+    with RawTLSServer(pki.leaf, pki.leaf_key, read_timeout=30.0) as server:
+        loop = Loop()
+        conn = Connection(loop, server.url, Trust(str(pki.root_ca)), auto_reconnect=False,
+                          ping_interval=0.1, close_timeout=1.0)
+        conn.open()
+        conn.wait_open()
+        conn.close(3.0)  # the scripted server never sends a close back
+        assert conn.state == "closed"
+
+
+def test_messages_before_the_servers_eof_are_delivered(pki: Pki) -> None:
+    script = [server_frame(TEXT, f"fill-{i}".encode()) for i in range(3)]
+    with RawTLSServer(pki.leaf, pki.leaf_key, script, shutdown_after_script=True) as server:
+        loop = Loop()
+        conn = Connection(loop, server.url, Trust(str(pki.root_ca)), auto_reconnect=False,
+                          close_timeout=5.0)
+        conn.open()
+        assert loop.run_until(lambda: conn.state in ("closing", "closed"), 10)
+        assert [conn.recv().text for _ in range(3)] == ["fill-0", "fill-1", "fill-2"]
+        loop.run_until(lambda: conn.state == "closed", 5)
+        assert conn.state == "closed"
+        assert "ECONNRESET" in str(conn.last_error)  # TCP closed without a close frame
+
+
+def test_one_flooding_unread_connection_does_not_starve_another(pki: Pki) -> None:
+    flood = [server_frame(BINARY, bytes(16000)) for _ in range(200)]
+    with RawTLSServer(pki.leaf, pki.leaf_key, flood, read_timeout=8.0) as noisy, \
+         RawTLSServer(pki.leaf, pki.leaf_key, [], read_timeout=8.0) as quiet:
+        loop = Loop()
+        trust = Trust(str(pki.root_ca))
+        a = Connection(loop, noisy.url, trust, auto_reconnect=False)
+        b = Connection(loop, quiet.url, trust, auto_reconnect=False)
+        a.open()
+        b.open()
+        assert loop.run_until(lambda: a.state == b.state == "open", 10)
+        loop.run(0.5)  # the flood fills what it may while nobody reads it
+        quiet.send(server_frame(TEXT, b"fill for b"))
+        assert b.recv(5).text == "fill for b"
+        assert a.recv(5).data == bytes(16000)  # and the flood is still all there

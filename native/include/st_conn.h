@@ -36,6 +36,7 @@
 #define ST_CONN_PROTO_TLS   1
 
 #define ST_CONN_OUTQ        65536   /* frames waiting for the TLS engine */
+#define ST_CONN_RECV_BUDGET 8       /* provided buffers one connection may hold */
 #define ST_CONN_MAX_EXTRA   2048    /* extra upgrade request headers */
 #define ST_CONN_MAX_PATH    1024
 
@@ -80,6 +81,7 @@ typedef struct st_conn {
 	uint8_t closing_requested;
 	uint8_t msg_ready;        /* raw TLS: msg[0..msg_len) waits */
 	uint8_t tls_closing;      /* close_notify started */
+	uint8_t eof;              /* the server closed TCP; input still drains */
 	uint32_t in_head, in_count;
 	st_conn_input in[ST_LOOP_NBUFS];
 	uint8_t *msg;
@@ -95,7 +97,9 @@ typedef struct st_conn {
 	uint32_t pongs_seen;
 	uint64_t connect_start_ns;
 	size_t resp_len;
+	size_t out_head;          /* queued frames: out[out_head .. out_head+out_len) */
 	size_t out_len;
+	size_t out_frame_left;    /* bytes of the head frame not yet handed to TLS */
 	st_conn_stats stats;
 	st_tls_context tls;
 	st_ws_context ws;
@@ -134,8 +138,9 @@ int st_conn_add_pin(st_conn *conn, const uint8_t spki_sha256[32]);
 int st_conn_open(st_conn *conn);
 
 /*
- * Sends one message (WS: a masked frame of `opcode`; raw TLS: the bytes).
- * Returns 0, ST_ECONN_NOT_OPEN, ST_ECONN_QUEUE_FULL or -errno.
+ * Sends one message (WS: a masked frame of `opcode`, TEXT or BINARY; raw
+ * TLS: the bytes). Returns 0, ST_ECONN_NOT_OPEN, ST_ECONN_QUEUE_FULL or
+ * -EINVAL (another opcode).
  */
 int st_conn_send(st_conn *conn, int opcode, const void *payload, size_t len);
 

@@ -32,7 +32,8 @@
 #define ST_LOOP_SQPOLL      2
 
 #define ST_LOOP_MAX_CONNS   16
-#define ST_LOOP_NBUFS       64      /* provided receive buffers (power of 2) */
+/* Provided receive buffers (a power of 2): 16 connections x a budget of 8. */
+#define ST_LOOP_NBUFS       128
 #define ST_LOOP_BUFSIZE     16384
 #define ST_LOOP_ENTRIES     256
 
@@ -49,6 +50,7 @@ typedef struct st_loop {
 	uint64_t now_ns;
 	uint64_t iterations;
 	uint64_t enobufs;
+	uint32_t free_bufs;       /* provided buffers the kernel may fill */
 	st_random_context rng;
 } st_loop;
 

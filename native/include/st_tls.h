@@ -85,7 +85,8 @@ void st_tls_trust_free(st_tls_trust *trust);
 
 /*
  * Sets up a client for host (SNI and certificate name check) trusting
- * `trust`, which must outlive the context. Returns 0 or ST_ETLS_BAD_HOST.
+ * `trust`, which must outlive the context and not change while it is used
+ * (BearSSL keeps a pointer to its array). Returns 0 or ST_ETLS_BAD_HOST.
  */
 int st_tls_init(st_tls_context *tls, const st_tls_trust *trust, const char *host);
 

@@ -16,6 +16,9 @@
 
 #define MS 1000000ull
 
+/* Input offsets are 16-bit. */
+_Static_assert(ST_LOOP_BUFSIZE <= 65535, "st_conn_input.off is a uint16_t");
+
 static void pump(st_conn *c);
 
 static const char *const STATE_NAMES[] = {
@@ -194,7 +197,8 @@ void st_conn_teardown(st_conn *c)
 	c->recv_armed = 0;
 	c->send_inflight = 0;
 	c->tls_closing = 0;
-	c->out_len = 0;
+	c->eof = 0;
+	c->out_head = c->out_len = c->out_frame_left = 0;
 	c->msg_ready = 0;
 	c->deadline_ns = c->next_ping_ns = c->pong_deadline_ns = 0;
 }
@@ -202,14 +206,16 @@ void st_conn_teardown(st_conn *c)
 /* Equal jitter: half the capped exponential delay, plus up to that again. */
 static uint64_t backoff_ns(st_conn *c)
 {
+	uint64_t max = (uint64_t)c->backoff_max_ms * MS;
 	uint64_t cap = (uint64_t)c->backoff_base_ms * MS;
-	uint32_t shift = c->backoff_attempt < 20 ? c->backoff_attempt : 20;
 
-	cap <<= shift;
-	if (cap > (uint64_t)c->backoff_max_ms * MS)
-		cap = (uint64_t)c->backoff_max_ms * MS;
+	for (uint32_t i = 0; i < c->backoff_attempt && cap < max; i++)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
 	c->backoff_attempt++;
-	return cap / 2 + st_random_u32(&c->loop->rng) % (cap / 2 + 1);
+	uint64_t r = (uint64_t)st_random_u32(&c->loop->rng) << 32 | st_random_u32(&c->loop->rng);
+	return cap / 2 + r % (cap / 2 + 1);
 }
 
 static void conn_fail(st_conn *c, int err)
@@ -307,6 +313,8 @@ static void on_tls_ready(st_conn *c, br_ssl_engine_context *eng)
 	size_t cap;
 	uint8_t *buf;
 
+	if (!(br_ssl_engine_current_state(eng) & BR_SSL_SENDAPP))
+		return; /* the engine failed meanwhile: the pump sees BR_SSL_CLOSED */
 	st_tls_handshake_done(&c->tls);
 	if (st_tls_resumed(&c->tls))
 		c->stats.tls_resumed++;
@@ -315,6 +323,8 @@ static void on_tls_ready(st_conn *c, br_ssl_engine_context *eng)
 		return;
 	}
 	buf = br_ssl_engine_sendapp_buf(eng, &cap);
+	if (!buf)
+		return; /* the engine failed meanwhile: the pump sees BR_SSL_CLOSED */
 	st_random_bytes(&c->loop->rng, nonce, sizeof(nonce));
 	long n = st_ws_handshake_request(&c->ws, (char *)buf, cap, c->host_header,
 	                                 c->path, c->extra_headers, nonce);
@@ -368,6 +378,9 @@ static size_t on_ws_bytes(st_conn *c, const uint8_t *data, size_t len)
 			c->state = ST_CONN_CLOSING;
 			c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
 		}
+		/* No data frame may follow our close: keep only the rest of a
+		 * frame TLS already has part of. */
+		c->out_len = c->out_frame_left;
 		return len;
 	}
 	if (st_ws_message(&c->ws, &m, &mlen)) {
@@ -426,7 +439,28 @@ static void submit_send(st_conn *c, const uint8_t *buf, size_t len)
 	c->send_inflight = 1;
 }
 
-/* Moves owed control frames and queued frames into TLS; 1 if any moved. */
+/* Total length of the frame we queued at p (we wrote it: well formed). */
+static size_t queued_frame_len(const uint8_t *p)
+{
+	size_t len = p[1] & 0x7F, h = 2;
+
+	if (len == 126) {
+		len = (size_t)p[2] << 8 | p[3];
+		h = 4;
+	} else if (len == 127) {
+		len = 0;
+		for (int i = 2; i < 10; i++)
+			len = len << 8 | p[i];
+		h = 10;
+	}
+	return h + 4 + len;
+}
+
+/*
+ * Moves owed control frames and queued frames into TLS; 1 if any moved.
+ * A control frame goes only between frames, never inside one that TLS has
+ * part of, and our close only once every queued frame is out.
+ */
 static int write_app(st_conn *c, br_ssl_engine_context *eng)
 {
 	size_t cap, w = 0;
@@ -434,15 +468,23 @@ static int write_app(st_conn *c, br_ssl_engine_context *eng)
 
 	if (!buf)
 		return 0;
-	if (c->proto == ST_CONN_PROTO_WS && cap >= ST_WS_MAX_CONTROL_FRAME)
+	if (c->proto == ST_CONN_PROTO_WS && !c->out_frame_left &&
+	    (!c->ws.close_pending || !c->out_len) && cap >= ST_WS_MAX_CONTROL_FRAME)
 		w += st_ws_take_control(&c->ws, buf, st_random_u32(&c->loop->rng));
-	if (c->out_len && cap > w) {
-		size_t n = c->out_len < cap - w ? c->out_len : cap - w;
-		memcpy(buf + w, c->out, n);
-		memmove(c->out, c->out + n, c->out_len - n);
-		c->out_len -= n;
+	while (c->out_len && cap > w) {
+		const uint8_t *head = c->out + c->out_head;
+		if (!c->out_frame_left)
+			c->out_frame_left = c->proto == ST_CONN_PROTO_WS ? queued_frame_len(head)
+			                                                : c->out_len;
+		size_t n = c->out_frame_left < cap - w ? c->out_frame_left : cap - w;
+		memcpy(buf + w, head, n);
 		w += n;
+		c->out_head += n;
+		c->out_len -= n;
+		c->out_frame_left -= n;
 	}
+	if (!c->out_len)
+		c->out_head = 0;
 	if (!w)
 		return 0;
 	br_ssl_engine_sendapp_ack(eng, w);
@@ -480,7 +522,12 @@ static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
 		}
 	}
 	/* TLS is busy with an earlier record: queue the frame. */
-	n = encode(c, c->out + c->out_len, sizeof(c->out) - c->out_len, opcode, payload, len);
+	if (c->out_head && c->out_head + c->out_len + len + ST_WS_MAX_HEADER > sizeof(c->out)) {
+		memmove(c->out, c->out + c->out_head, c->out_len);
+		c->out_head = 0;
+	}
+	size_t tail = c->out_head + c->out_len;
+	n = encode(c, c->out + tail, sizeof(c->out) - tail, opcode, payload, len);
 	if (!n)
 		return ST_ECONN_QUEUE_FULL;
 	c->out_len += n;
@@ -492,7 +539,9 @@ static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
 
 int st_conn_send(st_conn *c, int opcode, const void *payload, size_t len)
 {
-	if (c->state != ST_CONN_OPEN)
+	if (opcode != ST_WS_OP_TEXT && opcode != ST_WS_OP_BINARY)
+		return -EINVAL; /* control frames are the connection's business */
+	if (c->state != ST_CONN_OPEN || c->eof)
 		return ST_ECONN_NOT_OPEN;
 	int rc = send_message(c, opcode, payload, len);
 	if (rc == 0) {
@@ -517,6 +566,36 @@ static void on_tls_closed(st_conn *c, br_ssl_engine_context *eng)
 		conn_fail(c, c->last_error == ST_ECONN_CLOSED_BY_PEER || !c->ws.error
 		                 ? ST_ECONN_CLOSED_BY_PEER
 		                 : c->ws.error);
+	}
+}
+
+/* Receiving makes sense: connected, not over budget, buffers to fill. */
+static int recv_wanted(const st_conn *c)
+{
+	return c->fd >= 0 && !c->eof && c->state != ST_CONN_CONNECTING && c->in_count == 0 &&
+	       c->loop->free_bufs > 0;
+}
+
+/* Stops the multishot receive of a connection that holds its budget of
+ * buffers unread, so one flooding server cannot starve the others. */
+static void pause_recv(st_conn *c)
+{
+	struct io_uring_sqe *sqe = st_loop_sqe(c->loop);
+
+	io_uring_prep_cancel64(sqe, st_user_data(c, ST_OP_RECV), 0);
+	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_CANCEL));
+	c->recv_armed = 0;
+}
+
+static void on_eof(st_conn *c)
+{
+	if (c->closing_requested) {
+		st_conn_teardown(c);
+		c->state = ST_CONN_CLOSED;
+	} else if (c->ws.error) {
+		conn_fail(c, c->ws.error);
+	} else {
+		conn_fail(c, c->ws.close_received ? ST_ECONN_CLOSED_BY_PEER : -ECONNRESET);
 	}
 }
 
@@ -563,6 +642,10 @@ static void pump(st_conn *c)
 				progress = 1;
 			}
 		}
+		/* Feeding input may have moved (or failed) the engine. */
+		st = br_ssl_engine_current_state(eng);
+		if (st & BR_SSL_CLOSED)
+			continue;
 		if (st & BR_SSL_SENDAPP) {
 			if (c->state == ST_CONN_TLS) {
 				on_tls_ready(c, eng);
@@ -585,7 +668,16 @@ static void pump(st_conn *c)
 		if (!progress)
 			break;
 	}
-	if (c->fd >= 0 && !c->recv_armed && c->in_count == 0 && c->state != ST_CONN_CONNECTING)
+	if (c->fd < 0)
+		return;
+	if (c->eof) {
+		/* The server closed TCP: once what it sent before is delivered (or
+		 * the app leaves it waiting), the connection is over. */
+		if (!c->in_count && !(br_ssl_engine_current_state(eng) & BR_SSL_RECVAPP))
+			on_eof(c);
+		return;
+	}
+	if (!c->recv_armed && recv_wanted(c))
 		arm_recv(c);
 }
 
@@ -614,31 +706,34 @@ void st_conn_complete(st_conn *c, enum st_op op, int res, unsigned flags)
 				uint32_t tail = (c->in_head + c->in_count) % ST_LOOP_NBUFS;
 				c->in[tail] = (st_conn_input){bid, 0, (uint32_t)res};
 				c->in_count++;
+				if (c->in_count >= ST_CONN_RECV_BUDGET && c->recv_armed)
+					pause_recv(c);
 			} else {
 				st_loop_buf_return(c->loop, bid);
 			}
 		}
 		if (res == 0) {
-			/* EOF: expected while closing, a failure otherwise. */
-			if (c->state == ST_CONN_CLOSING && c->closing_requested) {
-				st_conn_teardown(c);
-				c->state = ST_CONN_CLOSED;
-			} else {
-				conn_fail(c, c->state == ST_CONN_CLOSING && !c->ws.error
-				                 ? ST_ECONN_CLOSED_BY_PEER
-				                 : c->ws.error ? c->ws.error : -ECONNRESET);
-			}
-			return;
-		}
-		if (res < 0) {
-			if (res == -ENOBUFS) {
-				c->loop->enobufs++; /* re-armed once our buffers drain */
-			} else {
-				conn_fail(c, res);
+			/* EOF. While the handshake runs there is nothing to keep; once
+			 * open, what came before the EOF is still delivered first. */
+			c->eof = 1;
+			c->recv_armed = 0;
+			if (c->state != ST_CONN_OPEN && c->state != ST_CONN_CLOSING) {
+				conn_fail(c, -ECONNRESET);
 				return;
 			}
+			if (c->state == ST_CONN_OPEN) {
+				c->state = ST_CONN_CLOSING;
+				c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+			}
+		} else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
+			conn_fail(c, res);
+			return;
+		} else if (res == -ENOBUFS) {
+			c->loop->enobufs++; /* re-armed by the tick once buffers are back */
 		}
 		break;
+	case ST_OP_CANCEL:
+		return;
 	case ST_OP_SEND:
 		c->send_inflight = 0;
 		if (res < 0) {
@@ -663,7 +758,9 @@ int st_conn_tick(st_conn *c, uint64_t now)
 			return 1;
 		}
 		case ST_CONN_CLOSING:
-			if (c->closing_requested) {
+			if (c->eof) {
+				on_eof(c); /* what the app did not take by now is dropped */
+			} else if (c->closing_requested) {
 				st_conn_teardown(c);
 				c->state = ST_CONN_CLOSED;
 			} else {
@@ -678,6 +775,11 @@ int st_conn_tick(st_conn *c, uint64_t now)
 		default:
 			return 0;
 		}
+	}
+	if (!c->recv_armed && recv_wanted(c) && c->state != ST_CONN_BACKOFF &&
+	    c->state != ST_CONN_CLOSED) {
+		arm_recv(c); /* after -ENOBUFS, once buffers came back */
+		return 1;
 	}
 	if (c->state != ST_CONN_OPEN || !c->ping_interval_ms)
 		return 0;
@@ -701,6 +803,8 @@ uint64_t st_conn_next_deadline(const st_conn *c)
 {
 	uint64_t d = c->deadline_ns;
 
+	if (c->state != ST_CONN_OPEN)
+		return d; /* pings belong to OPEN only */
 	if (c->next_ping_ns && (!d || c->next_ping_ns < d))
 		d = c->next_ping_ns;
 	if (c->pong_deadline_ns && (!d || c->pong_deadline_ns < d))

@@ -75,6 +75,7 @@ static int setup_buffers(st_loop *loop)
 		                      ST_LOOP_BUFSIZE, i,
 		                      io_uring_buf_ring_mask(ST_LOOP_NBUFS), i);
 	io_uring_buf_ring_advance(loop->buf_ring, ST_LOOP_NBUFS);
+	loop->free_bufs = ST_LOOP_NBUFS;
 	return 0;
 }
 
@@ -169,6 +170,7 @@ void st_loop_buf_return(st_loop *loop, uint16_t bid)
 	io_uring_buf_ring_add(loop->buf_ring, loop->bufs + (size_t)bid * ST_LOOP_BUFSIZE,
 	                      ST_LOOP_BUFSIZE, bid, io_uring_buf_ring_mask(ST_LOOP_NBUFS), 0);
 	io_uring_buf_ring_advance(loop->buf_ring, 1);
+	loop->free_bufs++;
 }
 
 int st_loop_add_conn(st_loop *loop, st_conn *conn)
@@ -192,6 +194,8 @@ static int reap(st_loop *loop)
 		st_conn *c = idx < loop->nconns ? loop->conns[idx] : NULL;
 		unsigned flags = cqes[i]->flags;
 
+		if (flags & IORING_CQE_F_BUFFER)
+			loop->free_bufs--;
 		if (!c || c->gen != gen) {
 			/* From a socket already torn down: give back its buffer. */
 			if (flags & IORING_CQE_F_BUFFER)
@@ -242,6 +246,8 @@ int st_loop_run(st_loop *loop, int64_t timeout_ns)
 		}
 		/* Sleep in the kernel until a completion, a deadline or the end. */
 		uint64_t wake = next && next < end ? next : end;
+		if (wake <= loop->now_ns)
+			continue; /* a deadline is due: no sleeping */
 		struct __kernel_timespec ts = {
 			.tv_sec = (long long)((wake - loop->now_ns) / 1000000000u),
 			.tv_nsec = (long long)((wake - loop->now_ns) % 1000000000u),

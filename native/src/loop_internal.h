@@ -11,6 +11,7 @@ enum st_op {
 	ST_OP_CONNECT = 1,
 	ST_OP_RECV = 2,
 	ST_OP_SEND = 3,
+	ST_OP_CANCEL = 4,
 };
 
 static inline uint64_t st_user_data(const st_conn *c, enum st_op op)

@@ -137,7 +137,15 @@ int st_tls_trust_load_pem(st_tls_trust *trust, const void *pem, size_t len)
 	int in_cert = 0, added = 0, rc = 0;
 
 	br_pem_decoder_init(&pc);
-	while (len > 0 && rc >= 0) {
+	/* A file may end without a newline; BearSSL only closes an object on
+	 * one, so one more is fed after the data (as BearSSL's own tools do). */
+	int newline_fed = 0;
+	while ((len > 0 || !newline_fed) && rc >= 0) {
+		if (!len) {
+			p = (const uint8_t *)"\n";
+			len = 1;
+			newline_fed = 1;
+		}
 		size_t n = br_pem_decoder_push(&pc, p, len);
 		p += n;
 		len -= n;
@@ -180,10 +188,14 @@ int st_tls_trust_load_file(st_tls_trust *trust, const char *path)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || st.st_size > (16 << 20)) {
-		int err = st.st_size > (16 << 20) ? -EFBIG : -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
 		close(fd);
 		return err;
+	}
+	if (st.st_size > (16 << 20)) {
+		close(fd);
+		return -EFBIG;
 	}
 	uint8_t *buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
@@ -405,6 +417,8 @@ int st_tls_add_pin(st_tls_context *tls, const uint8_t spki_sha256[32])
 	if (tls->pin.npins == ST_TLS_MAX_PINS)
 		return ST_ETLS_TOO_MANY_PINS;
 	memcpy(tls->pin.pins[tls->pin.npins++], spki_sha256, 32);
+	/* A resumed session skips the certificate: make the next one full. */
+	tls->has_session = 0;
 	return 0;
 }
 

@@ -159,8 +159,8 @@ long st_ws_handshake_response(st_ws_context *ws, const uint8_t *data, size_t len
 	const uint8_t *line = memchr(data, '\n', end) + 1;
 	while (line < data + end - 2) {
 		const uint8_t *eol = memchr(line, '\r', (size_t)(data + end - line));
-		if (eol[1] != '\n')
-			return ST_EWS_HANDSHAKE_HEADERS; /* a bare CR inside a line */
+		if (eol[1] != '\n' || memchr(line, '\n', (size_t)(eol - line)))
+			return ST_EWS_HANDSHAKE_HEADERS; /* a bare CR or LF inside a line */
 		const uint8_t *colon = memchr(line, ':', (size_t)(eol - line));
 		if (!colon)
 			return ST_EWS_HANDSHAKE_HEADERS;
@@ -176,7 +176,7 @@ long st_ws_handshake_response(st_ws_context *ws, const uint8_t *data, size_t len
 		else if (equals_ci(line, nlen, "connection"))
 			connection = has_token_ci(v, vlen, "upgrade");
 		else if (equals_ci(line, nlen, "sec-websocket-accept"))
-			accept = vlen == 28 && memcmp(v, ws->accept, 28) == 0 ? 1 : -1;
+			accept = !accept && vlen == 28 && memcmp(v, ws->accept, 28) == 0 ? 1 : -1;
 		else if (equals_ci(line, nlen, "sec-websocket-extensions") ||
 		         equals_ci(line, nlen, "sec-websocket-protocol"))
 			return ST_EWS_HANDSHAKE_HEADERS; /* we offered none */

@@ -295,6 +295,12 @@ static void handshake(void)
 		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", ST_EWS_HANDSHAKE_HEADERS},
 		{"HTTP/1.1 101 x\r\nno colon here\r\n\r\n", ST_EWS_HANDSHAKE_HEADERS},
 		{"HTTP/1.1 101 x\r\nUpgrade: websocket\rX: y\r\n\r\n", ST_EWS_HANDSHAKE_HEADERS},
+		{"HTTP/1.1 101 x\r\nUpgrade: websocket\nSec-WebSocket-Extensions: x\r\n"
+		 "Connection: Upgrade\r\n"
+		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", ST_EWS_HANDSHAKE_HEADERS},
+		{"HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		 "Sec-WebSocket-Accept: AAAAMLBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", ST_EWS_BAD_ACCEPT},
 	};
 	for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++)
 		T_CHECK(st_ws_handshake_response(&ws, (const uint8_t *)BAD[i].text,
