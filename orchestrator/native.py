@@ -45,6 +45,8 @@ def strerror(code: int) -> str:
 def error_for(code: int, context: str = "") -> NativeError:
     """The exception that a failed native call with this code raises."""
     name, description = error_name(code), strerror(code)
+    if code == -errno.EINVAL:
+        return BadArgumentError(code, name, description, context)  # also a ValueError
     if lib.ST_ERRNO_MAX_NEG <= code < 0:
         return NativeOSError(code, name, description, context)
     return _EXCEPTION_FOR_CODE.get(code, NativeError)(code, name, description, context)

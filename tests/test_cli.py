@@ -94,3 +94,12 @@ def test_bench_wsecho_json() -> None:
     for r in report["results"]:
         assert r["n"] == 25 and 0 < r["p50"] <= r["p99"]
     assert set(report["ratios_p50"]) == {"websockets/stratum", "picows/stratum"}
+
+
+def test_bench_mempool_json() -> None:
+    proc = stratum("bench", "mempool", "--json", "--samples", "10")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["suite"] == "mempool" and report["transactions"] == 3315
+    assert {r["name"] for r in report["results"]} == {"mempool/native", "mempool/python"}
+    assert report["actions_per_pass"] > 0

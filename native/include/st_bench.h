@@ -12,6 +12,7 @@
 
 #include "st_conn.h"
 #include "st_hmac.h"
+#include "st_strategy.h"
 
 /* cdef-begin */
 /*
@@ -30,6 +31,16 @@ int st_bench_hmac_sha256_hex(const st_hmac_sha256_key *key, const void *msg,
  * 5 s), -EBADMSG (the echo differs), or the connection's error.
  */
 #define ST_BENCH_MAX_ECHO 4096
+
+/*
+ * Parse + strategy match over `count` serialized transactions laid end to
+ * end in txs[0..len): fills out_ns[0..passes) with the mean ns per
+ * transaction of each pass, and *actions with the actions fired in one pass.
+ * Returns 0 or the first parse error.
+ */
+int st_bench_parse_match(const st_strategy *s, const uint8_t *txs, size_t len,
+                         uint32_t count, uint32_t passes, double *out_ns,
+                         uint32_t *actions);
 int st_bench_ws_echo(st_loop *loop, st_conn *conn, const void *payload, size_t len,
                      uint32_t warmup, uint32_t samples, double *out_ns);
 /* cdef-end */

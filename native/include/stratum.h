@@ -13,5 +13,7 @@
 #include "st_conn.h"
 #include "st_tls.h"
 #include "st_ws.h"
+#include "st_btc.h"
+#include "st_strategy.h"
 
 #endif

@@ -68,3 +68,29 @@ int st_bench_ws_echo(st_loop *loop, st_conn *conn, const void *payload, size_t l
 	}
 	return 0;
 }
+
+int st_bench_parse_match(const st_strategy *s, const uint8_t *txs, size_t len,
+                         uint32_t count, uint32_t passes, double *out_ns,
+                         uint32_t *actions)
+{
+	st_btc_tx tx;
+	st_strategy_decision d;
+
+	if (!count || !passes)
+		return -EINVAL;
+	for (uint32_t p = 0; p < passes; p++) {
+		uint32_t fired = 0;
+		size_t off = 0;
+		uint64_t start = now_ns();
+		for (uint32_t i = 0; i < count; i++) {
+			long n = st_btc_tx_parse(&tx, txs + off, len - off);
+			if (n < 0)
+				return (int)n;
+			off += (size_t)n;
+			fired += (uint32_t)st_strategy_match(s, &tx, &d);
+		}
+		out_ns[p] = (double)(now_ns() - start) / count;
+		*actions = fired;
+	}
+	return 0;
+}

@@ -4,6 +4,7 @@
 
 #include "inner.h"
 #include "st_error.h"
+#include "st_btc.h"
 #include "st_conn.h"
 #include "st_tls.h"
 #include "st_ws.h"
@@ -49,6 +50,16 @@ static const struct error_entry ERRORS[] = {
 	{ST_ECONN_QUEUE_FULL, "ST_ECONN_QUEUE_FULL",
 	 "the connection's send queue is full (or the message is larger than it)"},
 	{ST_ECONN_CLOSED_BY_PEER, "ST_ECONN_CLOSED_BY_PEER", "the server closed the connection"},
+	{ST_EBTC_BAD_MAGIC, "ST_EBTC_BAD_MAGIC", "message from another network (bad magic)"},
+	{ST_EBTC_BAD_CHECKSUM, "ST_EBTC_BAD_CHECKSUM", "message checksum does not match its payload"},
+	{ST_EBTC_TOO_LARGE, "ST_EBTC_TOO_LARGE", "message length over the limit"},
+	{ST_EBTC_BAD_COMMAND, "ST_EBTC_BAD_COMMAND",
+	 "message command is not printable ASCII padded with NULs"},
+	{ST_EBTC_TRUNCATED, "ST_EBTC_TRUNCATED", "payload ends inside a field"},
+	{ST_EBTC_NONCANONICAL, "ST_EBTC_NONCANONICAL", "CompactSize not in its shortest form"},
+	{ST_EBTC_BAD_COUNT, "ST_EBTC_BAD_COUNT",
+	 "a count larger than the bytes left can hold (or over the protocol limit)"},
+	{ST_EBTC_TRAILING, "ST_EBTC_TRAILING", "bytes left over after the message's content"},
 	{ST_ETLS_PEM, "ST_ETLS_PEM", "malformed PEM or certificate in the trust file"},
 	{ST_ETLS_NO_ANCHORS, "ST_ETLS_NO_ANCHORS", "the trust file holds no usable certificate"},
 	{ST_ETLS_BAD_HOST, "ST_ETLS_BAD_HOST", "invalid TLS host name"},

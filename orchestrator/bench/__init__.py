@@ -67,6 +67,6 @@ def alternate(
 
 
 def suites() -> dict[str, Callable[..., Report]]:
-    from orchestrator.bench import sign, wsecho
+    from orchestrator.bench import mempool, sign, wsecho
 
-    return {"sign": sign.run, "wsecho": wsecho.run}
+    return {"sign": sign.run, "wsecho": wsecho.run, "mempool": mempool.run}

@@ -23,10 +23,10 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", help=f"one of: {', '.join(suites())}, all")
     parser.add_argument("--json", action="store_true", help="one JSON object per suite")
-    parser.add_argument("--samples", type=_positive, default=2000,
-                        help="timed samples per competitor (default 2000)")
-    parser.add_argument("--batch", type=_positive, default=32,
-                        help="calls per timed sample (default 32)")
+    parser.add_argument("--samples", type=_positive,
+                        help="timed samples per competitor (default: the suite's own)")
+    parser.add_argument("--batch", type=_positive,
+                        help="calls per timed sample, where a suite batches (default: its own)")
 
 
 def _print_human(report: Report) -> None:
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     names = list(available) if args.suite == "all" else [args.suite]
     for name in names:
-        report = available[name](samples=args.samples, batch=args.batch)
+        options = {k: v for k, v in (("samples", args.samples), ("batch", args.batch)) if v}
+        report = available[name](**options)
         if args.json:
             print(json.dumps(report), flush=True)
         else:
