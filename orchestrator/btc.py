@@ -93,7 +93,7 @@ class Decoder:
     def feed(self, data: bytes) -> list[tuple[str, bytes]]:
         """All the messages completed by `data`; raises MalformedError when the
         bytes break the protocol (the decoder then stays failed, as the peer)."""
-        messages = []
+        messages: list[tuple[str, bytes]] = []
         view = ffi.from_buffer(data)
         off = 0
         cmd, payload, plen = ffi.new("char **"), ffi.new("uint8_t **"), ffi.new("size_t *")
