@@ -36,7 +36,6 @@
 #define ST_CONN_PROTO_TLS   1
 
 #define ST_CONN_OUTQ        65536   /* frames waiting for the TLS engine */
-#define ST_CONN_RECV_BUDGET 8       /* provided buffers one connection may hold */
 #define ST_CONN_MAX_EXTRA   2048    /* extra upgrade request headers */
 #define ST_CONN_MAX_PATH    1024
 
@@ -61,34 +60,17 @@ typedef struct st_conn_stats {
 	uint64_t last_handshake_ns; /* TCP connect to OPEN */
 } st_conn_stats;
 
-typedef struct st_conn_input {
-	uint16_t bid;
-	uint16_t off;
-	uint32_t len;
-} st_conn_input;
-
 typedef struct st_conn {
-	st_loop *loop;
-	uint32_t index;
-	uint32_t gen;
+	st_endpoint ep;           /* first: the loop sees a connection as this */
 	int state;
 	int proto;
-	int fd;
 	int last_error;
-	uint8_t recv_armed;
-	uint8_t send_inflight;
 	uint8_t auto_reconnect;
 	uint8_t closing_requested;
 	uint8_t msg_ready;        /* raw TLS: msg[0..msg_len) waits */
 	uint8_t tls_closing;      /* close_notify started */
-	uint8_t eof;              /* the server closed TCP; input still drains */
-	uint32_t in_head, in_count;
-	st_conn_input in[ST_LOOP_NBUFS];
 	uint8_t *msg;
 	size_t msg_cap, msg_len;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	int busy_poll_us;
 	uint32_t backoff_base_ms, backoff_max_ms, backoff_attempt;
 	uint32_t handshake_timeout_ms, ping_interval_ms, close_timeout_ms;
 	uint64_t deadline_ns;     /* handshake / reconnect / close deadline */

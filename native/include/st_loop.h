@@ -22,6 +22,7 @@
 
 #include <liburing.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "st_error.h"
 #include "st_random.h"
@@ -37,7 +38,40 @@
 #define ST_LOOP_BUFSIZE     16384
 #define ST_LOOP_ENTRIES     256
 
-struct st_conn;
+struct st_endpoint;
+struct st_loop;
+
+/* What the loop calls on an endpoint (a venue connection, a Bitcoin peer). */
+typedef struct st_endpoint_ops {
+	void (*complete)(struct st_endpoint *ep, int op, int res, unsigned flags);
+	int (*tick)(struct st_endpoint *ep, uint64_t now);
+	uint64_t (*next_deadline)(const struct st_endpoint *ep);
+	void (*teardown)(struct st_endpoint *ep);
+} st_endpoint_ops;
+
+/* A received chunk: part of a provided buffer not consumed yet. */
+typedef struct st_tcp_input {
+	uint16_t bid;
+	uint16_t off;
+	uint32_t len;
+} st_tcp_input;
+
+/* One TCP socket on the loop; the first member of every endpoint. */
+typedef struct st_endpoint {
+	const st_endpoint_ops *ops;
+	struct st_loop *loop;
+	uint32_t index;           /* fixed-file slot and user_data tag */
+	uint32_t gen;             /* bumped at close: older completions are stale */
+	int fd;
+	int busy_poll_us;
+	uint8_t recv_armed;
+	uint8_t send_inflight;
+	uint8_t eof;              /* the peer closed TCP; input still drains */
+	uint32_t in_head, in_count;
+	st_tcp_input in[ST_LOOP_NBUFS];
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+} st_endpoint;
 
 typedef struct st_loop {
 	struct io_uring ring;
@@ -46,7 +80,7 @@ typedef struct st_loop {
 	int mode;
 	int ring_ok;
 	uint32_t nconns;
-	struct st_conn *conns[ST_LOOP_MAX_CONNS];
+	st_endpoint *endpoints[ST_LOOP_MAX_CONNS];
 	uint64_t now_ns;
 	uint64_t iterations;
 	uint64_t enobufs;

@@ -5,19 +5,14 @@
  * the caller (open, send, recv, close); after each, pump() moves bytes
  * between the socket, BearSSL and the WebSocket codec until nothing moves.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "inner.h"
 #include "loop_internal.h"
 
 #define MS 1000000ull
 
-/* Input offsets are 16-bit. */
-_Static_assert(ST_LOOP_BUFSIZE <= 65535, "st_conn_input.off is a uint16_t");
 
 static void pump(st_conn *c);
 
@@ -39,17 +34,14 @@ static int header_safe(const char *s, int allow_crlf_lines)
 {
 	for (const char *p = s; *p; p++) {
 		unsigned char ch = (unsigned char)*p;
-		if (ch == '\r') {
-			if (!allow_crlf_lines || p[1] != '\n' || !p[2 - 0])
-				return allow_crlf_lines && p[1] == '\n';
-			continue;
-		}
-		if (ch == '\n') {
-			if (!allow_crlf_lines || p == s || p[-1] != '\r')
+		if (ch == '\r' || ch == '\n') {
+			/* Only as a CRLF pair, and only where header lines may end. */
+			if (!allow_crlf_lines || (ch == '\r' && p[1] != '\n') ||
+			    (ch == '\n' && (p == s || p[-1] != '\r')))
 				return 0;
 			continue;
 		}
-		if (ch < ' ' && ch != '\t')
+		if ((ch < ' ' && ch != '\t') || ch == 0x7F)
 			return 0;
 	}
 	return 1;
@@ -75,27 +67,14 @@ static int extra_headers_ok(const char *h)
 	return 1;
 }
 
-static int set_address(st_conn *c, const char *ip, int port)
-{
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&c->addr;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&c->addr;
+static void conn_complete(st_endpoint *ep, int op, int res, unsigned flags);
+static int conn_tick(st_endpoint *ep, uint64_t now);
+static uint64_t conn_next_deadline(const st_endpoint *ep);
+static void conn_teardown(st_endpoint *ep);
 
-	if (port < 1 || port > 65535)
-		return -EINVAL;
-	memset(&c->addr, 0, sizeof(c->addr));
-	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		c->addrlen = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		c->addrlen = sizeof(*v6);
-	} else {
-		return -EINVAL;
-	}
-	return 0;
-}
+static const st_endpoint_ops CONN_OPS = {
+	conn_complete, conn_tick, conn_next_deadline, conn_teardown,
+};
 
 int st_conn_init(st_conn *c, st_loop *loop, const st_tls_trust *trust,
                  const char *host, const char *ip, int port, int proto,
@@ -105,13 +84,10 @@ int st_conn_init(st_conn *c, st_loop *loop, const st_tls_trust *trust,
 	int rc;
 
 	memset(c, 0, offsetof(st_conn, tls));
-	c->fd = -1;
-	c->loop = loop;
+	c->ep.fd = -1;
 	if ((proto != ST_CONN_PROTO_WS && proto != ST_CONN_PROTO_TLS) || !msg || !msg_cap)
 		return -EINVAL;
 	c->proto = proto;
-	if ((rc = set_address(c, ip, port)) < 0)
-		return rc;
 	if (!path || path[0] != '/' || strlen(path) >= sizeof(c->path) ||
 	    strpbrk(path, " \t") || !header_safe(path, 0))
 		return -EINVAL;
@@ -130,7 +106,7 @@ int st_conn_init(st_conn *c, st_loop *loop, const st_tls_trust *trust,
 	if (port != 443) {
 		char digits[8];
 		int n = 0;
-		for (int p = port; p; p /= 10)
+		for (int p = port; p > 0 && n < 6; p /= 10)
 			digits[n++] = (char)('0' + p % 10);
 		c->host_header[hl++] = ':';
 		while (n)
@@ -145,10 +121,8 @@ int st_conn_init(st_conn *c, st_loop *loop, const st_tls_trust *trust,
 	c->backoff_max_ms = 30000;
 	c->auto_reconnect = 1;
 	st_ws_init(&c->ws, msg, msg_cap);
-	if ((rc = st_loop_add_conn(loop, c)) < 0)
-		return rc;
-	c->index = (uint32_t)rc;
-	return 0;
+	/* Last: registering makes the loop call us. */
+	return st_endpoint_init(&c->ep, loop, &CONN_OPS, ip, port);
 }
 
 void st_conn_set_timeouts(st_conn *c, uint32_t handshake_ms, uint32_t ping_interval_ms,
@@ -168,7 +142,7 @@ void st_conn_set_backoff(st_conn *c, uint32_t base_ms, uint32_t max_ms, int auto
 
 void st_conn_set_busy_poll(st_conn *c, int usec)
 {
-	c->busy_poll_us = usec;
+	c->ep.busy_poll_us = usec;
 }
 
 int st_conn_add_pin(st_conn *c, const uint8_t spki_sha256[32])
@@ -178,29 +152,19 @@ int st_conn_add_pin(st_conn *c, const uint8_t spki_sha256[32])
 
 /* ---- teardown, failure, backoff ------------------------------------------- */
 
-void st_conn_teardown(st_conn *c)
+/* Closes the socket and forgets everything tied to it. */
+static void teardown(st_conn *c)
 {
-	if (c->fd >= 0) {
-		int none = -1;
-		shutdown(c->fd, SHUT_RDWR);
-		io_uring_register_files_update(&c->loop->ring, c->index, &none, 1);
-		close(c->fd);
-		c->fd = -1;
-	}
-	/* Completions still in flight for the old socket are now stale. */
-	c->gen++;
-	while (c->in_count) {
-		st_loop_buf_return(c->loop, c->in[c->in_head].bid);
-		c->in_head = (c->in_head + 1) % ST_LOOP_NBUFS;
-		c->in_count--;
-	}
-	c->recv_armed = 0;
-	c->send_inflight = 0;
+	st_endpoint_close(&c->ep);
 	c->tls_closing = 0;
-	c->eof = 0;
 	c->out_head = c->out_len = c->out_frame_left = 0;
 	c->msg_ready = 0;
 	c->deadline_ns = c->next_ping_ns = c->pong_deadline_ns = 0;
+}
+
+static void conn_teardown(st_endpoint *ep)
+{
+	teardown((st_conn *)ep);
 }
 
 /* Equal jitter: half the capped exponential delay, plus up to that again. */
@@ -214,7 +178,7 @@ static uint64_t backoff_ns(st_conn *c)
 	if (cap > max)
 		cap = max;
 	c->backoff_attempt++;
-	uint64_t r = (uint64_t)st_random_u32(&c->loop->rng) << 32 | st_random_u32(&c->loop->rng);
+	uint64_t r = (uint64_t)st_random_u32(&c->ep.loop->rng) << 32 | st_random_u32(&c->ep.loop->rng);
 	return cap / 2 + r % (cap / 2 + 1);
 }
 
@@ -222,10 +186,10 @@ static void conn_fail(st_conn *c, int err)
 {
 	c->last_error = err;
 	c->stats.failures++;
-	st_conn_teardown(c);
+	teardown(c);
 	if (c->auto_reconnect && !c->closing_requested) {
 		c->state = ST_CONN_BACKOFF;
-		c->deadline_ns = c->loop->now_ns + backoff_ns(c);
+		c->deadline_ns = c->ep.loop->now_ns + backoff_ns(c);
 	} else {
 		c->state = ST_CONN_CLOSED;
 	}
@@ -235,38 +199,17 @@ static void conn_fail(st_conn *c, int err)
 
 static int start_connect(st_conn *c)
 {
-	st_loop *loop = c->loop;
-	int one = 1;
-	int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	st_loop *loop = c->ep.loop;
+	int rc = st_endpoint_connect(&c->ep);
 
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    (c->busy_poll_us > 0 &&
-	     setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &c->busy_poll_us,
-	                sizeof(c->busy_poll_us)) < 0)) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	int rc = io_uring_register_files_update(&loop->ring, c->index, &fd, 1);
-	if (rc < 0) {
-		close(fd);
+	if (rc < 0)
 		return rc;
-	}
-	c->fd = fd;
 	c->state = ST_CONN_CONNECTING;
 	c->stats.connects++;
 	c->connect_start_ns = loop->now_ns = st_now_ns();
 	c->deadline_ns = loop->now_ns + (uint64_t)c->handshake_timeout_ms * MS;
 	c->resp_len = 0;
 	st_ws_init(&c->ws, c->msg, c->msg_cap);
-
-	struct io_uring_sqe *sqe = st_loop_sqe(loop);
-	io_uring_prep_connect(sqe, (int)c->index, (struct sockaddr *)&c->addr, c->addrlen);
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_CONNECT));
-	st_loop_submit(loop);
 	return 0;
 }
 
@@ -282,20 +225,9 @@ int st_conn_open(st_conn *c)
 	return rc;
 }
 
-static void arm_recv(st_conn *c)
-{
-	struct io_uring_sqe *sqe = st_loop_sqe(c->loop);
-
-	io_uring_prep_recv_multishot(sqe, (int)c->index, NULL, 0, 0);
-	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
-	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_RECV));
-	c->recv_armed = 1;
-}
-
 static void become_open(st_conn *c)
 {
-	uint64_t now = c->loop->now_ns;
+	uint64_t now = c->ep.loop->now_ns;
 
 	c->state = ST_CONN_OPEN;
 	c->stats.opens++;
@@ -325,7 +257,7 @@ static void on_tls_ready(st_conn *c, br_ssl_engine_context *eng)
 	buf = br_ssl_engine_sendapp_buf(eng, &cap);
 	if (!buf)
 		return; /* the engine failed meanwhile: the pump sees BR_SSL_CLOSED */
-	st_random_bytes(&c->loop->rng, nonce, sizeof(nonce));
+	st_random_bytes(&c->ep.loop->rng, nonce, sizeof(nonce));
 	long n = st_ws_handshake_request(&c->ws, (char *)buf, cap, c->host_header,
 	                                 c->path, c->extra_headers, nonce);
 	if (n < 0) {
@@ -376,7 +308,7 @@ static size_t on_ws_bytes(st_conn *c, const uint8_t *data, size_t len)
 		if (c->state != ST_CONN_CLOSING) {
 			c->last_error = (int)n;
 			c->state = ST_CONN_CLOSING;
-			c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+			c->deadline_ns = c->ep.loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
 		}
 		/* No data frame may follow our close: keep only the rest of a
 		 * frame TLS already has part of. */
@@ -395,7 +327,7 @@ static size_t on_ws_bytes(st_conn *c, const uint8_t *data, size_t len)
 	if (c->ws.close_received && c->state == ST_CONN_OPEN) {
 		c->state = ST_CONN_CLOSING;
 		c->last_error = ST_ECONN_CLOSED_BY_PEER;
-		c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+		c->deadline_ns = c->ep.loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
 	}
 	return (size_t)n;
 }
@@ -429,16 +361,6 @@ static size_t on_app_bytes(st_conn *c, const uint8_t *data, size_t len)
 
 /* ---- bytes out --------------------------------------------------------------- */
 
-static void submit_send(st_conn *c, const uint8_t *buf, size_t len)
-{
-	struct io_uring_sqe *sqe = st_loop_sqe(c->loop);
-
-	io_uring_prep_send(sqe, (int)c->index, buf, len, MSG_NOSIGNAL);
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_SEND));
-	c->send_inflight = 1;
-}
-
 /* Total length of the frame we queued at p (we wrote it: well formed). */
 static size_t queued_frame_len(const uint8_t *p)
 {
@@ -470,7 +392,7 @@ static int write_app(st_conn *c, br_ssl_engine_context *eng)
 		return 0;
 	if (c->proto == ST_CONN_PROTO_WS && !c->out_frame_left &&
 	    (!c->ws.close_pending || !c->out_len) && cap >= ST_WS_MAX_CONTROL_FRAME)
-		w += st_ws_take_control(&c->ws, buf, st_random_u32(&c->loop->rng));
+		w += st_ws_take_control(&c->ws, buf, st_random_u32(&c->ep.loop->rng));
 	while (c->out_len && cap > w) {
 		const uint8_t *head = c->out + c->out_head;
 		if (!c->out_frame_left)
@@ -502,7 +424,7 @@ static size_t encode(st_conn *c, uint8_t *dst, size_t cap, int opcode,
 		memcpy(dst, payload, len);
 		return len;
 	}
-	return st_ws_frame(dst, cap, opcode, payload, len, st_random_u32(&c->loop->rng));
+	return st_ws_frame(dst, cap, opcode, payload, len, st_random_u32(&c->ep.loop->rng));
 }
 
 static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
@@ -511,13 +433,13 @@ static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
 	size_t cap, n;
 
 	/* Fast path: straight into BearSSL's buffer, encrypted, on the wire. */
-	if (!c->out_len && !c->send_inflight) {
+	if (!c->out_len && !c->ep.send_inflight) {
 		uint8_t *buf = br_ssl_engine_sendapp_buf(eng, &cap);
 		if (buf && (n = encode(c, buf, cap, opcode, payload, len))) {
 			br_ssl_engine_sendapp_ack(eng, n);
 			br_ssl_engine_flush(eng, 0);
 			pump(c);
-			st_loop_submit(c->loop);
+			st_loop_submit(c->ep.loop);
 			return 0;
 		}
 	}
@@ -533,7 +455,7 @@ static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
 	c->out_len += n;
 	c->stats.queued_sends++;
 	pump(c);
-	st_loop_submit(c->loop);
+	st_loop_submit(c->ep.loop);
 	return 0;
 }
 
@@ -541,7 +463,7 @@ int st_conn_send(st_conn *c, int opcode, const void *payload, size_t len)
 {
 	if (opcode != ST_WS_OP_TEXT && opcode != ST_WS_OP_BINARY)
 		return -EINVAL; /* control frames are the connection's business */
-	if (c->state != ST_CONN_OPEN || c->eof)
+	if (c->state != ST_CONN_OPEN || c->ep.eof)
 		return ST_ECONN_NOT_OPEN;
 	int rc = send_message(c, opcode, payload, len);
 	if (rc == 0) {
@@ -560,7 +482,7 @@ static void on_tls_closed(st_conn *c, br_ssl_engine_context *eng)
 	if (err) {
 		conn_fail(c, ST_TLS_CODE_BASE - err);
 	} else if (c->closing_requested) {
-		st_conn_teardown(c);
+		teardown(c);
 		c->state = ST_CONN_CLOSED;
 	} else {
 		conn_fail(c, c->last_error == ST_ECONN_CLOSED_BY_PEER || !c->ws.error
@@ -569,28 +491,10 @@ static void on_tls_closed(st_conn *c, br_ssl_engine_context *eng)
 	}
 }
 
-/* Receiving makes sense: connected, not over budget, buffers to fill. */
-static int recv_wanted(const st_conn *c)
-{
-	return c->fd >= 0 && !c->eof && c->state != ST_CONN_CONNECTING && c->in_count == 0 &&
-	       c->loop->free_bufs > 0;
-}
-
-/* Stops the multishot receive of a connection that holds its budget of
- * buffers unread, so one flooding server cannot starve the others. */
-static void pause_recv(st_conn *c)
-{
-	struct io_uring_sqe *sqe = st_loop_sqe(c->loop);
-
-	io_uring_prep_cancel64(sqe, st_user_data(c, ST_OP_RECV), 0);
-	io_uring_sqe_set_data64(sqe, st_user_data(c, ST_OP_CANCEL));
-	c->recv_armed = 0;
-}
-
 static void on_eof(st_conn *c)
 {
 	if (c->closing_requested) {
-		st_conn_teardown(c);
+		teardown(c);
 		c->state = ST_CONN_CLOSED;
 	} else if (c->ws.error) {
 		conn_fail(c, c->ws.error);
@@ -603,7 +507,7 @@ static void pump(st_conn *c)
 {
 	br_ssl_engine_context *eng = st_tls_engine(&c->tls);
 
-	while (c->fd >= 0 && c->state != ST_CONN_CONNECTING) {
+	while (c->ep.fd >= 0 && c->state != ST_CONN_CONNECTING) {
 		unsigned st = br_ssl_engine_current_state(eng);
 		int progress = 0;
 
@@ -611,31 +515,27 @@ static void pump(st_conn *c)
 			on_tls_closed(c, eng);
 			return;
 		}
-		if ((st & BR_SSL_SENDREC) && !c->send_inflight) {
+		if ((st & BR_SSL_SENDREC) && !c->ep.send_inflight) {
 			size_t len;
 			uint8_t *buf = br_ssl_engine_sendrec_buf(eng, &len);
-			submit_send(c, buf, len);
+			st_endpoint_send(&c->ep, buf, len);
 		}
-		if ((st & BR_SSL_RECVREC) && c->in_count) {
-			st_conn_input *in = &c->in[c->in_head];
+		size_t have;
+		const uint8_t *input = st_endpoint_input(&c->ep, &have);
+		if ((st & BR_SSL_RECVREC) && input) {
 			size_t cap;
 			uint8_t *dst = br_ssl_engine_recvrec_buf(eng, &cap);
-			size_t n = in->len - in->off < cap ? in->len - in->off : cap;
-			memcpy(dst, st_loop_buf(c->loop, in->bid) + in->off, n);
+			size_t n = have < cap ? have : cap;
+			memcpy(dst, input, n);
 			br_ssl_engine_recvrec_ack(eng, n);
-			in->off = (uint16_t)(in->off + n);
-			if (in->off == in->len) {
-				st_loop_buf_return(c->loop, in->bid);
-				c->in_head = (c->in_head + 1) % ST_LOOP_NBUFS;
-				c->in_count--;
-			}
+			st_endpoint_consume(&c->ep, n);
 			progress = 1;
 		}
 		if (st & BR_SSL_RECVAPP) {
 			size_t len;
 			uint8_t *data = br_ssl_engine_recvapp_buf(eng, &len);
 			size_t used = on_app_bytes(c, data, len);
-			if (c->fd < 0)
+			if (c->ep.fd < 0)
 				return;
 			if (used) {
 				br_ssl_engine_recvapp_ack(eng, used);
@@ -657,34 +557,36 @@ static void pump(st_conn *c)
 		/* Close frames went both ways: end TLS with close_notify. */
 		if (c->state == ST_CONN_CLOSING && c->proto == ST_CONN_PROTO_WS &&
 		    !c->tls_closing && c->ws.close_sent && c->ws.close_received &&
-		    !c->out_len && !c->send_inflight &&
+		    !c->out_len && !c->ep.send_inflight &&
 		    !(br_ssl_engine_current_state(eng) & BR_SSL_SENDREC)) {
 			br_ssl_engine_close(eng);
 			c->tls_closing = 1;
 			progress = 1;
 		}
-		if (c->fd < 0)
+		if (c->ep.fd < 0)
 			return;
 		if (!progress)
 			break;
 	}
-	if (c->fd < 0)
+	if (c->ep.fd < 0)
 		return;
-	if (c->eof) {
+	if (c->ep.eof) {
 		/* The server closed TCP: once what it sent before is delivered (or
 		 * the app leaves it waiting), the connection is over. */
-		if (!c->in_count && !(br_ssl_engine_current_state(eng) & BR_SSL_RECVAPP))
+		if (!c->ep.in_count && !(br_ssl_engine_current_state(eng) & BR_SSL_RECVAPP))
 			on_eof(c);
 		return;
 	}
-	if (!c->recv_armed && recv_wanted(c))
-		arm_recv(c);
+	if (c->state != ST_CONN_CONNECTING && st_endpoint_recv_wanted(&c->ep))
+		st_endpoint_arm_recv(&c->ep);
 }
 
 /* ---- completions and deadlines ------------------------------------------------ */
 
-void st_conn_complete(st_conn *c, enum st_op op, int res, unsigned flags)
+static void conn_complete(st_endpoint *ep, int op, int res, unsigned flags)
 {
+	st_conn *c = (st_conn *)ep;
+
 	switch (op) {
 	case ST_OP_CONNECT:
 		if (res < 0) {
@@ -698,56 +600,42 @@ void st_conn_complete(st_conn *c, enum st_op op, int res, unsigned flags)
 		c->state = ST_CONN_TLS;
 		break;
 	case ST_OP_RECV:
-		if (!(flags & IORING_CQE_F_MORE))
-			c->recv_armed = 0;
-		if (flags & IORING_CQE_F_BUFFER) {
-			uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
-			if (res > 0) {
-				uint32_t tail = (c->in_head + c->in_count) % ST_LOOP_NBUFS;
-				c->in[tail] = (st_conn_input){bid, 0, (uint32_t)res};
-				c->in_count++;
-				if (c->in_count >= ST_CONN_RECV_BUDGET && c->recv_armed)
-					pause_recv(c);
-			} else {
-				st_loop_buf_return(c->loop, bid);
-			}
+		res = st_endpoint_on_recv(ep, res, flags);
+		if (res < 0) {
+			conn_fail(c, res);
+			return;
 		}
-		if (res == 0) {
+		if (res == 1) {
 			/* EOF. While the handshake runs there is nothing to keep; once
 			 * open, what came before the EOF is still delivered first. */
-			c->eof = 1;
-			c->recv_armed = 0;
 			if (c->state != ST_CONN_OPEN && c->state != ST_CONN_CLOSING) {
 				conn_fail(c, -ECONNRESET);
 				return;
 			}
 			if (c->state == ST_CONN_OPEN) {
 				c->state = ST_CONN_CLOSING;
-				c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+				c->deadline_ns = ep->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
 			}
-		} else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
-			conn_fail(c, res);
-			return;
-		} else if (res == -ENOBUFS) {
-			c->loop->enobufs++; /* re-armed by the tick once buffers are back */
 		}
 		break;
-	case ST_OP_CANCEL:
-		return;
 	case ST_OP_SEND:
-		c->send_inflight = 0;
+		ep->send_inflight = 0;
 		if (res < 0) {
 			conn_fail(c, res);
 			return;
 		}
 		br_ssl_engine_sendrec_ack(st_tls_engine(&c->tls), (size_t)res);
 		break;
+	default:
+		return;
 	}
 	pump(c);
 }
 
-int st_conn_tick(st_conn *c, uint64_t now)
+static int conn_tick(st_endpoint *ep, uint64_t now)
 {
+	st_conn *c = (st_conn *)ep;
+
 	if (c->deadline_ns && now >= c->deadline_ns) {
 		c->deadline_ns = 0;
 		switch (c->state) {
@@ -758,10 +646,10 @@ int st_conn_tick(st_conn *c, uint64_t now)
 			return 1;
 		}
 		case ST_CONN_CLOSING:
-			if (c->eof) {
+			if (c->ep.eof) {
 				on_eof(c); /* what the app did not take by now is dropped */
 			} else if (c->closing_requested) {
-				st_conn_teardown(c);
+				teardown(c);
 				c->state = ST_CONN_CLOSED;
 			} else {
 				conn_fail(c, c->ws.error ? c->ws.error : ST_ECONN_CLOSED_BY_PEER);
@@ -776,9 +664,8 @@ int st_conn_tick(st_conn *c, uint64_t now)
 			return 0;
 		}
 	}
-	if (!c->recv_armed && recv_wanted(c) && c->state != ST_CONN_BACKOFF &&
-	    c->state != ST_CONN_CLOSED) {
-		arm_recv(c); /* after -ENOBUFS, once buffers came back */
+	if (c->state != ST_CONN_CONNECTING && st_endpoint_recv_wanted(ep)) {
+		st_endpoint_arm_recv(ep); /* after -ENOBUFS, once buffers came back */
 		return 1;
 	}
 	if (c->state != ST_CONN_OPEN || !c->ping_interval_ms)
@@ -799,8 +686,10 @@ int st_conn_tick(st_conn *c, uint64_t now)
 	return 0;
 }
 
-uint64_t st_conn_next_deadline(const st_conn *c)
+static uint64_t conn_next_deadline(const st_endpoint *ep)
 {
+	const st_conn *c = (const st_conn *)ep;
+
 	uint64_t d = c->deadline_ns;
 
 	if (c->state != ST_CONN_OPEN)
@@ -840,33 +729,33 @@ long st_conn_recv(st_conn *c, uint8_t *out, size_t cap, int *opcode)
 		st_ws_message_done(&c->ws);
 	/* Bytes may wait behind the message we just released. */
 	pump(c);
-	st_loop_submit(c->loop);
+	st_loop_submit(c->ep.loop);
 	return (long)len;
 }
 
 void st_conn_close(st_conn *c)
 {
 	c->closing_requested = 1;
-	c->loop->now_ns = st_now_ns();
+	c->ep.loop->now_ns = st_now_ns();
 	if (c->state == ST_CONN_OPEN) {
 		c->state = ST_CONN_CLOSING;
-		c->deadline_ns = c->loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
+		c->deadline_ns = c->ep.loop->now_ns + (uint64_t)c->close_timeout_ms * MS;
 		if (c->proto == ST_CONN_PROTO_WS)
 			st_ws_close(&c->ws, ST_WS_CLOSE_NORMAL);
 		else
 			br_ssl_engine_close(st_tls_engine(&c->tls));
 		c->tls_closing = c->proto == ST_CONN_PROTO_TLS;
 		pump(c);
-		st_loop_submit(c->loop);
+		st_loop_submit(c->ep.loop);
 	} else if (c->state != ST_CONN_CLOSING) {
-		st_conn_teardown(c);
+		teardown(c);
 		c->state = ST_CONN_CLOSED;
 	}
 }
 
 void st_conn_abort(st_conn *c, int reason)
 {
-	c->loop->now_ns = st_now_ns();
+	c->ep.loop->now_ns = st_now_ns();
 	conn_fail(c, reason);
 }
 

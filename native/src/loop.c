@@ -125,8 +125,7 @@ int st_loop_init(st_loop *loop, int mode, int sqpoll_cpu)
 void st_loop_exit(st_loop *loop)
 {
 	for (uint32_t i = 0; i < loop->nconns; i++)
-		if (loop->conns[i])
-			st_conn_teardown(loop->conns[i]);
+		loop->endpoints[i]->ops->teardown(loop->endpoints[i]);
 	if (loop->ring_ok) {
 		if (loop->buf_ring)
 			io_uring_unregister_buf_ring(&loop->ring, BGID);
@@ -173,14 +172,6 @@ void st_loop_buf_return(st_loop *loop, uint16_t bid)
 	loop->free_bufs++;
 }
 
-int st_loop_add_conn(st_loop *loop, st_conn *conn)
-{
-	if (loop->nconns == ST_LOOP_MAX_CONNS)
-		return -ENOSPC;
-	loop->conns[loop->nconns] = conn;
-	return (int)loop->nconns++;
-}
-
 /* Dispatches every completion waiting; returns how many. */
 static int reap(st_loop *loop)
 {
@@ -191,18 +182,18 @@ static int reap(st_loop *loop)
 		uint64_t ud = cqes[i]->user_data;
 		unsigned idx = (unsigned)(ud >> 8) & 0xFF;
 		uint32_t gen = (uint32_t)(ud >> 16);
-		st_conn *c = idx < loop->nconns ? loop->conns[idx] : NULL;
+		st_endpoint *ep = idx < loop->nconns ? loop->endpoints[idx] : NULL;
 		unsigned flags = cqes[i]->flags;
 
 		if (flags & IORING_CQE_F_BUFFER)
 			loop->free_bufs--;
-		if (!c || c->gen != gen) {
+		if (!ep || ep->gen != gen) {
 			/* From a socket already torn down: give back its buffer. */
 			if (flags & IORING_CQE_F_BUFFER)
 				st_loop_buf_return(loop, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT));
 			continue;
 		}
-		st_conn_complete(c, (enum st_op)(ud & 0xFF), cqes[i]->res, flags);
+		ep->ops->complete(ep, (int)(ud & 0xFF), cqes[i]->res, flags);
 	}
 	io_uring_cq_advance(&loop->ring, n);
 	return (int)n;
@@ -214,9 +205,9 @@ static int tick(st_loop *loop, uint64_t *next_deadline)
 
 	*next_deadline = 0;
 	for (uint32_t i = 0; i < loop->nconns; i++) {
-		st_conn *c = loop->conns[i];
-		work += st_conn_tick(c, loop->now_ns);
-		uint64_t d = st_conn_next_deadline(c);
+		st_endpoint *ep = loop->endpoints[i];
+		work += ep->ops->tick(ep, loop->now_ns);
+		uint64_t d = ep->ops->next_deadline(ep);
 		if (d && (!*next_deadline || d < *next_deadline))
 			*next_deadline = d;
 	}

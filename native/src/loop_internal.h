@@ -14,10 +14,16 @@ enum st_op {
 	ST_OP_CANCEL = 4,
 };
 
-static inline uint64_t st_user_data(const st_conn *c, enum st_op op)
+static inline uint64_t st_user_data(const st_endpoint *ep, enum st_op op)
 {
-	return ((uint64_t)c->gen << 16) | ((uint64_t)c->index << 8) | (uint64_t)op;
+	return ((uint64_t)ep->gen << 16) | ((uint64_t)ep->index << 8) | (uint64_t)op;
 }
+
+/* A provided buffer may hold no more than 64 KiB: offsets are 16-bit. */
+_Static_assert(ST_LOOP_BUFSIZE <= 65535, "st_tcp_input.off is a uint16_t");
+
+/* Per endpoint, at most this many provided buffers held unread. */
+#define ST_RECV_BUDGET 8
 
 /* Monotonic clock in ns (vDSO: no system call). */
 uint64_t st_now_ns(void);
@@ -29,16 +35,32 @@ void st_loop_submit(st_loop *loop);
 /* A provided buffer's memory, and giving it back to the kernel. */
 const uint8_t *st_loop_buf(const st_loop *loop, uint16_t bid);
 void st_loop_buf_return(st_loop *loop, uint16_t bid);
-/* Registers a connection; returns its index or -ENOSPC. */
-int st_loop_add_conn(st_loop *loop, st_conn *conn);
+/* ---- endpoints (tcp.c): the TCP plumbing every endpoint shares ---------- */
 
-/* conn.c: a completion for this connection (current generation). */
-void st_conn_complete(st_conn *conn, enum st_op op, int res, unsigned flags);
-/* conn.c: acts on due deadlines; returns 1 when it did something. */
-int st_conn_tick(st_conn *conn, uint64_t now);
-/* conn.c: the earliest deadline, 0 when none. */
-uint64_t st_conn_next_deadline(const st_conn *conn);
-/* conn.c: closes the socket without a goodbye (loop exit). */
-void st_conn_teardown(st_conn *conn);
+/*
+ * Registers an endpoint on the loop for ip:port (IPv4 or IPv6 literal).
+ * Returns 0, -EINVAL (bad address or port) or -ENOSPC (loop full).
+ */
+int st_endpoint_init(st_endpoint *ep, st_loop *loop, const st_endpoint_ops *ops,
+                     const char *ip, int port);
+/* Opens a socket (TCP_NODELAY, SO_BUSY_POLL if set) in its fixed-file slot
+ * and submits the connect. Returns 0 or -errno. */
+int st_endpoint_connect(st_endpoint *ep);
+/* Multishot receive into the loop's provided buffers. */
+void st_endpoint_arm_recv(st_endpoint *ep);
+/* Should a receive be armed now (connected, nothing unread, buffers free)? */
+int st_endpoint_recv_wanted(const st_endpoint *ep);
+/* Submits one send; one at a time (send_inflight). */
+void st_endpoint_send(st_endpoint *ep, const uint8_t *buf, size_t len);
+/*
+ * Books a receive completion: queues its buffer, pauses receiving when the
+ * endpoint holds its budget. Returns 0, 1 for EOF, or -errno to fail with.
+ */
+int st_endpoint_on_recv(st_endpoint *ep, int res, unsigned flags);
+/* The unread input at the head (NULL when none), and consuming it. */
+const uint8_t *st_endpoint_input(const st_endpoint *ep, size_t *len);
+void st_endpoint_consume(st_endpoint *ep, size_t n);
+/* Closes the socket, gives back its buffers; later completions are stale. */
+void st_endpoint_close(st_endpoint *ep);
 
 #endif

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* TCP plumbing shared by every endpoint on the loop: address, connect,
+ * multishot receive with a per-endpoint buffer budget, sends, close. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+
+int st_endpoint_init(st_endpoint *ep, st_loop *loop, const st_endpoint_ops *ops,
+                     const char *ip, int port)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ep->addr;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ep->addr;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->fd = -1;
+	ep->ops = ops;
+	ep->loop = loop;
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		ep->addrlen = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		ep->addrlen = sizeof(*v6);
+	} else {
+		return -EINVAL;
+	}
+	if (loop->nconns == ST_LOOP_MAX_CONNS)
+		return -ENOSPC;
+	ep->index = loop->nconns;
+	loop->endpoints[loop->nconns++] = ep;
+	return 0;
+}
+
+int st_endpoint_connect(st_endpoint *ep)
+{
+	st_loop *loop = ep->loop;
+	int one = 1;
+	int fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    (ep->busy_poll_us > 0 &&
+	     setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &ep->busy_poll_us,
+	                sizeof(ep->busy_poll_us)) < 0)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	int rc = io_uring_register_files_update(&loop->ring, ep->index, &fd, 1);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	ep->fd = fd;
+	struct io_uring_sqe *sqe = st_loop_sqe(loop);
+	io_uring_prep_connect(sqe, (int)ep->index, (struct sockaddr *)&ep->addr, ep->addrlen);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_CONNECT));
+	st_loop_submit(loop);
+	return 0;
+}
+
+void st_endpoint_arm_recv(st_endpoint *ep)
+{
+	struct io_uring_sqe *sqe = st_loop_sqe(ep->loop);
+
+	io_uring_prep_recv_multishot(sqe, (int)ep->index, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_RECV));
+	ep->recv_armed = 1;
+}
+
+int st_endpoint_recv_wanted(const st_endpoint *ep)
+{
+	return ep->fd >= 0 && !ep->recv_armed && !ep->eof && ep->in_count == 0 &&
+	       ep->loop->free_bufs > 0;
+}
+
+/* Stops the multishot receive of an endpoint that holds its budget of
+ * buffers unread, so one flooding peer cannot starve the others. */
+static void pause_recv(st_endpoint *ep)
+{
+	struct io_uring_sqe *sqe = st_loop_sqe(ep->loop);
+
+	io_uring_prep_cancel64(sqe, st_user_data(ep, ST_OP_RECV), 0);
+	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_CANCEL));
+	ep->recv_armed = 0;
+}
+
+void st_endpoint_send(st_endpoint *ep, const uint8_t *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = st_loop_sqe(ep->loop);
+
+	io_uring_prep_send(sqe, (int)ep->index, buf, len, MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_SEND));
+	ep->send_inflight = 1;
+}
+
+int st_endpoint_on_recv(st_endpoint *ep, int res, unsigned flags)
+{
+	if (!(flags & IORING_CQE_F_MORE))
+		ep->recv_armed = 0;
+	if (flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		if (res > 0) {
+			uint32_t tail = (ep->in_head + ep->in_count) % ST_LOOP_NBUFS;
+			ep->in[tail] = (st_tcp_input){bid, 0, (uint32_t)res};
+			ep->in_count++;
+			if (ep->in_count >= ST_RECV_BUDGET && ep->recv_armed)
+				pause_recv(ep);
+		} else {
+			st_loop_buf_return(ep->loop, bid);
+		}
+	}
+	if (res == 0) {
+		ep->eof = 1;
+		ep->recv_armed = 0;
+		return 1;
+	}
+	if (res == -ENOBUFS) {
+		ep->loop->enobufs++; /* re-armed by a tick once buffers are back */
+		return 0;
+	}
+	return res < 0 && res != -ECANCELED ? res : 0;
+}
+
+const uint8_t *st_endpoint_input(const st_endpoint *ep, size_t *len)
+{
+	if (!ep->in_count)
+		return NULL;
+	const st_tcp_input *in = &ep->in[ep->in_head];
+	*len = in->len - in->off;
+	return st_loop_buf(ep->loop, in->bid) + in->off;
+}
+
+void st_endpoint_consume(st_endpoint *ep, size_t n)
+{
+	st_tcp_input *in = &ep->in[ep->in_head];
+
+	in->off = (uint16_t)(in->off + n);
+	if (in->off == in->len) {
+		st_loop_buf_return(ep->loop, in->bid);
+		ep->in_head = (ep->in_head + 1) % ST_LOOP_NBUFS;
+		ep->in_count--;
+	}
+}
+
+void st_endpoint_close(st_endpoint *ep)
+{
+	if (ep->fd >= 0) {
+		int none = -1;
+		shutdown(ep->fd, SHUT_RDWR);
+		io_uring_register_files_update(&ep->loop->ring, ep->index, &none, 1);
+		close(ep->fd);
+		ep->fd = -1;
+	}
+	ep->gen++;
+	while (ep->in_count) {
+		st_loop_buf_return(ep->loop, ep->in[ep->in_head].bid);
+		ep->in_head = (ep->in_head + 1) % ST_LOOP_NBUFS;
+		ep->in_count--;
+	}
+	ep->recv_armed = 0;
+	ep->send_inflight = 0;
+	ep->eof = 0;
+}
