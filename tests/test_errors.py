@@ -18,7 +18,8 @@ from orchestrator.errors import (
 )
 
 ST_CODES = sorted(
-    name for name in dir(lib) if name.startswith("ST_E") or name == "ST_NEED_MORE"
+    name for name in dir(lib)
+    if (name.startswith("ST_E") or name == "ST_NEED_MORE") and getattr(lib, name) < 0
 )
 
 

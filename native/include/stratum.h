@@ -15,5 +15,6 @@
 #include "st_ws.h"
 #include "st_btc.h"
 #include "st_strategy.h"
+#include "st_mempool.h"
 
 #endif

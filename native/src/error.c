@@ -6,6 +6,7 @@
 #include "st_error.h"
 #include "st_btc.h"
 #include "st_conn.h"
+#include "st_mempool.h"
 #include "st_tls.h"
 #include "st_ws.h"
 
@@ -60,6 +61,7 @@ static const struct error_entry ERRORS[] = {
 	{ST_EBTC_BAD_COUNT, "ST_EBTC_BAD_COUNT",
 	 "a count larger than the bytes left can hold (or over the protocol limit)"},
 	{ST_EBTC_TRAILING, "ST_EBTC_TRAILING", "bytes left over after the message's content"},
+	{ST_EBTC_HANDSHAKE, "ST_EBTC_HANDSHAKE", "version/verack out of order"},
 	{ST_ETLS_PEM, "ST_ETLS_PEM", "malformed PEM or certificate in the trust file"},
 	{ST_ETLS_NO_ANCHORS, "ST_ETLS_NO_ANCHORS", "the trust file holds no usable certificate"},
 	{ST_ETLS_BAD_HOST, "ST_ETLS_BAD_HOST", "invalid TLS host name"},

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The mempool watcher: outbound Bitcoin peers on the loop, each a plain TCP
+ * endpoint with the P2P codec. Handshake (version with relay=1, then
+ * wtxidrelay, sendaddrv2, verack), pings answered, unknown commands ignored,
+ * inv (MSG_TX, MSG_WTX) -> getdata for ids not received yet and not already
+ * asked of a live peer within ST_MEMPOOL_REQUEST_MS -> tx -> parse -> strategy
+ * -> an event when an action fires, once per txid. A
+ * malformed message drops that peer with a named, counted reason; it
+ * reconnects with backoff and the others go on.
+ */
+#ifndef ST_MEMPOOL_H
+#define ST_MEMPOOL_H
+
+#include <stdint.h>
+
+#include "st_btc.h"
+#include "st_loop.h"
+#include "st_strategy.h"
+
+/* cdef-begin */
+#define ST_PEER_CLOSED      0
+#define ST_PEER_CONNECTING  1
+#define ST_PEER_HANDSHAKE   2
+#define ST_PEER_OPEN        3
+#define ST_PEER_BACKOFF     4
+
+#define ST_PEER_OUTQ        262144
+#define ST_PEER_MAX_GETDATA 1000     /* entries requested per inv */
+#define ST_MEMPOOL_EVENTS   1024     /* event ring (power of 2) */
+#define ST_MEMPOOL_REQUEST_MS 2000   /* then another peer may be asked */
+#define ST_MEMPOOL_MAX_PEERS 16
+
+#define ST_EVENT_ACTION     1
+#define ST_EVENT_PEER_UP    2
+#define ST_EVENT_PEER_DOWN  3
+
+#define ST_EBTC_HANDSHAKE   (-10410)
+
+/*
+ * Ids seen recently: three hash tables in rotation (insert into one, look up
+ * in two, clear the third a few slots per insert), so entries expire after
+ * one to two tables' worth of inserts with no deletion and no pause.
+ */
+typedef struct st_seen {
+	uint8_t (*slots)[32];     /* 3 tables of mask + 1 slots each */
+	uint32_t mask;
+	uint32_t active;
+	uint32_t count;           /* inserts into the active table */
+	uint32_t clear_pos;
+	uint64_t seed;
+} st_seen;
+
+typedef struct st_mempool_event {
+	/* cdef-visible */
+	int32_t kind;
+	int32_t peer;
+	int32_t action;
+	int32_t exchange;
+	int64_t amount;
+	int64_t total;
+	int32_t error;
+	uint8_t txid[32];         /* internal byte order */
+} st_mempool_event;
+
+typedef struct st_mempool_stats {
+	/* cdef-visible */
+	uint64_t txs;             /* distinct transactions parsed */
+	uint64_t tx_duplicates;   /* delivered again (asked of two peers) */
+	uint64_t actions;
+	uint64_t inv_entries;
+	uint64_t inv_duplicates;  /* received already, or asked of a live peer */
+	uint64_t getdata_entries;
+	uint64_t malformed;       /* peers dropped for bad bytes */
+	uint64_t events_dropped;  /* the ring was full */
+} st_mempool_stats;
+
+/* A request in flight: direct-mapped, a collision just forgets one. */
+typedef struct st_mempool_request {
+	uint8_t id[32];
+	int32_t peer;
+	uint32_t peer_gen;
+	uint64_t deadline_ns;
+} st_mempool_request;
+
+struct st_peer;
+
+typedef struct st_mempool {
+	uint32_t magic;
+	st_strategy *strategy;    /* swapped with one atomic store */
+	st_seen received;         /* ids of transactions received */
+	st_seen acted;            /* txids that fired an action */
+	st_mempool_request *requests;
+	uint32_t requests_mask;
+	struct st_peer *peers[ST_MEMPOOL_MAX_PEERS];
+	st_mempool_event events[ST_MEMPOOL_EVENTS];
+	uint32_t ev_head, ev_tail;
+	st_mempool_stats stats;
+	uint64_t nonce;
+	uint8_t getdata[9 + ST_PEER_MAX_GETDATA * 36];  /* scratch for one request */
+} st_mempool;
+
+typedef struct st_peer_stats {
+	/* cdef-visible */
+	uint64_t connects;
+	uint64_t handshakes;
+	uint64_t messages;
+	uint64_t txs;
+	uint64_t failures;
+} st_peer_stats;
+
+typedef struct st_peer {
+	st_endpoint ep;
+	st_mempool *pool;
+	int32_t id;
+	int state;
+	int last_error;
+	uint8_t got_version, got_verack;
+	uint8_t wtxid_relay;      /* the peer sent wtxidrelay: it announces wtxids */
+	st_btc_decoder dec;
+	uint64_t deadline_ns;
+	uint32_t backoff_attempt;
+	uint32_t backoff_base_ms, backoff_max_ms, handshake_timeout_ms;
+	size_t out_len, out_sending;
+	st_peer_stats stats;
+	uint8_t out[ST_PEER_OUTQ];
+} st_peer;
+
+/* Seen-set over caller storage of 3 * slots ids (slots a power of two). */
+int st_seen_init(st_seen *s, uint8_t (*storage)[32], uint32_t slots, uint64_t seed);
+/* 1 when id was not seen (and now is), 0 when it was. */
+int st_seen_insert(st_seen *s, const uint8_t id[32]);
+/* 1 when id was seen. */
+int st_seen_contains(st_seen *s, const uint8_t id[32]);
+
+/*
+ * A watcher for a network (ST_BTC_MAGIC_*). The seen-sets use caller storage
+ * of 3 * slots ids each, the request table `slots` entries. Returns 0 or
+ * -EINVAL.
+ */
+int st_mempool_init(st_mempool *m, uint32_t magic, st_strategy *strategy,
+                    uint8_t (*received)[32], uint8_t (*acted)[32],
+                    st_mempool_request *requests, uint32_t slots, uint64_t seed);
+
+/* Swaps the strategy in one atomic store; returns the old one. */
+st_strategy *st_mempool_set_strategy(st_mempool *m, st_strategy *strategy);
+
+/* Takes the oldest event: 1 with *out filled, 0 when none. */
+int st_mempool_next_event(st_mempool *m, st_mempool_event *out);
+const st_mempool_stats *st_mempool_get_stats(const st_mempool *m);
+
+/*
+ * A peer at ip:port; messages assemble in buf[0..cap) (cap at most
+ * ST_BTC_MAX_MESSAGE). id is its index in the watcher (0 .. MAX_PEERS-1).
+ * Returns 0, -EINVAL or -ENOSPC (loop full).
+ */
+int st_peer_init(st_peer *p, st_loop *loop, st_mempool *m, int32_t id, const char *ip,
+                 int port, uint8_t *buf, size_t cap);
+void st_peer_set_backoff(st_peer *p, uint32_t base_ms, uint32_t max_ms);
+/* Starts connecting. Returns 0 or -errno. */
+int st_peer_open(st_peer *p);
+int st_peer_state(const st_peer *p);
+int st_peer_last_error(const st_peer *p);
+const st_peer_stats *st_peer_get_stats(const st_peer *p);
+/* cdef-end */
+
+#endif

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""End to end over TCP: the native watcher against two Bitcoin peer
+simulators replaying the real block as mempool traffic."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bitcoin.wallet import CBitcoinAddress
+
+from orchestrator.btc import Strategy
+from orchestrator.hotline import Loop
+from orchestrator.mempool import Watcher
+from tests.conftest import ROOT, shared_file
+
+BLOCK_TXS = 3314  # the block's transactions without its coinbase
+COIN = 100_000_000
+DEPOSIT_ADDRS = ["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+                 "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]
+WHALE_SATS = 2_000_000 * COIN  # larger than any transaction of the block
+
+
+@contextmanager
+def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
+    [block] = shared_file("bitcoin").glob("block-*.blk")
+    ready = tmp / f"port-{time.monotonic_ns()}"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
+         "--ready-file", str(ready), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text().strip()):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "peer simulator did not start"
+            time.sleep(0.05)
+        yield int(ready.read_text())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def strategy() -> Strategy:
+    s = Strategy()
+    for ex, addr in enumerate(DEPOSIT_ADDRS):
+        s.add_script(bytes(CBitcoinAddress(addr).to_scriptPubKey()), ex)
+        s.set_deposit(ex, 10 * COIN, 100 + ex)
+    s.set_whale(WHALE_SATS, 7)
+    return s
+
+
+def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path) -> None:
+    sim_args = ["--deposit", f"{DEPOSIT_ADDRS[0]}:{50 * COIN}",
+                "--deposit", f"{DEPOSIT_ADDRS[1]}:{12 * COIN}",
+                "--deposit", f"{DEPOSIT_ADDRS[0]}:{1 * COIN}",  # under the threshold
+                "--whale", str(WHALE_SATS)]
+    with peer_sim(tmp_path, *sim_args) as port_a, peer_sim(tmp_path, *sim_args) as port_b:
+        loop = Loop()
+        watcher = Watcher(loop, strategy())
+        peers = [watcher.add_peer("127.0.0.1", port_a), watcher.add_peer("127.0.0.1", port_b)]
+        for peer in peers:
+            peer.open()
+        total = BLOCK_TXS + 4
+        assert loop.run_until(lambda: watcher.stats["txs"] >= total, 60), watcher.stats
+        loop.run(0.3)  # anything extra would show up now
+        events = watcher.events()
+    assert all(p.state == "open" and p.stats["handshakes"] == 1 for p in peers)
+    actions = sorted((e.action, e.exchange, e.amount) for e in events if e.kind == "action")
+    assert actions == [(7, -1, WHALE_SATS), (100, 0, 50 * COIN), (101, 1, 12 * COIN)]
+    assert sum(e.kind == "peer_up" for e in events) == 2
+    stats = watcher.stats
+    assert stats["txs"] == total  # every transaction counted exactly once
+    # Most of the second peer's announcements were not asked for again.
+    assert stats["inv_duplicates"] > total // 2
+    assert stats["tx_duplicates"] == stats["getdata_entries"] - total
+    assert stats["malformed"] == 0
+
+
+def test_a_peer_sending_garbage_is_dropped_and_the_other_goes_on(tmp_path: Path) -> None:
+    with peer_sim(tmp_path, "--malformed", "bad-checksum", "--malformed-after", "100") as bad, \
+         peer_sim(tmp_path, "--deposit", f"{DEPOSIT_ADDRS[0]}:{50 * COIN}") as good:
+        loop = Loop()
+        watcher = Watcher(loop, strategy())
+        bad_peer = watcher.add_peer("127.0.0.1", bad, backoff=(30.0, 30.0))
+        good_peer = watcher.add_peer("127.0.0.1", good)
+        bad_peer.open()
+        good_peer.open()
+        assert loop.run_until(lambda: watcher.stats["txs"] >= BLOCK_TXS + 1, 60)
+        events = watcher.events()
+    assert bad_peer.state == "backoff"
+    assert "ST_EBTC_BAD_CHECKSUM" in bad_peer.last_error
+    assert watcher.stats["malformed"] == 1
+    assert good_peer.state == "open"
+    assert [(e.action, e.amount) for e in events if e.kind == "action"] == [(100, 50 * COIN)]
+    assert any(e.kind == "peer_down" and e.error == "ST_EBTC_BAD_CHECKSUM" for e in events)

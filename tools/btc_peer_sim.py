@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: MIT
+"""A Bitcoin peer over real TCP, for tests and the demo (loopback only).
+
+Built on python-bitcoinlib's message classes. For each connection it does
+the version/verack handshake, then replays the transactions of a real block
+(shared/data/bitcoin) as mempool traffic: announced by inv (MSG_TX, txid),
+served on getdata. On request it mixes in deposits to given addresses and a
+whale, made the same way every time so two simulators announce the very same
+transactions, and it can send a malformed message instead.
+
+    python tools/btc_peer_sim.py --block FILE [--port 0] [--ready-file PATH]
+        [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
+        [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
+
+Prints "READY <port>" when listening; runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import signal
+import struct
+import sys
+from io import BytesIO
+
+import bitcoin
+from bitcoin.core import (
+    CBlock,
+    CMutableTransaction,
+    CMutableTxIn,
+    CMutableTxOut,
+    COutPoint,
+    CScript,
+    CTransaction,
+)
+from bitcoin.messages import (
+    MsgSerializable,
+    msg_inv,
+    msg_ping,
+    msg_pong,
+    msg_tx,
+    msg_verack,
+    msg_version,
+)
+from bitcoin.net import CInv
+from bitcoin.wallet import CBitcoinAddress
+
+MSG_TX, MSG_WITNESS_TX, MSG_WTX = 1, 0x40000001, 5
+INV_BATCH = 50
+MAINNET_MAGIC = bytes.fromhex("f9beb4d9")
+
+
+def made_up_tx(tag: str, outputs: list[tuple[CScript, int]]) -> CTransaction:
+    """A deterministic transaction: its input spends an outpoint named by tag."""
+    prevout = COutPoint(hashlib.sha256(tag.encode()).digest(), 0)
+    tx = CMutableTransaction([CMutableTxIn(prevout, CScript([b"\x01" * 71]))],
+                             [CMutableTxOut(v, s) for s, v in outputs])
+    return CTransaction.from_tx(tx)
+
+
+def build_stream(block: CBlock, deposits: list[tuple[str, int]], whale: int | None
+                 ) -> list[CTransaction]:
+    """The block's transactions (no coinbase), injected ones spread among them."""
+    txs = list(block.vtx[1:])
+    injected = [made_up_tx(f"deposit-{i}", [(CBitcoinAddress(addr).to_scriptPubKey(), sats)])
+                for i, (addr, sats) in enumerate(deposits)]
+    if whale:
+        injected.append(made_up_tx("whale", [(CScript(b"\x00\x14" + bytes(20)), whale)]))
+    step = max(1, len(txs) // (len(injected) + 1))
+    for k, tx in enumerate(injected):
+        txs.insert((k + 1) * step + k, tx)
+    return txs
+
+
+def malformed(kind: str) -> bytes:
+    ping = msg_ping(nonce=1).to_bytes()
+    if kind == "bad-magic":
+        return b"\x0b\x11\x09\x07" + ping[4:]
+    if kind == "bad-checksum":
+        return ping[:20] + bytes(4) + ping[24:]
+    if kind == "oversize":
+        return ping[:16] + struct.pack("<I", 5_000_000) + ping[20:24]
+    if kind == "bad-tx":  # a tx message whose input count runs past the end
+        payload = struct.pack("<i", 1) + b"\xfd\xff\xff" + bytes(10)
+        checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+        return (MAINNET_MAGIC + b"tx".ljust(12, b"\x00") + struct.pack("<I", len(payload))
+                + checksum + payload)
+    raise ValueError(f"unknown malformed kind {kind!r}")
+
+
+class Peer:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 stream: list[CTransaction], args: argparse.Namespace) -> None:
+        self.reader, self.writer, self.args = reader, writer, args
+        self.stream = stream
+        self.by_id = {tx.GetTxid(): tx for tx in stream}
+
+    async def read_message(self) -> tuple[str, bytes]:
+        header = await self.reader.readexactly(24)
+        length = struct.unpack("<I", header[16:20])[0]
+        payload = await self.reader.readexactly(length)
+        return header[4:16].rstrip(b"\x00").decode(), header + payload
+
+    def send(self, msg: MsgSerializable) -> None:
+        self.writer.write(msg.to_bytes())
+
+    async def serve_requests(self) -> None:
+        """Answers getdata and ping until the connection ends."""
+        while True:
+            command, raw = await self.read_message()
+            if command == "getdata":
+                request = MsgSerializable.stream_deserialize(BytesIO(raw))
+                for inv in request.inv:
+                    tx = self.by_id.get(inv.hash)
+                    if tx is not None and inv.type in (MSG_TX, MSG_WITNESS_TX):
+                        reply = msg_tx()  # its first argument is a protocol version
+                        reply.tx = tx
+                        self.send(reply)
+                await self.writer.drain()
+            elif command == "ping":
+                self.send(msg_pong(nonce=struct.unpack("<Q", raw[24:32])[0]))
+                await self.writer.drain()
+            # version, verack, wtxidrelay, sendaddrv2, anything else: ignored
+
+    async def run(self) -> None:
+        command, _ = await self.read_message()
+        if command != "version":
+            return
+        version = msg_version()
+        version.nVersion = 70016
+        self.send(version)
+        self.send(msg_verack())
+        await self.writer.drain()
+        serving = asyncio.create_task(self.serve_requests())
+        try:
+            delay = 1 / self.args.rate if self.args.rate > 0 else 0
+            for start in range(0, len(self.stream), INV_BATCH):
+                if self.args.malformed and start >= self.args.malformed_after:
+                    self.writer.write(malformed(self.args.malformed))
+                    await self.writer.drain()
+                    break
+                inv = msg_inv()
+                for tx in self.stream[start:start + INV_BATCH]:
+                    entry = CInv()
+                    entry.type, entry.hash = MSG_TX, tx.GetTxid()
+                    inv.inv.append(entry)
+                self.send(inv)
+                await self.writer.drain()
+                await asyncio.sleep(delay * INV_BATCH)
+            await serving
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            serving.cancel()
+            self.writer.close()
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    bitcoin.SelectParams("mainnet")
+    with open(args.block, "rb") as f:
+        block = CBlock.deserialize(f.read())
+    deposits = [(d.rsplit(":", 1)[0], int(d.rsplit(":", 1)[1])) for d in args.deposit]
+    stream = build_stream(block, deposits, args.whale)
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await Peer(reader, writer, stream, args).run()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+
+    server = await asyncio.start_server(on_client, "127.0.0.1", args.port)
+    port = server.sockets[0].getsockname()[1]
+    print(f"READY {port}", flush=True)
+    if args.ready_file:
+        with open(args.ready_file, "w") as f:
+            f.write(f"{port}\n")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--block", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ready-file")
+    parser.add_argument("--rate", type=float, default=0, help="transactions per second (0: max)")
+    parser.add_argument("--deposit", action="append", default=[], metavar="ADDRESS:SATS")
+    parser.add_argument("--whale", type=int, metavar="SATS")
+    parser.add_argument("--malformed", choices=["bad-magic", "bad-checksum", "oversize", "bad-tx"])
+    parser.add_argument("--malformed-after", type=int, default=0, metavar="N")
+    asyncio.run(main_async(parser.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
