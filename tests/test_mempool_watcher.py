@@ -99,3 +99,21 @@ def test_a_peer_sending_garbage_is_dropped_and_the_other_goes_on(tmp_path: Path)
     assert good_peer.state == "open"
     assert [(e.action, e.amount) for e in events if e.kind == "action"] == [(100, 50 * COIN)]
     assert any(e.kind == "peer_down" and e.error == "ST_EBTC_BAD_CHECKSUM" for e in events)
+
+
+def test_strategy_swapped_while_running(tmp_path: Path) -> None:
+    """Two deposits to one address, a third and two thirds into the stream; the
+    strategy that knows the address is swapped in between them."""
+    target = DEPOSIT_ADDRS[1]
+    sim_args = ["--rate", "3000", "--deposit", f"{target}:{20 * COIN}",
+                "--deposit", f"{target}:{30 * COIN}"]
+    with peer_sim(tmp_path, *sim_args) as port:
+        loop = Loop()
+        blind = Strategy()  # knows no exchange: nothing fires
+        watcher = Watcher(loop, blind)
+        watcher.add_peer("127.0.0.1", port).open()
+        assert loop.run_until(lambda: watcher.stats["txs"] >= 1600, 30)
+        watcher.set_strategy(strategy())
+        assert loop.run_until(lambda: watcher.stats["txs"] >= BLOCK_TXS + 2, 30)
+        actions = [(e.action, e.amount) for e in watcher.events() if e.kind == "action"]
+    assert actions == [(101, 30 * COIN)]
