@@ -119,9 +119,16 @@ def test_command_not_nul_padded() -> None:
 
 
 def tx_error(raw: bytes) -> str:
-    with pytest.raises(MalformedError) as info:
-        parse_tx(raw)
-    return info.value.name
+    """The error of a bad transaction, checked to come out the same whether its
+    `tx` message reaches the decoder whole or byte by byte."""
+    names = set()
+    for result in feed_both_ways(frame("tx", raw)):
+        assert isinstance(result, list) and [c for c, _ in result] == ["tx"]
+        with pytest.raises(MalformedError) as info:
+            parse_tx(result[0][1])
+        names.add(info.value.name)
+    assert len(names) == 1
+    return names.pop()
 
 
 def test_truncated_transaction() -> None:

@@ -11,6 +11,12 @@ transactions, and it can send a malformed message instead.
     python tools/btc_peer_sim.py --block FILE [--port 0] [--ready-file PATH]
         [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
+        [--wtxid]
+
+With --wtxid, a client that sent wtxidrelay before verack gets announcements
+by wtxid (MSG_WTX, BIP 339), as Bitcoin Core does. After the handshake the
+simulator also sends a ping and messages the client should ignore (feefilter,
+sendcmpct, an unknown command).
 
 Prints "READY <port>" when listening; runs until SIGTERM.
 """
@@ -96,6 +102,9 @@ class Peer:
         self.reader, self.writer, self.args = reader, writer, args
         self.stream = stream
         self.by_id = {tx.GetTxid(): tx for tx in stream}
+        self.by_wtxid = {tx.GetHash(): tx for tx in stream}
+        self.wtxid_relay = False
+        self.pongs = 0
 
     async def read_message(self) -> tuple[str, bytes]:
         header = await self.reader.readexactly(24)
@@ -113,8 +122,8 @@ class Peer:
             if command == "getdata":
                 request = MsgSerializable.stream_deserialize(BytesIO(raw))
                 for inv in request.inv:
-                    tx = self.by_id.get(inv.hash)
-                    if tx is not None and inv.type in (MSG_TX, MSG_WITNESS_TX):
+                    tx = (self.by_wtxid if inv.type == MSG_WTX else self.by_id).get(inv.hash)
+                    if tx is not None and inv.type in (MSG_TX, MSG_WITNESS_TX, MSG_WTX):
                         reply = msg_tx()  # its first argument is a protocol version
                         reply.tx = tx
                         self.send(reply)
@@ -122,7 +131,15 @@ class Peer:
             elif command == "ping":
                 self.send(msg_pong(nonce=struct.unpack("<Q", raw[24:32])[0]))
                 await self.writer.drain()
+            elif command == "pong":
+                self.pongs += 1
             # version, verack, wtxidrelay, sendaddrv2, anything else: ignored
+
+    def raw(self, command: str, payload: bytes) -> None:
+        """A message python-bitcoinlib has no class for."""
+        checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+        self.writer.write(MAINNET_MAGIC + command.encode().ljust(12, b"\x00")
+                          + struct.pack("<I", len(payload)) + checksum + payload)
 
     async def run(self) -> None:
         command, _ = await self.read_message()
@@ -131,7 +148,16 @@ class Peer:
         version = msg_version()
         version.nVersion = 70016
         self.send(version)
+        if self.args.wtxid:
+            self.raw("wtxidrelay", b"")
         self.send(msg_verack())
+        while command != "verack":  # the client's wtxidrelay/sendaddrv2 come first
+            command, _ = await self.read_message()
+            self.wtxid_relay |= command == "wtxidrelay" and self.args.wtxid
+        self.send(msg_ping(nonce=7))
+        self.raw("feefilter", struct.pack("<q", 1000))
+        self.raw("sendcmpct", b"\x00" + struct.pack("<Q", 2))
+        self.raw("xyzzy", b"nothing to see")
         await self.writer.drain()
         serving = asyncio.create_task(self.serve_requests())
         try:
@@ -144,7 +170,10 @@ class Peer:
                 inv = msg_inv()
                 for tx in self.stream[start:start + INV_BATCH]:
                     entry = CInv()
-                    entry.type, entry.hash = MSG_TX, tx.GetTxid()
+                    if self.wtxid_relay:
+                        entry.type, entry.hash = MSG_WTX, tx.GetHash()
+                    else:
+                        entry.type, entry.hash = MSG_TX, tx.GetTxid()
                     inv.inv.append(entry)
                 self.send(inv)
                 await self.writer.drain()
@@ -167,8 +196,8 @@ async def main_async(args: argparse.Namespace) -> None:
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await Peer(reader, writer, stream, args).run()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            writer.close()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            writer.close()  # the client left, or we are shutting down
 
     server = await asyncio.start_server(on_client, "127.0.0.1", args.port)
     port = server.sockets[0].getsockname()[1]
@@ -194,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--whale", type=int, metavar="SATS")
     parser.add_argument("--malformed", choices=["bad-magic", "bad-checksum", "oversize", "bad-tx"])
     parser.add_argument("--malformed-after", type=int, default=0, metavar="N")
+    parser.add_argument("--wtxid", action="store_true", help="announce by wtxid (BIP 339)")
     asyncio.run(main_async(parser.parse_args(argv)))
     return 0
 

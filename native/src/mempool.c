@@ -353,12 +353,15 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 			push_event(m, &ev);
 		}
 	}
-	/* Received, under the id this peer announces it by. */
-	if (p->wtxid_relay)
+	/* Received: under its txid, and its wtxid too when they differ, so a
+	 * later announcement of either kind is known. */
+	st_btc_txid(&tx, id);
+	int fresh = st_seen_insert(&m->received, id);
+	if (tx.segwit) {
 		st_btc_wtxid(&tx, id);
-	else
-		st_btc_txid(&tx, id);
-	if (!st_seen_insert(&m->received, id)) {
+		st_seen_insert(&m->received, id);
+	}
+	if (!fresh) {
 		m->stats.tx_duplicates++;
 		return 0;
 	}
