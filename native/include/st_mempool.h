@@ -78,9 +78,12 @@ typedef struct st_mempool_stats {
 /* A request in flight: direct-mapped, a collision just forgets one. */
 typedef struct st_mempool_request {
 	uint8_t id[32];
-	int32_t peer;
-	uint32_t peer_gen;
+	int32_t peer;             /* asked of this peer ... */
+	uint32_t peer_gen;        /* ... on this connection of it */
 	uint64_t deadline_ns;
+	uint16_t announcers;      /* every peer that announced it (bit per id) */
+	uint8_t inv_type;         /* how it was announced: MSG_TX or MSG_WTX */
+	uint8_t live;             /* not received yet */
 } st_mempool_request;
 
 struct st_peer;

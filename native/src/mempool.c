@@ -11,6 +11,12 @@
 #define PROTOCOL_VERSION 70016
 #define USER_AGENT "/stratum:0.1.0/"
 
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* ---- seen-set ---------------------------------------------------------------- */
 
 int st_seen_init(st_seen *s, uint8_t (*storage)[32], uint32_t slots, uint64_t seed)
@@ -116,14 +122,20 @@ static st_mempool_request *request_slot(st_mempool *m, const uint8_t id[32])
 }
 
 /* Asked of a live peer recently, and not received since? */
-static int requested(st_mempool *m, const uint8_t id[32], uint64_t now)
+static int requested(const st_mempool *m, const st_mempool_request *r, uint64_t now)
 {
-	const st_mempool_request *r = request_slot(m, id);
-
-	if (memcmp(r->id, id, 32) || now >= r->deadline_ns)
+	if (!r->live || now >= r->deadline_ns)
 		return 0;
 	const struct st_peer *peer = m->peers[r->peer];
 	return peer && peer->state == ST_PEER_OPEN && peer->ep.gen == r->peer_gen;
+}
+
+static void request_done(st_mempool *m, const uint8_t id[32])
+{
+	st_mempool_request *r = request_slot(m, id);
+
+	if (r->live && !memcmp(r->id, id, 32))
+		r->live = 0;
 }
 
 st_strategy *st_mempool_set_strategy(st_mempool *m, st_strategy *strategy)
@@ -212,6 +224,37 @@ static void peer_teardown(st_endpoint *ep)
 	st_btc_decoder_init(&p->dec, p->pool->magic, p->dec.buf, p->dec.cap);
 }
 
+static int peer_queue(st_peer *p, const char *command, const void *payload, size_t len);
+static void peer_flush(st_peer *p);
+
+/* A dropped peer's unanswered requests go to another peer that announced
+ * the same id (Bitcoin Core's TxRequestTracker does this, and more). */
+static void reassign_requests(st_mempool *m, int32_t dead)
+{
+	for (uint32_t i = 0; i <= m->requests_mask; i++) {
+		st_mempool_request *r = &m->requests[i];
+		if (!r->live || r->peer != dead)
+			continue;
+		for (int32_t q = 0; q < ST_MEMPOOL_MAX_PEERS; q++) {
+			st_peer *other = m->peers[q];
+			if (q == dead || !(r->announcers & (1u << q)) || !other ||
+			    other->state != ST_PEER_OPEN)
+				continue;
+			uint8_t entry[37] = {1};
+			put_le(entry + 1, r->inv_type == ST_BTC_INV_TX ? ST_BTC_INV_WITNESS_TX
+			                                              : ST_BTC_INV_WTX, 4);
+			memcpy(entry + 5, r->id, 32);
+			r->peer = q;
+			r->peer_gen = other->ep.gen;
+			r->deadline_ns = other->ep.loop->now_ns + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
+			m->stats.getdata_entries++;
+			if (peer_queue(other, "getdata", entry, sizeof(entry)) == 0)
+				peer_flush(other);
+			break;
+		}
+	}
+}
+
 static void peer_fail(st_peer *p, int err)
 {
 	int was_open = p->state == ST_PEER_OPEN;
@@ -230,8 +273,10 @@ static void peer_fail(st_peer *p, int err)
 	p->state = ST_PEER_BACKOFF;
 	p->deadline_ns = p->ep.loop->now_ns + cap / 2 +
 	                 st_random_u32(&p->ep.loop->rng) % (cap / 2 + 1);
-	if (was_open)
+	if (was_open) {
 		peer_event(p, ST_EVENT_PEER_DOWN, err);
+		reassign_requests(p->pool, p->id);
+	}
 }
 
 /* Queues one message; a full queue means the peer does not read: drop it. */
@@ -253,12 +298,6 @@ static void peer_flush(st_peer *p)
 		p->out_sending = p->out_len;
 		st_endpoint_send(&p->ep, p->out, p->out_sending);
 	}
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void send_version(st_peer *p)
@@ -296,17 +335,30 @@ static int on_inv(st_peer *p, const uint8_t *payload, size_t len)
 		                (uint32_t)e[3] << 24;
 		if (type != ST_BTC_INV_TX && type != ST_BTC_INV_WTX)
 			continue;
-		p->pool->stats.inv_entries++;
+		st_mempool *m = p->pool;
 		uint64_t now = p->ep.loop->now_ns;
-		if (st_seen_contains(&p->pool->received, e + 4) ||
-		    requested(p->pool, e + 4, now)) {
-			p->pool->stats.inv_duplicates++;
+		m->stats.inv_entries++;
+		if (st_seen_contains(&m->received, e + 4)) {
+			m->stats.inv_duplicates++;
 			continue;
 		}
-		st_mempool_request *r = request_slot(p->pool, e + 4);
-		memcpy(r->id, e + 4, 32);
+		st_mempool_request *r = request_slot(m, e + 4);
+		if (!r->live || memcmp(r->id, e + 4, 32)) {
+			/* New (or it evicts a colliding request, which is then just
+			 * asked again if announced again). */
+			memcpy(r->id, e + 4, 32);
+			r->announcers = 0;
+			r->deadline_ns = 0; /* not asked of anyone yet */
+			r->live = 1;
+		}
+		r->announcers |= (uint16_t)(1u << p->id);
+		if (requested(m, r, now)) {
+			m->stats.inv_duplicates++;
+			continue;
+		}
 		r->peer = p->id;
 		r->peer_gen = p->ep.gen;
+		r->inv_type = (uint8_t)type;
 		r->deadline_ns = now + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
 		/* Ask for witness data: MSG_WITNESS_TX for a txid, MSG_WTX as is. */
 		uint8_t *w = want + 9 + n_want * 36;
@@ -357,9 +409,11 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	 * later announcement of either kind is known. */
 	st_btc_txid(&tx, id);
 	int fresh = st_seen_insert(&m->received, id);
+	request_done(m, id);
 	if (tx.segwit) {
 		st_btc_wtxid(&tx, id);
 		st_seen_insert(&m->received, id);
+		request_done(m, id);
 	}
 	if (!fresh) {
 		m->stats.tx_duplicates++;
