@@ -167,21 +167,6 @@ static void conn_teardown(st_endpoint *ep)
 	teardown((st_conn *)ep);
 }
 
-/* Equal jitter: half the capped exponential delay, plus up to that again. */
-static uint64_t backoff_ns(st_conn *c)
-{
-	uint64_t max = (uint64_t)c->backoff_max_ms * MS;
-	uint64_t cap = (uint64_t)c->backoff_base_ms * MS;
-
-	for (uint32_t i = 0; i < c->backoff_attempt && cap < max; i++)
-		cap *= 2;
-	if (cap > max)
-		cap = max;
-	c->backoff_attempt++;
-	uint64_t r = (uint64_t)st_random_u32(&c->ep.loop->rng) << 32 | st_random_u32(&c->ep.loop->rng);
-	return cap / 2 + r % (cap / 2 + 1);
-}
-
 static void conn_fail(st_conn *c, int err)
 {
 	c->last_error = err;
@@ -189,7 +174,9 @@ static void conn_fail(st_conn *c, int err)
 	teardown(c);
 	if (c->auto_reconnect && !c->closing_requested) {
 		c->state = ST_CONN_BACKOFF;
-		c->deadline_ns = c->ep.loop->now_ns + backoff_ns(c);
+		c->deadline_ns = c->ep.loop->now_ns + st_backoff_ns(c->ep.loop, c->backoff_base_ms,
+		                                                    c->backoff_max_ms,
+		                                                    &c->backoff_attempt);
 	} else {
 		c->state = ST_CONN_CLOSED;
 	}

@@ -258,21 +258,15 @@ static void reassign_requests(st_mempool *m, int32_t dead)
 static void peer_fail(st_peer *p, int err)
 {
 	int was_open = p->state == ST_PEER_OPEN;
-	uint64_t cap = (uint64_t)p->backoff_base_ms * MS, max = (uint64_t)p->backoff_max_ms * MS;
 
 	p->last_error = err;
 	p->stats.failures++;
 	if (err <= ST_EBTC_BAD_MAGIC && err >= ST_EBTC_HANDSHAKE)
 		p->pool->stats.malformed++;
 	peer_teardown(&p->ep);
-	for (uint32_t i = 0; i < p->backoff_attempt && cap < max; i++)
-		cap *= 2;
-	if (cap > max)
-		cap = max;
-	p->backoff_attempt++;
 	p->state = ST_PEER_BACKOFF;
-	p->deadline_ns = p->ep.loop->now_ns + cap / 2 +
-	                 st_random_u32(&p->ep.loop->rng) % (cap / 2 + 1);
+	p->deadline_ns = p->ep.loop->now_ns + st_backoff_ns(p->ep.loop, p->backoff_base_ms,
+	                                                    p->backoff_max_ms, &p->backoff_attempt);
 	if (was_open) {
 		peer_event(p, ST_EVENT_PEER_DOWN, err);
 		reassign_requests(p->pool, p->id);

@@ -79,7 +79,8 @@ void st_sha256_finish(uint32_t state[8], st_sha256_compress_fn compress,
 	/* 0x80, zeros, then the bit length: one block, or two when the
 	 * remainder leaves fewer than 9 bytes for them. */
 	size_t tail_len = rest < 56 ? ST_SHA256_BLOCK : 2 * ST_SHA256_BLOCK;
-	memcpy(tail, msg + full * ST_SHA256_BLOCK, rest);
+	if (rest) /* msg may be NULL when len is 0 */
+		memcpy(tail, msg + full * ST_SHA256_BLOCK, rest);
 	tail[rest] = 0x80;
 	memset(tail + rest + 1, 0, tail_len - rest - 1 - 8);
 	st_store_be64(tail + tail_len - 8, (prefix_len + len) * 8);
@@ -103,6 +104,8 @@ void st_sha256_update(st_sha256_context *ctx, const void *data, size_t len)
 	const uint8_t *p = data;
 	size_t used = (size_t)(ctx->count % ST_SHA256_BLOCK);
 
+	if (!len)
+		return; /* data may be NULL */
 	ctx->count += len;
 	if (used) {
 		size_t take = ST_SHA256_BLOCK - used;

@@ -90,5 +90,16 @@ int main(void)
 		T_CHECK(st_sha256(ST_SHA256_SHANI, "", 0, out) == ST_ECPU_UNSUPPORTED,
 		        "shani must refuse on a CPU without SHA-NI");
 	T_CHECK(st_sha256(99, "", 0, out) == ST_EBAD_IMPL, "unknown impl");
+
+	/* No bytes may come as a NULL pointer (an empty P2P payload does). */
+	char hex[65];
+	st_sha256_context ctx;
+	T_CHECK(st_sha256(ST_SHA256_AUTO, NULL, 0, out) == 0, "NULL, 0");
+	st_sha256_init(&ctx, ST_SHA256_AUTO);
+	st_sha256_update(&ctx, "abc", 3);
+	st_sha256_update(&ctx, NULL, 0);
+	st_sha256_final(&ctx, out);
+	t_hex(out, 32, hex);
+	T_CHECK(!strcmp(hex, VECTORS[1].digest), "update with NULL, 0 changes nothing");
 	return t_exit_code();
 }

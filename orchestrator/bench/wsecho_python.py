@@ -109,18 +109,24 @@ def _run(coro: Coroutine[Any, Any, _T]) -> _T:
 # --------------------------------------------------------------------------- websockets
 
 
+def _measure(session: Callable[..., Awaitable[list[float]]], name: str, url: str,
+             cafile: str, payload: bytes, samples: int, warmup: int) -> list[float]:
+    _check_args(payload, samples, warmup)
+    return _run(
+        _bounded(
+            lambda progress: session(url, cafile, payload, samples, warmup, progress),
+            _total_budget(samples, warmup),
+            name,
+        )
+    )
+
+
 def measure_websockets(
     url: str, cafile: str, payload: bytes, samples: int, warmup: int = 200
 ) -> list[float]:
     """RTT in ns of `samples` text round trips with the websockets asyncio client."""
-    _check_args(payload, samples, warmup)
-    return _run(
-        _bounded(
-            lambda progress: _websockets_session(url, cafile, payload, samples, warmup, progress),
-            _total_budget(samples, warmup),
-            "wsecho/websockets",
-        )
-    )
+    return _measure(_websockets_session, "wsecho/websockets", url, cafile, payload, samples,
+                    warmup)
 
 
 async def _websockets_session(
@@ -223,14 +229,7 @@ def measure_picows(
     url: str, cafile: str, payload: bytes, samples: int, warmup: int = 200
 ) -> list[float]:
     """RTT in ns of `samples` text round trips with the picows client."""
-    _check_args(payload, samples, warmup)
-    return _run(
-        _bounded(
-            lambda progress: _picows_session(url, cafile, payload, samples, warmup, progress),
-            _total_budget(samples, warmup),
-            "wsecho/picows",
-        )
-    )
+    return _measure(_picows_session, "wsecho/picows", url, cafile, payload, samples, warmup)
 
 
 async def _picows_session(
