@@ -90,8 +90,14 @@ def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path, announce:
     assert stats["malformed"] == 0
 
 
-def test_a_peer_sending_garbage_is_dropped_and_the_other_goes_on(tmp_path: Path) -> None:
-    with peer_sim(tmp_path, "--malformed", "bad-checksum", "--malformed-after", "100") as bad, \
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("bad-checksum", "ST_EBTC_BAD_CHECKSUM"), ("bad-magic", "ST_EBTC_BAD_MAGIC"),
+    ("oversize", "ST_EBTC_TOO_LARGE"), ("bad-tx", "ST_EBTC_BAD_COUNT"),
+])
+def test_a_peer_sending_garbage_is_dropped_and_the_other_goes_on(
+    tmp_path: Path, kind: str, reason: str
+) -> None:
+    with peer_sim(tmp_path, "--malformed", kind, "--malformed-after", "100") as bad, \
          peer_sim(tmp_path, "--deposit", f"{DEPOSIT_ADDRS[0]}:{50 * COIN}") as good:
         loop = Loop()
         watcher = Watcher(loop, strategy())
@@ -102,11 +108,11 @@ def test_a_peer_sending_garbage_is_dropped_and_the_other_goes_on(tmp_path: Path)
         assert loop.run_until(lambda: watcher.stats["txs"] >= BLOCK_TXS + 1, 60)
         events = watcher.events()
     assert bad_peer.state == "backoff"
-    assert "ST_EBTC_BAD_CHECKSUM" in bad_peer.last_error
+    assert reason in bad_peer.last_error
     assert watcher.stats["malformed"] == 1
     assert good_peer.state == "open"
     assert [(e.action, e.amount) for e in events if e.kind == "action"] == [(100, 50 * COIN)]
-    assert any(e.kind == "peer_down" and e.error == "ST_EBTC_BAD_CHECKSUM" for e in events)
+    assert any(e.kind == "peer_down" and e.error == reason for e in events)
 
 
 def test_strategy_swapped_while_running(tmp_path: Path) -> None:
