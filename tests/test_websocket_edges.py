@@ -207,7 +207,7 @@ def test_one_flooding_unread_connection_does_not_starve_another(pki: Pki) -> Non
         b = Connection(loop, quiet.url, trust, auto_reconnect=False)
         a.open()
         b.open()
-        assert loop.run_until(lambda: a.state == b.state == "open", 10)
+        assert loop.run_until(lambda: a.state == b.state == "open", 20), (a.state, b.state)
         loop.run(0.5)  # the flood fills what it may while nobody reads it
         quiet.send(server_frame(TEXT, b"fill for b"))
         assert b.recv(5).text == "fill for b"

@@ -33,8 +33,10 @@
 #define ST_LOOP_SQPOLL      2
 
 #define ST_LOOP_MAX_CONNS   16
-/* Provided receive buffers (a power of 2): 16 connections x a budget of 8. */
-#define ST_LOOP_NBUFS       128
+/* Each endpoint receives into its own group of provided buffers, so one
+ * that is flooded and not read cannot take the buffers of the others. */
+#define ST_LOOP_GROUP_BUFS  8       /* per endpoint (a power of 2) */
+#define ST_LOOP_NBUFS       128     /* ST_LOOP_MAX_CONNS x ST_LOOP_GROUP_BUFS */
 #define ST_LOOP_BUFSIZE     16384
 #define ST_LOOP_ENTRIES     256
 
@@ -68,14 +70,16 @@ typedef struct st_endpoint {
 	uint8_t send_inflight;
 	uint8_t eof;              /* the peer closed TCP; input still drains */
 	uint32_t in_head, in_count;
-	st_tcp_input in[ST_LOOP_NBUFS];
+	st_tcp_input in[ST_LOOP_GROUP_BUFS];
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 } st_endpoint;
 
 typedef struct st_loop {
 	struct io_uring ring;
-	struct io_uring_buf_ring *buf_ring;
+	uint8_t *rings;           /* one page per endpoint's buffer ring */
+	struct io_uring_buf_ring *buf_rings[ST_LOOP_MAX_CONNS];
+	uint32_t group_free[ST_LOOP_MAX_CONNS];  /* buffers the kernel may fill */
 	uint8_t *bufs;
 	int mode;
 	int ring_ok;
@@ -84,7 +88,6 @@ typedef struct st_loop {
 	uint64_t now_ns;
 	uint64_t iterations;
 	uint64_t enobufs;
-	uint32_t free_bufs;       /* provided buffers the kernel may fill */
 	st_random_context rng;
 } st_loop;
 

@@ -7,7 +7,6 @@
 #include "inner.h"
 #include "loop_internal.h"
 
-#define BGID 0
 #define CQE_BATCH 64
 #define SQPOLL_IDLE_MS 2000
 
@@ -44,38 +43,42 @@ int st_loop_probe(void)
 	return 0;
 }
 
+#define RING_PAGE 4096
+_Static_assert(ST_LOOP_NBUFS == ST_LOOP_MAX_CONNS * ST_LOOP_GROUP_BUFS, "buffer groups");
+_Static_assert(ST_LOOP_GROUP_BUFS * sizeof(struct io_uring_buf) <= RING_PAGE, "ring page");
+
+/* One provided-buffer ring (group) per endpoint slot, each in its own page. */
 static int setup_buffers(st_loop *loop)
 {
-	size_t ring_bytes = ST_LOOP_NBUFS * sizeof(struct io_uring_buf);
-	struct io_uring_buf_reg reg;
-	void *p;
-	int rc;
+	void *p = mmap(NULL, (size_t)ST_LOOP_NBUFS * ST_LOOP_BUFSIZE, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
-	p = mmap(NULL, (size_t)ST_LOOP_NBUFS * ST_LOOP_BUFSIZE, PROT_READ | PROT_WRITE,
-	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	loop->bufs = p;
-	/* The buffer ring must be page aligned: mmap gives that. */
-	p = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
+	p = mmap(NULL, (size_t)ST_LOOP_MAX_CONNS * RING_PAGE, PROT_READ | PROT_WRITE,
 	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	loop->buf_ring = p;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uintptr_t)p;
-	reg.ring_entries = ST_LOOP_NBUFS;
-	reg.bgid = BGID;
-	rc = io_uring_register_buf_ring(&loop->ring, &reg, 0);
-	if (rc < 0)
-		return rc;
-	io_uring_buf_ring_init(loop->buf_ring);
-	for (uint16_t i = 0; i < ST_LOOP_NBUFS; i++)
-		io_uring_buf_ring_add(loop->buf_ring, loop->bufs + (size_t)i * ST_LOOP_BUFSIZE,
-		                      ST_LOOP_BUFSIZE, i,
-		                      io_uring_buf_ring_mask(ST_LOOP_NBUFS), i);
-	io_uring_buf_ring_advance(loop->buf_ring, ST_LOOP_NBUFS);
-	loop->free_bufs = ST_LOOP_NBUFS;
+	loop->rings = p;
+	for (uint32_t g = 0; g < ST_LOOP_MAX_CONNS; g++) {
+		struct io_uring_buf_ring *ring = (void *)(loop->rings + (size_t)g * RING_PAGE);
+		struct io_uring_buf_reg reg;
+		memset(&reg, 0, sizeof(reg));
+		reg.ring_addr = (uintptr_t)ring;
+		reg.ring_entries = ST_LOOP_GROUP_BUFS;
+		reg.bgid = (uint16_t)g;
+		int rc = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+		if (rc < 0)
+			return rc;
+		loop->buf_rings[g] = ring;
+		io_uring_buf_ring_init(ring);
+		for (uint16_t bid = 0; bid < ST_LOOP_GROUP_BUFS; bid++)
+			io_uring_buf_ring_add(ring, (void *)st_loop_buf(loop, g, bid), ST_LOOP_BUFSIZE,
+			                      bid, io_uring_buf_ring_mask(ST_LOOP_GROUP_BUFS), bid);
+		io_uring_buf_ring_advance(ring, ST_LOOP_GROUP_BUFS);
+		loop->group_free[g] = ST_LOOP_GROUP_BUFS;
+	}
 	return 0;
 }
 
@@ -127,17 +130,19 @@ void st_loop_exit(st_loop *loop)
 	for (uint32_t i = 0; i < loop->nconns; i++)
 		loop->endpoints[i]->ops->teardown(loop->endpoints[i]);
 	if (loop->ring_ok) {
-		if (loop->buf_ring)
-			io_uring_unregister_buf_ring(&loop->ring, BGID);
+		for (uint32_t g = 0; g < ST_LOOP_MAX_CONNS; g++)
+			if (loop->buf_rings[g])
+				io_uring_unregister_buf_ring(&loop->ring, (int)g);
 		io_uring_queue_exit(&loop->ring);
 	}
-	if (loop->buf_ring)
-		munmap(loop->buf_ring, ST_LOOP_NBUFS * sizeof(struct io_uring_buf));
+	if (loop->rings)
+		munmap(loop->rings, (size_t)ST_LOOP_MAX_CONNS * RING_PAGE);
 	if (loop->bufs)
 		munmap(loop->bufs, (size_t)ST_LOOP_NBUFS * ST_LOOP_BUFSIZE);
 	st_random_wipe(&loop->rng);
 	loop->ring_ok = 0;
-	loop->buf_ring = NULL;
+	loop->rings = NULL;
+	memset(loop->buf_rings, 0, sizeof(loop->buf_rings));
 	loop->bufs = NULL;
 	loop->nconns = 0;
 }
@@ -159,17 +164,17 @@ void st_loop_submit(st_loop *loop)
 		io_uring_submit(&loop->ring);
 }
 
-const uint8_t *st_loop_buf(const st_loop *loop, uint16_t bid)
+const uint8_t *st_loop_buf(const st_loop *loop, uint32_t group, uint16_t bid)
 {
-	return loop->bufs + (size_t)bid * ST_LOOP_BUFSIZE;
+	return loop->bufs + ((size_t)group * ST_LOOP_GROUP_BUFS + bid) * ST_LOOP_BUFSIZE;
 }
 
-void st_loop_buf_return(st_loop *loop, uint16_t bid)
+void st_loop_buf_return(st_loop *loop, uint32_t group, uint16_t bid)
 {
-	io_uring_buf_ring_add(loop->buf_ring, loop->bufs + (size_t)bid * ST_LOOP_BUFSIZE,
-	                      ST_LOOP_BUFSIZE, bid, io_uring_buf_ring_mask(ST_LOOP_NBUFS), 0);
-	io_uring_buf_ring_advance(loop->buf_ring, 1);
-	loop->free_bufs++;
+	io_uring_buf_ring_add(loop->buf_rings[group], (void *)st_loop_buf(loop, group, bid),
+	                      ST_LOOP_BUFSIZE, bid, io_uring_buf_ring_mask(ST_LOOP_GROUP_BUFS), 0);
+	io_uring_buf_ring_advance(loop->buf_rings[group], 1);
+	loop->group_free[group]++;
 }
 
 /* Dispatches every completion waiting; returns how many. */
@@ -186,11 +191,12 @@ static int reap(st_loop *loop)
 		unsigned flags = cqes[i]->flags;
 
 		if (flags & IORING_CQE_F_BUFFER)
-			loop->free_bufs--;
+			loop->group_free[idx]--; /* the group is the endpoint's slot */
 		if (!ep || ep->gen != gen) {
 			/* From a socket already torn down: give back its buffer. */
 			if (flags & IORING_CQE_F_BUFFER)
-				st_loop_buf_return(loop, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT));
+				st_loop_buf_return(loop, idx,
+				                   (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT));
 			continue;
 		}
 		ep->ops->complete(ep, (int)(ud & 0xFF), cqes[i]->res, flags);

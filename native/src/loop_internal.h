@@ -11,7 +11,6 @@ enum st_op {
 	ST_OP_CONNECT = 1,
 	ST_OP_RECV = 2,
 	ST_OP_SEND = 3,
-	ST_OP_CANCEL = 4,
 };
 
 static inline uint64_t st_user_data(const st_endpoint *ep, enum st_op op)
@@ -22,8 +21,6 @@ static inline uint64_t st_user_data(const st_endpoint *ep, enum st_op op)
 /* A provided buffer may hold no more than 64 KiB: offsets are 16-bit. */
 _Static_assert(ST_LOOP_BUFSIZE <= 65535, "st_tcp_input.off is a uint16_t");
 
-/* Per endpoint, at most this many provided buffers held unread. */
-#define ST_RECV_BUDGET 8
 
 /* Monotonic clock in ns (vDSO: no system call). */
 uint64_t st_now_ns(void);
@@ -32,9 +29,9 @@ uint64_t st_now_ns(void);
 struct io_uring_sqe *st_loop_sqe(st_loop *loop);
 /* Submits what was prepared (no syscall in SQPOLL mode while awake). */
 void st_loop_submit(st_loop *loop);
-/* A provided buffer's memory, and giving it back to the kernel. */
-const uint8_t *st_loop_buf(const st_loop *loop, uint16_t bid);
-void st_loop_buf_return(st_loop *loop, uint16_t bid);
+/* A provided buffer of a group (an endpoint's slot), and giving it back. */
+const uint8_t *st_loop_buf(const st_loop *loop, uint32_t group, uint16_t bid);
+void st_loop_buf_return(st_loop *loop, uint32_t group, uint16_t bid);
 /* ---- endpoints (tcp.c): the TCP plumbing every endpoint shares ---------- */
 
 /*
@@ -46,15 +43,16 @@ int st_endpoint_init(st_endpoint *ep, st_loop *loop, const st_endpoint_ops *ops,
 /* Opens a socket (TCP_NODELAY, SO_BUSY_POLL if set) in its fixed-file slot
  * and submits the connect. Returns 0 or -errno. */
 int st_endpoint_connect(st_endpoint *ep);
-/* Multishot receive into the loop's provided buffers. */
+/* Multishot receive into the endpoint's own group of provided buffers. */
 void st_endpoint_arm_recv(st_endpoint *ep);
 /* Should a receive be armed now (connected, nothing unread, buffers free)? */
 int st_endpoint_recv_wanted(const st_endpoint *ep);
 /* Submits one send; one at a time (send_inflight). */
 void st_endpoint_send(st_endpoint *ep, const uint8_t *buf, size_t len);
 /*
- * Books a receive completion: queues its buffer, pauses receiving when the
- * endpoint holds its budget. Returns 0, 1 for EOF, or -errno to fail with.
+ * Books a receive completion: queues its buffer (when the group runs dry the
+ * kernel ends the receive with -ENOBUFS; it is armed again once the input is
+ * consumed). Returns 0, 1 for EOF, or -errno to fail with.
  */
 int st_endpoint_on_recv(st_endpoint *ep, int res, unsigned flags);
 /* The unread input at the head (NULL when none), and consuming it. */

@@ -75,7 +75,7 @@ void st_endpoint_arm_recv(st_endpoint *ep)
 
 	io_uring_prep_recv_multishot(sqe, (int)ep->index, NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
+	sqe->buf_group = (uint16_t)ep->index;
 	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_RECV));
 	ep->recv_armed = 1;
 }
@@ -83,18 +83,7 @@ void st_endpoint_arm_recv(st_endpoint *ep)
 int st_endpoint_recv_wanted(const st_endpoint *ep)
 {
 	return ep->fd >= 0 && !ep->recv_armed && !ep->eof && ep->in_count == 0 &&
-	       ep->loop->free_bufs > 0;
-}
-
-/* Stops the multishot receive of an endpoint that holds its budget of
- * buffers unread, so one flooding peer cannot starve the others. */
-static void pause_recv(st_endpoint *ep)
-{
-	struct io_uring_sqe *sqe = st_loop_sqe(ep->loop);
-
-	io_uring_prep_cancel64(sqe, st_user_data(ep, ST_OP_RECV), 0);
-	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_CANCEL));
-	ep->recv_armed = 0;
+	       ep->loop->group_free[ep->index] > 0;
 }
 
 void st_endpoint_send(st_endpoint *ep, const uint8_t *buf, size_t len)
@@ -114,13 +103,11 @@ int st_endpoint_on_recv(st_endpoint *ep, int res, unsigned flags)
 	if (flags & IORING_CQE_F_BUFFER) {
 		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
 		if (res > 0) {
-			uint32_t tail = (ep->in_head + ep->in_count) % ST_LOOP_NBUFS;
+			uint32_t tail = (ep->in_head + ep->in_count) % ST_LOOP_GROUP_BUFS;
 			ep->in[tail] = (st_tcp_input){bid, 0, (uint32_t)res};
 			ep->in_count++;
-			if (ep->in_count >= ST_RECV_BUDGET && ep->recv_armed)
-				pause_recv(ep);
 		} else {
-			st_loop_buf_return(ep->loop, bid);
+			st_loop_buf_return(ep->loop, ep->index, bid);
 		}
 	}
 	if (res == 0) {
@@ -141,7 +128,7 @@ const uint8_t *st_endpoint_input(const st_endpoint *ep, size_t *len)
 		return NULL;
 	const st_tcp_input *in = &ep->in[ep->in_head];
 	*len = in->len - in->off;
-	return st_loop_buf(ep->loop, in->bid) + in->off;
+	return st_loop_buf(ep->loop, ep->index, in->bid) + in->off;
 }
 
 void st_endpoint_consume(st_endpoint *ep, size_t n)
@@ -150,8 +137,8 @@ void st_endpoint_consume(st_endpoint *ep, size_t n)
 
 	in->off = (uint16_t)(in->off + n);
 	if (in->off == in->len) {
-		st_loop_buf_return(ep->loop, in->bid);
-		ep->in_head = (ep->in_head + 1) % ST_LOOP_NBUFS;
+		st_loop_buf_return(ep->loop, ep->index, in->bid);
+		ep->in_head = (ep->in_head + 1) % ST_LOOP_GROUP_BUFS;
 		ep->in_count--;
 	}
 }
@@ -167,8 +154,8 @@ void st_endpoint_close(st_endpoint *ep)
 	}
 	ep->gen++;
 	while (ep->in_count) {
-		st_loop_buf_return(ep->loop, ep->in[ep->in_head].bid);
-		ep->in_head = (ep->in_head + 1) % ST_LOOP_NBUFS;
+		st_loop_buf_return(ep->loop, ep->index, ep->in[ep->in_head].bid);
+		ep->in_head = (ep->in_head + 1) % ST_LOOP_GROUP_BUFS;
 		ep->in_count--;
 	}
 	ep->recv_armed = 0;
