@@ -4,6 +4,7 @@ simulators replaying the real block as mempool traffic."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -28,11 +29,13 @@ WHALE_SATS = 2_000_000 * COIN  # larger than any transaction of the block
 
 @contextmanager
 def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
+    """A running simulator's port; its stats land in <tmp>/stats-<port>.json at exit."""
     [block] = shared_file("bitcoin").glob("block-*.blk")
     ready = tmp / f"port-{time.monotonic_ns()}"
+    stats = tmp / f"stats-{time.monotonic_ns()}.json"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
-         "--ready-file", str(ready), *args],
+         "--ready-file", str(ready), "--stats-file", str(stats), *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -41,10 +44,13 @@ def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, "peer simulator did not start"
             time.sleep(0.05)
-        yield int(ready.read_text())
+        port = int(ready.read_text())
+        yield port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    if stats.exists():
+        stats.rename(tmp / f"stats-{port}.json")
 
 
 def strategy() -> Strategy:
@@ -88,6 +94,9 @@ def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path, announce:
         assert stats["inv_duplicates"] > total // 2
     assert stats["tx_duplicates"] == stats["getdata_entries"] - total
     assert stats["malformed"] == 0
+    for port in (port_a, port_b):  # each simulator pinged us once and got its pong
+        sim = json.loads((tmp_path / f"stats-{port}.json").read_text())
+        assert [c["pongs"] for c in sim["connections"]] == [1]
 
 
 @pytest.mark.parametrize(("kind", "reason"), [

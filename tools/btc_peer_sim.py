@@ -11,12 +11,13 @@ transactions, and it can send a malformed message instead.
     python tools/btc_peer_sim.py --block FILE [--port 0] [--ready-file PATH]
         [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
-        [--wtxid]
+        [--wtxid] [--stats-file PATH]
 
 With --wtxid, a client that sent wtxidrelay before verack gets announcements
 by wtxid (MSG_WTX, BIP 339), as Bitcoin Core does. After the handshake the
 simulator also sends a ping and messages the client should ignore (feefilter,
-sendcmpct, an unknown command).
+sendcmpct, an unknown command). With --stats-file it writes, on exit, one JSON
+object: what each connection got from its client (pongs, getdata entries).
 
 Prints "READY <port>" when listening; runs until SIGTERM.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import signal
 import struct
 import sys
@@ -105,6 +107,7 @@ class Peer:
         self.by_wtxid = {tx.GetHash(): tx for tx in stream}
         self.wtxid_relay = False
         self.pongs = 0
+        self.getdata_entries = 0
 
     async def read_message(self) -> tuple[str, bytes]:
         header = await self.reader.readexactly(24)
@@ -121,6 +124,7 @@ class Peer:
             command, raw = await self.read_message()
             if command == "getdata":
                 request = MsgSerializable.stream_deserialize(BytesIO(raw))
+                self.getdata_entries += len(request.inv)
                 for inv in request.inv:
                     tx = (self.by_wtxid if inv.type == MSG_WTX else self.by_id).get(inv.hash)
                     if tx is not None and inv.type in (MSG_TX, MSG_WITNESS_TX, MSG_WTX):
@@ -193,9 +197,13 @@ async def main_async(args: argparse.Namespace) -> None:
     deposits = [(d.rsplit(":", 1)[0], int(d.rsplit(":", 1)[1])) for d in args.deposit]
     stream = build_stream(block, deposits, args.whale)
 
+    peers: list[Peer] = []
+
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = Peer(reader, writer, stream, args)
+        peers.append(peer)
         try:
-            await Peer(reader, writer, stream, args).run()
+            await peer.run()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             writer.close()  # the client left, or we are shutting down
 
@@ -211,6 +219,10 @@ async def main_async(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    if args.stats_file:
+        with open(args.stats_file, "w") as f:
+            json.dump({"connections": [{"pongs": p.pongs, "getdata_entries": p.getdata_entries}
+                                       for p in peers]}, f)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--malformed", choices=["bad-magic", "bad-checksum", "oversize", "bad-tx"])
     parser.add_argument("--malformed-after", type=int, default=0, metavar="N")
     parser.add_argument("--wtxid", action="store_true", help="announce by wtxid (BIP 339)")
+    parser.add_argument("--stats-file", help="write what the clients sent, as JSON, on exit")
     asyncio.run(main_async(parser.parse_args(argv)))
     return 0
 
