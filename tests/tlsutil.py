@@ -345,7 +345,24 @@ def _stop_process(proc: subprocess.Popen[bytes], *captures: _Capture, timeout: f
         capture.close()
 
 
-class OpenSSLServer:
+class _ServerProcess:
+    """Stops the server subprocess (and closes its captured output) on exit."""
+
+    _proc: subprocess.Popen[bytes] | None
+    _out: _Capture
+    _err: _Capture
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None:
+            _stop_process(self._proc, self._out, self._err)
+
+
+class OpenSSLServer(_ServerProcess):
     """``openssl s_server`` on 127.0.0.1, on a port the kernel picks.
 
         It listens on port 0 and the port is read back from the ``ACCEPT host:port`` line it
@@ -428,14 +445,6 @@ class OpenSSLServer:
             f"openssl s_server not listening after {self.start_timeout}s:\n{self.stderr_text()}"
         )
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._proc is not None:
-            _stop_process(self._proc, self._out, self._err)
 
     @property
     def returncode(self) -> int | None:
@@ -504,7 +513,7 @@ asyncio.run(main(json.loads(sys.argv[1])))
 """
 
 
-class WebSocketEchoServer:
+class WebSocketEchoServer(_ServerProcess):
     """A ``websockets`` echo server over TLS on 127.0.0.1, in a subprocess.
 
     Text comes back as text and binary as binary.  ``kill()`` SIGKILLs it (a server
@@ -575,14 +584,6 @@ class WebSocketEchoServer:
         self._start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._proc is not None:
-            _stop_process(self._proc, self._out, self._err)
 
     @property
     def alive(self) -> bool:
