@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from orchestrator import native
 from orchestrator._native import ffi, lib
-from orchestrator.errors import BadArgumentError, NativeError
+from orchestrator.errors import NativeError
 
 MAGIC = {
     "mainnet": lib.ST_BTC_MAGIC_MAINNET,
@@ -72,7 +72,7 @@ def frame(command: str, payload: bytes, network: str = "mainnet") -> bytes:
     n = lib.st_btc_frame(out, len(out), MAGIC[network], command.encode(),
                          ffi.from_buffer(payload), len(payload))
     if not n:
-        raise BadArgumentError(-22, "EINVAL", f"cannot frame command {command!r}", "btc")
+        raise native.invalid_argument("btc", f"cannot frame command {command!r}")
     return bytes(ffi.buffer(out, n))
 
 

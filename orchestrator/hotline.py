@@ -9,6 +9,7 @@ pinned thread.
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from orchestrator import native
 from orchestrator._native import ffi, lib
-from orchestrator.errors import BadArgumentError, ConfigError, NativeError
+from orchestrator.errors import ConfigError, NativeError
 
 
 class LoopMode(Enum):
@@ -163,7 +164,7 @@ class Connection:
         lib.st_conn_set_busy_poll(self._ptr, busy_poll_us)
         for pin in pins:
             if len(pin) != 32:
-                raise BadArgumentError(-22, "EINVAL", "an SPKI pin is 32 bytes (SHA-256)", url)
+                raise native.invalid_argument(url, "an SPKI pin is 32 bytes (SHA-256)")
             native.ensure(lib.st_conn_add_pin(self._ptr, pin), f"pin for {url}")
 
     # -- control --------------------------------------------------------------
@@ -191,7 +192,7 @@ class Connection:
 
     def abort(self) -> None:
         """Drop the connection as a failure would (it reconnects per backoff)."""
-        lib.st_conn_abort(self._ptr, -104)  # ECONNRESET
+        lib.st_conn_abort(self._ptr, -errno.ECONNRESET)
 
     # -- data -----------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def ensure(rc: int, context: str) -> int:
     return rc
 
 
-def _invalid(context: str, why: str) -> BadArgumentError:
+def invalid_argument(context: str, why: str) -> BadArgumentError:
     """The error for an argument rejected before the native call."""
     return BadArgumentError(-errno.EINVAL, "EINVAL", why, context)
 
@@ -166,14 +166,14 @@ def random_new(seed: bytes | None = None) -> CData:
         ensure(lib.st_random_init(ctx), "random init")
     else:
         if len(seed) != 32:
-            raise _invalid("random init", f"seed must be 32 bytes, got {len(seed)}")
+            raise invalid_argument("random init", f"seed must be 32 bytes, got {len(seed)}")
         lib.st_random_init_seeded(ctx, _buffer(seed))
     return ffi.gc(ctx, lib.st_random_wipe)
 
 
 def random_bytes(ctx: CData, n: int) -> bytes:
     if n < 0:
-        raise _invalid("random", f"byte count must be >= 0, got {n}")
+        raise invalid_argument("random", f"byte count must be >= 0, got {n}")
     out = ffi.new("uint8_t[]", n)
     lib.st_random_bytes(ctx, out, n)
     return bytes(ffi.buffer(out))
