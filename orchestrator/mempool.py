@@ -38,6 +38,7 @@ class Event:
     total: int = 0
     txid: str = ""
     error: str = ""
+    announcers: int = 0  # peers that had announced the transaction when it fired
 
 
 def _counters(struct: Any) -> dict[str, int]:
@@ -82,6 +83,7 @@ class Watcher:
                 exchange=ev.exchange, amount=ev.amount, total=ev.total,
                 txid=bytes(ev.txid)[::-1].hex() if ev.kind == lib.ST_EVENT_ACTION else "",
                 error=native.error_name(ev.error) if ev.error else "",
+                announcers=ev.announcers,
             ))
         return out
 

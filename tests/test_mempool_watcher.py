@@ -79,7 +79,8 @@ def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path, announce:
 
         def all_answered() -> bool:  # every getdata answered, duplicates included
             s = watcher.stats
-            return s["txs"] >= total and s["txs"] + s["tx_duplicates"] >= s["getdata_entries"]
+            answers = s["txs"] + s["tx_duplicates"] + s["unrequested"]
+            return s["txs"] >= total and answers >= s["getdata_entries"]
 
         assert loop.run_until(all_answered, 60), watcher.stats
         loop.run(0.3)  # anything extra would show up now
@@ -92,7 +93,7 @@ def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path, announce:
     assert stats["txs"] == total  # every transaction counted exactly once
     if announce == "txid+txid":  # most of the second peer's announcements not asked again
         assert stats["inv_duplicates"] > total // 2
-    assert stats["tx_duplicates"] == stats["getdata_entries"] - total
+    assert stats["tx_duplicates"] + stats["unrequested"] == stats["getdata_entries"] - total
     assert stats["malformed"] == 0
     for port in (port_a, port_b):  # each simulator pinged us once and got its pong
         sim = json.loads((tmp_path / f"stats-{port}.json").read_text())
@@ -140,3 +141,33 @@ def test_strategy_swapped_while_running(tmp_path: Path) -> None:
         assert loop.run_until(lambda: watcher.stats["txs"] >= BLOCK_TXS + 2, 30)
         actions = [(e.action, e.amount) for e in watcher.events() if e.kind == "action"]
     assert actions == [(101, 30 * COIN)]
+
+
+def test_a_peer_that_announces_and_never_delivers_hides_nothing(tmp_path: Path) -> None:
+    """The staller's announcements reach us first (it starts first); after the
+    request deadline every one of them is asked of the honest peer."""
+    deposit = ["--deposit", f"{DEPOSIT_ADDRS[0]}:{50 * COIN}"]
+    with peer_sim(tmp_path, "--stall", *deposit) as staller, \
+         peer_sim(tmp_path, "--rate", "5000", *deposit) as honest:
+        loop = Loop()
+        watcher = Watcher(loop, strategy())
+        watcher.add_peer("127.0.0.1", staller).open()
+        assert loop.run_until(lambda: watcher.stats["getdata_entries"] >= BLOCK_TXS, 20)
+        watcher.add_peer("127.0.0.1", honest).open()
+        assert loop.run_until(lambda: watcher.stats["txs"] >= BLOCK_TXS + 1, 30), watcher.stats
+        events = [e for e in watcher.events() if e.kind == "action"]
+    assert [(e.action, e.amount) for e in events] == [(100, 50 * COIN)]
+    assert events[0].announcers == 2
+
+
+def test_a_transaction_nobody_asked_for_is_dropped(tmp_path: Path) -> None:
+    push = ["--unsolicited", f"{DEPOSIT_ADDRS[0]}:{500 * COIN}"]
+    with peer_sim(tmp_path, *push) as port:
+        loop = Loop()
+        watcher = Watcher(loop, strategy())
+        peer = watcher.add_peer("127.0.0.1", port)
+        peer.open()
+        assert loop.run_until(lambda: watcher.stats["txs"] >= BLOCK_TXS, 30)
+        assert [e for e in watcher.events() if e.kind == "action"] == []
+        assert watcher.stats["unrequested"] == 1
+        assert peer.state == "open"  # not malformed: just not believed

@@ -11,13 +11,15 @@ transactions, and it can send a malformed message instead.
     python tools/btc_peer_sim.py --block FILE [--port 0] [--ready-file PATH]
         [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
-        [--wtxid] [--stats-file PATH]
+        [--wtxid] [--stats-file PATH] [--stall] [--unsolicited ADDRESS:SATS]
 
 With --wtxid, a client that sent wtxidrelay before verack gets announcements
 by wtxid (MSG_WTX, BIP 339), as Bitcoin Core does. After the handshake the
 simulator also sends a ping and messages the client should ignore (feefilter,
 sendcmpct, an unknown command). With --stats-file it writes, on exit, one JSON
 object: what each connection got from its client (pongs, getdata entries).
+--stall announces everything and answers no getdata (a peer that hides
+transactions); --unsolicited pushes one transaction nobody asked for.
 
 Prints "READY <port>" when listening; runs until SIGTERM.
 """
@@ -125,6 +127,8 @@ class Peer:
             if command == "getdata":
                 request = MsgSerializable.stream_deserialize(BytesIO(raw))
                 self.getdata_entries += len(request.inv)
+                if self.args.stall:
+                    continue
                 for inv in request.inv:
                     tx = (self.by_wtxid if inv.type == MSG_WTX else self.by_id).get(inv.hash)
                     if tx is not None and inv.type in (MSG_TX, MSG_WITNESS_TX, MSG_WTX):
@@ -162,6 +166,12 @@ class Peer:
         self.raw("feefilter", struct.pack("<q", 1000))
         self.raw("sendcmpct", b"\x00" + struct.pack("<Q", 2))
         self.raw("xyzzy", b"nothing to see")
+        if self.args.unsolicited:
+            addr, sats = self.args.unsolicited.rsplit(":", 1)
+            pushed = msg_tx()
+            pushed.tx = made_up_tx("unsolicited",
+                                   [(CBitcoinAddress(addr).to_scriptPubKey(), int(sats))])
+            self.send(pushed)
         await self.writer.drain()
         serving = asyncio.create_task(self.serve_requests())
         try:
@@ -237,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--malformed-after", type=int, default=0, metavar="N")
     parser.add_argument("--wtxid", action="store_true", help="announce by wtxid (BIP 339)")
     parser.add_argument("--stats-file", help="write what the clients sent, as JSON, on exit")
+    parser.add_argument("--stall", action="store_true", help="announce, never deliver")
+    parser.add_argument("--unsolicited", metavar="ADDRESS:SATS",
+                        help="push one transaction nobody asked for")
     asyncio.run(main_async(parser.parse_args(argv)))
     return 0
 

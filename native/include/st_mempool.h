@@ -60,6 +60,7 @@ typedef struct st_mempool_event {
 	int64_t amount;
 	int64_t total;
 	int32_t error;
+	int32_t announcers;       /* peers that had announced it when it fired */
 	uint8_t txid[32];         /* internal byte order */
 } st_mempool_event;
 
@@ -67,6 +68,7 @@ typedef struct st_mempool_stats {
 	/* cdef-visible */
 	uint64_t txs;             /* distinct transactions parsed */
 	uint64_t tx_duplicates;   /* delivered again (asked of two peers) */
+	uint64_t unrequested;     /* transactions we did not ask that peer for: dropped */
 	uint64_t actions;
 	uint64_t inv_entries;
 	uint64_t inv_duplicates;  /* received already, or asked of a live peer */
@@ -75,7 +77,7 @@ typedef struct st_mempool_stats {
 	uint64_t events_dropped;  /* the ring was full */
 } st_mempool_stats;
 
-/* A request in flight: direct-mapped, a collision just forgets one. */
+/* A request in flight, in 4-way buckets (a full bucket evicts the stalest). */
 typedef struct st_mempool_request {
 	uint8_t id[32];
 	int32_t peer;             /* asked of this peer ... */
@@ -94,7 +96,8 @@ typedef struct st_mempool {
 	st_seen received;         /* ids of transactions received */
 	st_seen acted;            /* txids that fired an action */
 	st_mempool_request *requests;
-	uint32_t requests_mask;
+	uint32_t requests_mask;   /* buckets - 1 */
+	uint64_t next_sweep_ns;
 	struct st_peer *peers[ST_MEMPOOL_MAX_PEERS];
 	st_mempool_event events[ST_MEMPOOL_EVENTS];
 	uint32_t ev_head, ev_tail;

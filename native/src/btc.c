@@ -142,14 +142,15 @@ size_t st_btc_frame(uint8_t *out, size_t cap, uint32_t magic, const char *comman
 	if (n == 0 || n > 12 || len > ST_BTC_MAX_MESSAGE || cap < ST_BTC_HEADER_LEN ||
 	    len > cap - ST_BTC_HEADER_LEN)
 		return 0;
+	/* Hash and move the payload before the header goes in: it may overlap. */
+	st_sha256d(payload, len, digest);
+	if (len)
+		memmove(out + ST_BTC_HEADER_LEN, payload, len);
 	store_le32(out, magic);
 	memset(out + 4, 0, 12);
 	memcpy(out + 4, command, n);
 	store_le32(out + 16, (uint32_t)len);
-	st_sha256d(payload, len, digest);
 	memcpy(out + 20, digest, 4);
-	if (len)
-		memmove(out + ST_BTC_HEADER_LEN, payload, len);
 	return ST_BTC_HEADER_LEN + len;
 }
 

@@ -8,6 +8,7 @@
 #include "st_mempool.h"
 
 #define MS 1000000ull
+#define REQUEST_WAYS 4 /* entries per bucket: collisions evict only when 4 meet */
 #define PROTOCOL_VERSION 70016
 #define USER_AGENT "/stratum:0.1.0/"
 
@@ -106,19 +107,41 @@ int st_mempool_init(st_mempool *m, uint32_t magic, st_strategy *strategy,
 	int rc = st_seen_init(&m->received, received, slots, seed);
 	if (rc)
 		return rc;
+	if (slots < REQUEST_WAYS)
+		return -EINVAL;
 	memset(requests, 0, (size_t)slots * sizeof(*requests));
 	m->requests = requests;
-	m->requests_mask = slots - 1;
+	m->requests_mask = slots / REQUEST_WAYS - 1;
 	return st_seen_init(&m->acted, acted, slots, seed * 31 + 7);
 }
 
-static st_mempool_request *request_slot(st_mempool *m, const uint8_t id[32])
+
+/*
+ * The live request for id, or NULL. With `create`, a missing one takes a
+ * free entry of its bucket, or else the one whose deadline is oldest.
+ */
+static st_mempool_request *find_request(st_mempool *m, const uint8_t id[32], int create)
 {
 	uint64_t h;
 
 	memcpy(&h, id + 16, 8);
 	h = (h ^ m->received.seed) * 0xBF58476D1CE4E5B9ull;
-	return &m->requests[(uint32_t)(h >> 32) & m->requests_mask];
+	st_mempool_request *bucket =
+		&m->requests[((uint32_t)(h >> 32) & m->requests_mask) * REQUEST_WAYS];
+	st_mempool_request *victim = &bucket[0];
+	for (int w = 0; w < REQUEST_WAYS; w++) {
+		st_mempool_request *r = &bucket[w];
+		if (r->live && !memcmp(r->id, id, 32))
+			return r;
+		if (victim->live && (!r->live || r->deadline_ns < victim->deadline_ns))
+			victim = r;
+	}
+	if (!create)
+		return NULL;
+	memcpy(victim->id, id, 32);
+	victim->announcers = 0;
+	victim->live = 0; /* the caller fills it in */
+	return victim;
 }
 
 /* Asked of a live peer recently, and not received since? */
@@ -130,13 +153,6 @@ static int requested(const st_mempool *m, const st_mempool_request *r, uint64_t 
 	return peer && peer->state == ST_PEER_OPEN && peer->ep.gen == r->peer_gen;
 }
 
-static void request_done(st_mempool *m, const uint8_t id[32])
-{
-	st_mempool_request *r = request_slot(m, id);
-
-	if (r->live && !memcmp(r->id, id, 32))
-		r->live = 0;
-}
 
 st_strategy *st_mempool_set_strategy(st_mempool *m, st_strategy *strategy)
 {
@@ -227,31 +243,79 @@ static void peer_teardown(st_endpoint *ep)
 static int peer_queue(st_peer *p, const char *command, const void *payload, size_t len);
 static void peer_flush(st_peer *p);
 
-/* A dropped peer's unanswered requests go to another peer that announced
- * the same id (Bitcoin Core's TxRequestTracker does this, and more). */
-static void reassign_requests(st_mempool *m, int32_t dead)
+/* ---- getdata batches and the request sweep --------------------------------- */
+
+#define REQUEST_GIVE_UP_NS (60ull * 1000 * MS)  /* then an id is forgotten */
+#define SWEEP_EVERY_NS (500ull * MS)
+
+/* Queues the batch in pool->getdata as one getdata to `to`. With `may_fail`
+ * a full queue drops the peer (it does not read); otherwise the batch is
+ * just not sent and the next sweep tries again. */
+static int batch_flush(st_peer *to, size_t *n, int may_fail)
 {
-	for (uint32_t i = 0; i <= m->requests_mask; i++) {
-		st_mempool_request *r = &m->requests[i];
-		if (!r->live || r->peer != dead)
+	uint8_t *want = to->pool->getdata;
+	size_t count = *n, hdr = count < 0xFD ? 1 : 3;
+	uint8_t *start = want + 9 - hdr; /* the CompactSize count, right before the entries */
+
+	*n = 0;
+	if (!count)
+		return 0;
+	if (hdr == 1) {
+		start[0] = (uint8_t)count;
+	} else {
+		start[0] = 0xFD;
+		put_le(start + 1, count, 2);
+	}
+	if (!may_fail && to->out_len + ST_BTC_HEADER_LEN + hdr + count * 36 > sizeof(to->out))
+		return 0;
+	to->pool->stats.getdata_entries += count;
+	return peer_queue(to, "getdata", start, hdr + count * 36) < 0 ? 1 : 0;
+}
+
+/* Adds one request to the batch for `to`; sends the batch when full. */
+static int batch_add(st_peer *to, size_t *n, st_mempool_request *r, uint64_t now, int may_fail)
+{
+	uint8_t *w = to->pool->getdata + 9 + *n * 36;
+
+	/* Ask for witness data: MSG_WITNESS_TX for a txid, MSG_WTX as is. */
+	put_le(w, r->inv_type == ST_BTC_INV_TX ? ST_BTC_INV_WITNESS_TX : ST_BTC_INV_WTX, 4);
+	memcpy(w + 4, r->id, 32);
+	r->peer = to->id;
+	r->peer_gen = to->ep.gen;
+	r->deadline_ns = now + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
+	return ++*n == ST_PEER_MAX_GETDATA ? batch_flush(to, n, may_fail) : 0;
+}
+
+/*
+ * Requests that went unanswered (the peer dropped, said notfound, or let the
+ * deadline pass) go to another peer that announced the same id, in batches;
+ * ids nobody delivers for a minute are forgotten (Bitcoin Core's
+ * TxRequestTracker does this, and more).
+ */
+static void sweep_requests(st_mempool *m, uint64_t now)
+{
+	m->next_sweep_ns = now + SWEEP_EVERY_NS;
+	for (int32_t q = 0; q < ST_MEMPOOL_MAX_PEERS; q++) {
+		st_peer *to = m->peers[q];
+		size_t n = 0;
+		if (!to || to->state != ST_PEER_OPEN)
 			continue;
-		for (int32_t q = 0; q < ST_MEMPOOL_MAX_PEERS; q++) {
-			st_peer *other = m->peers[q];
-			if (q == dead || !(r->announcers & (1u << q)) || !other ||
-			    other->state != ST_PEER_OPEN)
+		for (uint32_t i = 0; i < (m->requests_mask + 1) * REQUEST_WAYS; i++) {
+			st_mempool_request *r = &m->requests[i];
+			if (!r->live)
 				continue;
-			uint8_t entry[37] = {1};
-			put_le(entry + 1, r->inv_type == ST_BTC_INV_TX ? ST_BTC_INV_WITNESS_TX
-			                                              : ST_BTC_INV_WTX, 4);
-			memcpy(entry + 5, r->id, 32);
-			r->peer = q;
-			r->peer_gen = other->ep.gen;
-			r->deadline_ns = other->ep.loop->now_ns + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
-			m->stats.getdata_entries++;
-			if (peer_queue(other, "getdata", entry, sizeof(entry)) == 0)
-				peer_flush(other);
-			break;
+			if (now > r->deadline_ns + REQUEST_GIVE_UP_NS) {
+				r->live = 0;
+				continue;
+			}
+			if (requested(m, r, now) || !(r->announcers & (1u << q)) ||
+			    (r->peer == q && r->peer_gen == to->ep.gen))
+				continue;
+			if (batch_add(to, &n, r, now, 0))
+				break;
 		}
+		batch_flush(to, &n, 0);
+		peer_flush(to);
 	}
 }
 
@@ -269,7 +333,7 @@ static void peer_fail(st_peer *p, int err)
 	                                                    p->backoff_max_ms, &p->backoff_attempt);
 	if (was_open) {
 		peer_event(p, ST_EVENT_PEER_DOWN, err);
-		reassign_requests(p->pool, p->id);
+		p->pool->next_sweep_ns = 0; /* its requests go to others at the next tick */
 	}
 }
 
@@ -317,32 +381,28 @@ static void send_version(st_peer *p)
 /* inv -> getdata for what is neither received nor asked of a live peer. */
 static int on_inv(st_peer *p, const uint8_t *payload, size_t len)
 {
-	uint8_t *want = p->pool->getdata;
+	st_mempool *m = p->pool;
+	uint64_t now = p->ep.loop->now_ns;
 	size_t first, n_want = 0;
 	long n = st_btc_inv_parse(payload, len, &first);
 
 	if (n < 0)
 		return (int)n;
-	for (long i = 0; i < n && n_want < ST_PEER_MAX_GETDATA; i++) {
+	for (long i = 0; i < n; i++) {
 		const uint8_t *e = payload + first + (size_t)i * 36;
 		uint32_t type = (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 |
 		                (uint32_t)e[3] << 24;
 		if (type != ST_BTC_INV_TX && type != ST_BTC_INV_WTX)
 			continue;
-		st_mempool *m = p->pool;
-		uint64_t now = p->ep.loop->now_ns;
 		m->stats.inv_entries++;
 		if (st_seen_contains(&m->received, e + 4)) {
 			m->stats.inv_duplicates++;
 			continue;
 		}
-		st_mempool_request *r = request_slot(m, e + 4);
-		if (!r->live || memcmp(r->id, e + 4, 32)) {
-			/* New (or it evicts a colliding request, which is then just
-			 * asked again if announced again). */
-			memcpy(r->id, e + 4, 32);
-			r->announcers = 0;
-			r->deadline_ns = 0; /* not asked of anyone yet */
+		st_mempool_request *r = find_request(m, e + 4, 1);
+		if (!r->live) {
+			r->deadline_ns = now; /* not asked of anyone yet */
+			r->inv_type = (uint8_t)type;
 			r->live = 1;
 		}
 		r->announcers |= (uint16_t)(1u << p->id);
@@ -350,29 +410,37 @@ static int on_inv(st_peer *p, const uint8_t *payload, size_t len)
 			m->stats.inv_duplicates++;
 			continue;
 		}
-		r->peer = p->id;
-		r->peer_gen = p->ep.gen;
-		r->inv_type = (uint8_t)type;
-		r->deadline_ns = now + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
-		/* Ask for witness data: MSG_WITNESS_TX for a txid, MSG_WTX as is. */
-		uint8_t *w = want + 9 + n_want * 36;
-		put_le(w, type == ST_BTC_INV_TX ? ST_BTC_INV_WITNESS_TX : ST_BTC_INV_WTX, 4);
-		memcpy(w + 4, e + 4, 32);
-		n_want++;
+		if (batch_add(p, &n_want, r, now, 1))
+			return 1; /* dropped: it does not read what we send */
 	}
-	if (!n_want)
-		return 0;
-	/* CompactSize count, written so the entries follow without a gap. */
-	size_t hdr = n_want < 0xFD ? 1 : 3;
-	uint8_t *start = want + 9 - hdr;
-	if (hdr == 1) {
-		start[0] = (uint8_t)n_want;
-	} else {
-		start[0] = 0xFD;
-		put_le(start + 1, n_want, 2);
+	return batch_flush(p, &n_want, 1);
+}
+
+/* notfound: what this peer was asked and will not deliver goes elsewhere. */
+static int on_notfound(st_peer *p, const uint8_t *payload, size_t len)
+{
+	size_t first;
+	long n = st_btc_inv_parse(payload, len, &first);
+
+	if (n < 0)
+		return (int)n;
+	for (long i = 0; i < n; i++) {
+		st_mempool_request *r = find_request(p->pool, payload + first + (size_t)i * 36 + 4, 0);
+		if (r && r->peer == p->id) {
+			r->announcers &= (uint16_t)~(1u << p->id);
+			r->deadline_ns = p->ep.loop->now_ns; /* due now */
+		}
 	}
-	p->pool->stats.getdata_entries += n_want;
-	return peer_queue(p, "getdata", start, hdr + n_want * 36) < 0 ? 1 : 0;
+	p->pool->next_sweep_ns = 0;
+	return 0;
+}
+
+/* The live request a delivered transaction answers, if this peer was asked. */
+static st_mempool_request *answered(st_peer *p, const uint8_t id[32])
+{
+	st_mempool_request *r = find_request(p->pool, id, 0);
+
+	return r && r->peer == p->id && r->peer_gen == p->ep.gen ? r : NULL;
 }
 
 static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
@@ -380,41 +448,53 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	st_mempool *m = p->pool;
 	st_btc_tx tx;
 	st_strategy_decision d;
-	uint8_t id[32];
+	uint8_t txid[32], wtxid[32];
 	long n = st_btc_tx_parse(&tx, payload, len);
 
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n != len)
 		return ST_EBTC_TRAILING;
-	/* The trigger path first: judge, and act, before any bookkeeping. */
-	const st_strategy *s = __atomic_load_n(&m->strategy, __ATOMIC_ACQUIRE);
-	if (s && st_strategy_match(s, &tx, &d)) {
-		st_mempool_event ev = {.kind = ST_EVENT_ACTION, .peer = p->id, .action = d.action,
-		                       .exchange = d.exchange, .amount = d.amount, .total = d.total};
-		st_btc_txid(&tx, ev.txid);
-		/* Delivered by two peers, a transaction still acts once. */
-		if (st_seen_insert(&m->acted, ev.txid)) {
-			m->stats.actions++;
-			push_event(m, &ev);
-		}
+	/* Only what we asked this peer for, by the id we asked for: a peer cannot
+	 * push transactions of its own choosing into the strategy. */
+	st_btc_txid(&tx, txid);
+	if (tx.segwit)
+		st_btc_wtxid(&tx, wtxid);
+	else
+		memcpy(wtxid, txid, 32);
+	st_mempool_request *r = answered(p, txid);
+	if (!r)
+		r = answered(p, wtxid);
+	if (!r) {
+		m->stats.unrequested++;
+		return 0;
 	}
-	/* Received: under its txid, and its wtxid too when they differ, so a
-	 * later announcement of either kind is known. */
-	st_btc_txid(&tx, id);
-	int fresh = st_seen_insert(&m->received, id);
-	request_done(m, id);
-	if (tx.segwit) {
-		st_btc_wtxid(&tx, id);
-		st_seen_insert(&m->received, id);
-		request_done(m, id);
-	}
-	if (!fresh) {
+	uint16_t announcers = r->announcers;
+	r->live = 0;
+	if (!st_seen_insert(&m->received, txid)) {
 		m->stats.tx_duplicates++;
 		return 0;
 	}
+	st_seen_insert(&m->received, wtxid);
 	p->stats.txs++;
 	m->stats.txs++;
+
+	const st_strategy *s = __atomic_load_n(&m->strategy, __ATOMIC_ACQUIRE);
+	if (!s || !st_strategy_match(s, &tx, &d))
+		return 0;
+	if (m->ev_tail - __atomic_load_n(&m->ev_head, __ATOMIC_ACQUIRE) == ST_MEMPOOL_EVENTS) {
+		m->stats.events_dropped++; /* not marked acted: a later delivery may fire */
+		return 0;
+	}
+	/* Delivered by two peers, a transaction still acts once. */
+	if (!st_seen_insert(&m->acted, txid))
+		return 0;
+	st_mempool_event ev = {.kind = ST_EVENT_ACTION, .peer = p->id, .action = d.action,
+	                       .exchange = d.exchange, .amount = d.amount, .total = d.total,
+	                       .announcers = __builtin_popcount(announcers)};
+	memcpy(ev.txid, txid, 32);
+	m->stats.actions++;
+	push_event(m, &ev);
 	return 0;
 }
 
@@ -444,7 +524,9 @@ static int on_message(st_peer *p, const char *cmd, const uint8_t *payload, size_
 		return 0;
 	}
 	if (!strcmp(cmd, "wtxidrelay")) {
-		p->wtxid_relay = !p->got_verack; /* only valid before verack (BIP 339) */
+		if (p->got_verack)
+			return ST_EBTC_HANDSHAKE; /* only before verack (BIP 339) */
+		p->wtxid_relay = 1;
 		return 0;
 	}
 	if (p->state != ST_PEER_OPEN)
@@ -455,6 +537,8 @@ static int on_message(st_peer *p, const char *cmd, const uint8_t *payload, size_
 		return on_inv(p, payload, len);
 	if (!strcmp(cmd, "tx"))
 		return on_tx(p, payload, len);
+	if (!strcmp(cmd, "notfound"))
+		return on_notfound(p, payload, len);
 	return 0; /* unknown commands are ignored */
 }
 
@@ -556,6 +640,9 @@ static void peer_complete(st_endpoint *ep, int op, int res, unsigned flags)
 static int peer_tick(st_endpoint *ep, uint64_t now)
 {
 	st_peer *p = (st_peer *)ep;
+
+	if (now >= p->pool->next_sweep_ns)
+		sweep_requests(p->pool, now);
 
 	if (p->deadline_ns && now >= p->deadline_ns) {
 		p->deadline_ns = 0;

@@ -99,19 +99,15 @@ static int64_t add_sat(int64_t a, int64_t b)
 	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-#define MAX_HIT_EXCHANGES 8
-
 int st_strategy_match(const st_strategy *s, const st_btc_tx *tx, st_strategy_decision *out)
 {
-	struct {
-		uint32_t exchange;
-		int64_t sum;
-	} hits[MAX_HIT_EXCHANGES];
-	uint32_t nhits = 0;
+	int64_t sums[ST_STRATEGY_MAX_EXCHANGES];
+	uint64_t hit = 0; /* bit per exchange paid by this transaction */
 	size_t pos = 0, len;
 	int64_t value, total = 0;
 	const uint8_t *script;
 
+	_Static_assert(ST_STRATEGY_MAX_EXCHANGES <= 64, "one bit per exchange");
 	while (st_btc_tx_next_output(tx, &pos, &value, &script, &len)) {
 		total = add_sat(total, value);
 		if (!s->count || !len || len > ST_STRATEGY_MAX_SCRIPT)
@@ -119,29 +115,25 @@ int st_strategy_match(const st_strategy *s, const st_btc_tx *tx, st_strategy_dec
 		const st_strategy_slot *slot = find(s, script, len);
 		if (!slot->len)
 			continue;
-		uint32_t k = 0;
-		while (k < nhits && hits[k].exchange != slot->exchange)
-			k++;
-		if (k == nhits) {
-			if (nhits == MAX_HIT_EXCHANGES)
-				continue; /* more exchanges in one tx than we track */
-			hits[nhits].exchange = slot->exchange;
-			hits[nhits++].sum = 0;
+		uint64_t bit = 1ull << slot->exchange;
+		if (!(hit & bit)) {
+			hit |= bit;
+			sums[slot->exchange] = 0;
 		}
-		hits[k].sum = add_sat(hits[k].sum, value);
+		sums[slot->exchange] = add_sat(sums[slot->exchange], value);
 	}
 
 	out->action = ST_STRATEGY_NO_ACTION;
 	out->exchange = -1;
 	out->amount = 0;
 	out->total = total;
-	for (uint32_t k = 0; k < nhits; k++) {
-		uint32_t ex = hits[k].exchange;
-		if (s->deposit_action[ex] && hits[k].sum >= s->deposit_threshold[ex] &&
-		    hits[k].sum > out->amount) {
+	for (; hit; hit &= hit - 1) {
+		uint32_t ex = (uint32_t)__builtin_ctzll(hit);
+		if (s->deposit_action[ex] && sums[ex] >= s->deposit_threshold[ex] &&
+		    sums[ex] > out->amount) {
 			out->action = s->deposit_action[ex];
 			out->exchange = (int32_t)ex;
-			out->amount = hits[k].sum;
+			out->amount = sums[ex];
 		}
 	}
 	if (out->action == ST_STRATEGY_NO_ACTION && s->whale_action &&
