@@ -70,3 +70,19 @@ def test_refusals_are_named() -> None:
     with pytest.raises(NativeError, match="ENOSPC"):
         for i in range(100):
             strategy.add_script(bytes([0x60, i]), 0)
+
+
+def test_a_deposit_among_many_exchanges_in_one_transaction_is_seen() -> None:
+    """Nine exchanges paid by one transaction: the last one's deposit counts."""
+    from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint
+
+    strategy = Strategy()
+    outputs = []
+    for ex in range(9):
+        script = b"\x00\x14" + bytes([ex]) * 20
+        strategy.add_script(script, ex)
+        strategy.set_deposit(ex, 50 * 100_000_000, 10 + ex)
+        outputs.append(CMutableTxOut(1 if ex < 8 else 60 * 100_000_000, script))
+    tx = CMutableTransaction([CMutableTxIn(COutPoint(b"\x01" * 32, 0))], outputs)
+    action, exchange, amount, _ = strategy.match(bytes(tx.serialize()))
+    assert (action, exchange, amount) == (18, 8, 60 * 100_000_000)
