@@ -95,7 +95,10 @@ class Message:
 
 
 def _resolve(host: str, port: int) -> str:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"venue host {host!r}: cannot resolve ({exc.strerror})") from None
     infos.sort(key=lambda info: info[0] != socket.AF_INET)  # IPv4 first
     return str(infos[0][4][0])
 

@@ -59,7 +59,6 @@
 #define ST_EWS_TOO_BIG            (-10110)
 #define ST_EWS_BAD_UTF8           (-10111)
 #define ST_EWS_BAD_CLOSE          (-10112)
-#define ST_EWS_CLOSED             (-10113)
 
 /* Receiver states. */
 #define ST_WS_OPEN        0   /* messages flow */

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from orchestrator.bench import Report, suites
 from orchestrator.cli import EXIT_OK, EXIT_USAGE, Command
@@ -41,9 +42,8 @@ def _print_human(report: Report) -> None:
 def run(args: argparse.Namespace) -> int:
     available = suites()
     if args.suite != "all" and args.suite not in available:
-        parser_error = f"stratum bench: unknown suite {args.suite!r}; choose from: " \
-                       f"{', '.join(available)}, all"
-        print(parser_error)
+        print(f"stratum bench: unknown suite {args.suite!r}; choose from: "
+              f"{', '.join(available)}, all", file=sys.stderr)
         return EXIT_USAGE
     names = list(available) if args.suite == "all" else [args.suite]
     for name in names:
