@@ -16,5 +16,9 @@
 #include "st_btc.h"
 #include "st_strategy.h"
 #include "st_mempool.h"
+#include "st_order.h"
+#include "st_risk.h"
+#include "st_journal.h"
+#include "st_venue.h"
 
 #endif

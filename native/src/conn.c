@@ -783,7 +783,8 @@ void st_conn_pair_init(st_conn_pair *pair, st_conn *primary, st_conn *standby)
 
 int st_conn_pair_failover(st_conn_pair *pair)
 {
-	if (pair->conns[!pair->active]->state != ST_CONN_OPEN)
+	const st_conn *standby = pair->conns[!pair->active];
+	if (!standby || standby->state != ST_CONN_OPEN)
 		return ST_ECONN_NOT_OPEN;
 	pair->active = !pair->active;
 	pair->failovers++;

@@ -6,7 +6,9 @@
 #include "st_error.h"
 #include "st_btc.h"
 #include "st_conn.h"
+#include "st_journal.h"
 #include "st_mempool.h"
+#include "st_order.h"
 #include "st_tls.h"
 #include "st_ws.h"
 
@@ -65,6 +67,14 @@ static const struct error_entry ERRORS[] = {
 	{ST_ETLS_NO_ANCHORS, "ST_ETLS_NO_ANCHORS", "the trust file holds no usable certificate"},
 	{ST_ETLS_BAD_HOST, "ST_ETLS_BAD_HOST", "invalid TLS host name"},
 	{ST_ETLS_TOO_MANY_PINS, "ST_ETLS_TOO_MANY_PINS", "too many SPKI pins"},
+	{ST_EORDER_SPEC, "ST_EORDER_SPEC",
+	 "order template: unknown slot, too long, too many slots, or a signature slot that does "
+	 "not fit the signing mode"},
+	{ST_EORDER_VALUE, "ST_EORDER_VALUE",
+	 "order value out of range (price or quantity not positive, client id too large)"},
+	{ST_EJOURNAL_FULL, "ST_EJOURNAL_FULL", "the order journal is full: start a new one"},
+	{ST_EJOURNAL_CORRUPT, "ST_EJOURNAL_CORRUPT",
+	 "not a journal of this version (bad header, record size or capacity)"},
 };
 
 static int is_tls(int code)

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "st_json.h"
+#include "st_venue.h"
+
+#define INFLIGHT_MASK (ST_VENUE_INFLIGHT - 1)
+#define DEFAULT_BACKOFF_MS 1000   /* a 429 without retryAfter, or Kraken's */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);  /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+int st_venue_init(st_venue *v, int kind, uint16_t index, st_conn_pair *pair,
+                  st_journal *journal, const st_risk_limits *limits, uint64_t ack_timeout_ns,
+                  uint64_t seed)
+{
+	if (!v || !pair || !pair->conns[0] || !journal || !limits || !ack_timeout_ns ||
+	    (kind != ST_VENUE_BINANCE && kind != ST_VENUE_KRAKEN) ||
+	    limits->max_open_orders > ST_VENUE_INFLIGHT)
+		return -EINVAL;
+	memset(v, 0, sizeof(*v));
+	int rc = st_risk_init(&v->risk, limits, seed);
+	if (rc)
+		return rc;
+	v->kind = kind;
+	v->index = index;
+	v->pair = pair;
+	v->journal = journal;
+	v->ack_timeout_ns = ack_timeout_ns;
+	v->first_seq = v->oldest_seq = journal->next_seq;
+	return 0;
+}
+
+int st_venue_set_key(st_venue *v, const void *secret, size_t len)
+{
+	int rc = st_hmac_sha256_key_init(&v->key, ST_SHA256_AUTO, secret, len);
+	v->has_key = rc == 0;
+	return rc;
+}
+
+int st_venue_add_leg(st_venue *v, const st_venue_leg_spec *spec, const void *message_spec,
+                     size_t message_len, const void *payload_spec, size_t payload_len,
+                     int sign, unsigned price_decimals, unsigned quantity_decimals)
+{
+	if (v->nlegs == ST_VENUE_MAX_LEGS)
+		return -ENOSPC;
+	if (!spec || (spec->side != ST_SIDE_BUY && spec->side != ST_SIDE_SELL) ||
+	    spec->quantity <= 0 || (spec->has_price && spec->tick <= 0) ||
+	    spec->offset_bps < 0 || spec->offset_bps >= 10000 ||
+	    (sign == ST_ORDER_SIGN_HMAC_HEX && !v->has_key))
+		return -EINVAL;
+	st_venue_leg *leg = &v->legs[v->nlegs];
+	int rc = st_order_template_init(&leg->tmpl, message_spec, message_len, payload_spec,
+	                                payload_len, sign, price_decimals, quantity_decimals);
+	if (rc)
+		return rc;
+	if (spec->has_price != !!(leg->tmpl.message.slots_used & (1u << ST_SLOT_PRICE)))
+		return -EINVAL;
+	leg->spec = *spec;
+	return (int)v->nlegs++;
+}
+
+void st_venue_set_book(st_venue *v, int64_t bid, int64_t ask, uint64_t now_ns)
+{
+	if (bid <= 0 || ask <= 0 || bid > ask)
+		return; /* a crossed or empty book is no price */
+	v->bid = bid;
+	v->ask = ask;
+	v->book_time_ns = now_ns;
+}
+
+void st_venue_set_ready(st_venue *v, int conn)
+{
+	if ((conn == 0 || conn == 1) && v->pair->conns[conn])
+		v->ready_opens[conn] = v->pair->conns[conn]->stats.opens;
+}
+
+void st_venue_set_clock_offset(st_venue *v, int64_t offset_ms)
+{
+	v->clock_offset_ms = offset_ms;
+}
+
+st_risk *st_venue_risk(st_venue *v)
+{
+	return &v->risk;
+}
+
+const st_venue_stats *st_venue_get_stats(const st_venue *v)
+{
+	return &v->stats;
+}
+
+void st_venue_exit(st_venue *v)
+{
+	st_hmac_sha256_key_wipe(&v->key);
+	v->has_key = 0;
+}
+
+/* ---- events and inbox ------------------------------------------------------- */
+
+static void emit(st_venue *v, const st_venue_event *e)
+{
+	uint32_t head = __atomic_load_n(&v->event_head, __ATOMIC_ACQUIRE);
+	if (v->event_tail - head >= ST_VENUE_EVENTS) {
+		v->stats.events_dropped++;
+		return;
+	}
+	v->events[v->event_tail % ST_VENUE_EVENTS] = *e;
+	__atomic_store_n(&v->event_tail, v->event_tail + 1, __ATOMIC_RELEASE);
+}
+
+int st_venue_next_event(st_venue *v, st_venue_event *out)
+{
+	uint32_t tail = __atomic_load_n(&v->event_tail, __ATOMIC_ACQUIRE);
+	if (v->event_head == tail)
+		return 0;
+	*out = v->events[v->event_head % ST_VENUE_EVENTS];
+	__atomic_store_n(&v->event_head, v->event_head + 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
+static void inbox_copy_in(st_venue *v, uint32_t at, const void *src, size_t len)
+{
+	size_t off = at % ST_VENUE_INBOX, first = ST_VENUE_INBOX - off;
+	if (first > len)
+		first = len;
+	memcpy(v->inbox + off, src, first);
+	memcpy(v->inbox, (const uint8_t *)src + first, len - first);
+}
+
+static void inbox_copy_out(const st_venue *v, uint32_t at, void *dst, size_t len)
+{
+	size_t off = at % ST_VENUE_INBOX, first = ST_VENUE_INBOX - off;
+	if (first > len)
+		first = len;
+	memcpy(dst, v->inbox + off, first);
+	memcpy((uint8_t *)dst + first, v->inbox, len - first);
+}
+
+/* Each message: 4 bytes of length, 1 of connection, then the bytes. */
+static void inbox_put(st_venue *v, int conn, const uint8_t *msg, size_t len)
+{
+	uint32_t used = v->inbox_tail - v->inbox_head;
+	if (len + 5 > ST_VENUE_INBOX - used) {
+		v->stats.inbox_dropped++;
+		return;
+	}
+	uint8_t hdr[5] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+	                  (uint8_t)(len >> 24), (uint8_t)conn};
+	inbox_copy_in(v, v->inbox_tail, hdr, 5);
+	inbox_copy_in(v, v->inbox_tail + 5, msg, len);
+	v->inbox_tail += (uint32_t)len + 5;
+}
+
+long st_venue_next_message(st_venue *v, uint8_t *out, size_t cap, int *conn)
+{
+	uint8_t hdr[5];
+	if (v->inbox_head == v->inbox_tail)
+		return 0;
+	inbox_copy_out(v, v->inbox_head, hdr, 5);
+	size_t len = hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
+	if (len > cap)
+		return -EMSGSIZE;
+	inbox_copy_out(v, v->inbox_head + 5, out, len);
+	v->inbox_head += (uint32_t)len + 5;
+	*conn = hdr[4];
+	return (long)len;
+}
+
+/* ---- firing ----------------------------------------------------------------- */
+
+static int conn_ready(const st_venue *v, int i)
+{
+	const st_conn *c = v->pair->conns[i];
+	return c && c->state == ST_CONN_OPEN && !c->ep.eof && v->ready_opens[i] &&
+	       v->ready_opens[i] == c->stats.opens;
+}
+
+/* The connection to send on: the active one, else the standby (a failover). */
+static int pick_conn(st_venue *v)
+{
+	int active = v->pair->active;
+	if (conn_ready(v, active))
+		return active;
+	if (conn_ready(v, !active)) {
+		v->pair->active = !active;
+		v->pair->failovers++;
+		return !active;
+	}
+	return -1;
+}
+
+/* The leg's limit price: offset_bps through the book, on the tick. */
+static int64_t leg_price(const st_venue *v, const st_venue_leg_spec *s)
+{
+	if (!s->has_price || !v->book_time_ns)
+		return 0;
+	if (s->side == ST_SIDE_BUY) {
+		__int128 p = (__int128)v->ask * (10000 + s->offset_bps) / 10000;
+		return (int64_t)(p / s->tick * s->tick);
+	}
+	__int128 p = ((__int128)v->bid * (10000 - s->offset_bps) + 9999) / 10000;
+	return (int64_t)((p + s->tick - 1) / s->tick * s->tick);
+}
+
+static void reject_set(st_venue *v, int reason, uint64_t now_ns)
+{
+	st_venue_event e = {.type = ST_VEVENT_RISK_REJECT, .code = reason, .time_ns = now_ns};
+	emit(v, &e);
+}
+
+static void journal_order(st_venue *v, uint16_t type, const st_venue_inflight *o, int32_t code)
+{
+	st_journal_record rec = {
+		.type = type, .venue = v->index, .seq = o->seq,
+		.time_ns = wall_ms() * 1000000, .price = o->price, .quantity = o->quantity,
+		.error_code = code, .leg = o->leg, .side = (uint8_t)v->legs[o->leg].spec.side,
+	};
+	memcpy(rec.trigger, o->trigger, 32);
+	st_journal_append(v->journal, &rec);
+}
+
+/* Builds, journals and sends one order; risk has passed it already. */
+static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_t quantity,
+                       const uint8_t trigger[32], int retried, uint64_t now_ns)
+{
+	uint64_t seq = st_journal_take_seq(v->journal);
+	st_venue_inflight *o = &v->inflight[seq & INFLIGHT_MASK];
+	st_order_fields f = {
+		.request_id = seq, .client_id = seq,
+		.timestamp_ms = (uint64_t)((int64_t)wall_ms() + v->clock_offset_ms),
+		.price = price, .quantity = quantity,
+	};
+	*o = (st_venue_inflight){.seq = seq, .sent_ns = now_ns, .price = price,
+	                         .quantity = quantity, .leg = leg, .retried = (uint8_t)retried};
+	memcpy(o->trigger, trigger, 32);
+
+	long n = st_order_build(&v->legs[leg].tmpl, &v->key, &f, v->out, sizeof(v->out));
+	journal_order(v, ST_JOURNAL_ORDER, o, 0);
+	int rc = n < 0 ? (int)n : st_conn_send(v->pair->conns[conn], ST_WS_OP_TEXT, v->out, (size_t)n);
+	if (rc) {
+		journal_order(v, ST_JOURNAL_SEND_FAILED, o, rc);
+		st_risk_order_closed(&v->risk);
+		st_risk_reject(&v->risk, ST_RISK_SEND_FAILED, 1);
+		st_venue_event e = {.type = ST_VEVENT_RISK_REJECT, .code = ST_RISK_SEND_FAILED,
+		                    .leg = leg, .seq = seq, .time_ns = now_ns};
+		emit(v, &e);
+		return;
+	}
+	o->busy = 1;
+	o->conn = (uint8_t)conn;
+	o->conn_opens = v->pair->conns[conn]->stats.opens;
+	v->stats.orders_sent++;
+	st_venue_event e = {.type = ST_VEVENT_SENT, .leg = leg, .conn = (uint8_t)conn, .seq = seq,
+	                    .price = price, .quantity = quantity, .time_ns = now_ns};
+	emit(v, &e);
+}
+
+/* 1 when an order still waiting for its answer holds a slot the next n
+ * orders need (it has waited while ST_VENUE_INFLIGHT others came and went). */
+static int inflight_taken(const st_venue *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v->inflight[(v->journal->next_seq + i) & INFLIGHT_MASK].busy)
+			return 1;
+	return 0;
+}
+
+/* Risk, then every order of the set. Returns the number sent or -reason. */
+static int send_set(st_venue *v, uint32_t n, const uint8_t *legs, const int64_t *quantities,
+                    const uint8_t trigger[32], int retried, uint64_t now_ns)
+{
+	int64_t prices[ST_VENUE_RETRIES > ST_VENUE_MAX_LEGS ? ST_VENUE_RETRIES : ST_VENUE_MAX_LEGS];
+	int reason = ST_RISK_OK;
+
+	for (uint32_t i = 0; i < n; i++)
+		prices[i] = leg_price(v, &v->legs[legs[i]].spec);
+	int conn = pick_conn(v);
+	if (st_risk_killed(&v->risk))
+		reason = ST_RISK_KILLED;
+	else if (conn < 0)
+		reason = ST_RISK_NOT_READY;
+	else if (st_journal_count(v->journal) + 3 * (uint64_t)n > v->journal->capacity)
+		reason = ST_RISK_JOURNAL_FULL;
+	else if (inflight_taken(v, n))
+		reason = ST_RISK_OPEN_ORDERS;
+	if (reason)
+		st_risk_reject(&v->risk, reason, n);
+	else
+		reason = st_risk_check(&v->risk, n, quantities, prices, v->book_time_ns, now_ns);
+	if (reason) {
+		reject_set(v, reason, now_ns);
+		return -reason;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		send_order(v, conn, legs[i], prices[i], quantities[i], trigger, retried, now_ns);
+	return (int)n;
+}
+
+int st_venue_fire(st_venue *v, const uint8_t txid[32], uint64_t now_ns)
+{
+	uint8_t legs[ST_VENUE_MAX_LEGS];
+	int64_t quantities[ST_VENUE_MAX_LEGS];
+
+	v->stats.triggers++;
+	if (!v->nlegs)
+		return 0;
+	if (st_risk_killed(&v->risk)) {
+		st_risk_reject(&v->risk, ST_RISK_KILLED, v->nlegs);
+		reject_set(v, ST_RISK_KILLED, now_ns);
+		return -ST_RISK_KILLED;
+	}
+	int reason = st_risk_claim_trigger(&v->risk, txid);
+	if (reason) {
+		reject_set(v, reason, now_ns);
+		return -reason;
+	}
+	for (uint32_t i = 0; i < v->nlegs; i++) {
+		legs[i] = (uint8_t)i;
+		quantities[i] = v->legs[i].spec.quantity;
+	}
+	return send_set(v, v->nlegs, legs, quantities, txid, 0, now_ns);
+}
+
+int st_venue_clock_synced(st_venue *v, int64_t offset_ms, uint64_t now_ns)
+{
+	uint8_t legs[ST_VENUE_RETRIES];
+	int64_t quantities[ST_VENUE_RETRIES];
+	int sent = 0;
+
+	v->clock_offset_ms = offset_ms;
+	/* Each retry goes alone: its own trigger, its own risk check. */
+	for (uint32_t i = 0; i < v->nretries; i++) {
+		legs[0] = v->retries[i].leg;
+		quantities[0] = v->retries[i].quantity;
+		int rc = send_set(v, 1, legs, quantities, v->retries[i].trigger, 1, now_ns);
+		if (rc > 0) {
+			sent += rc;
+			v->stats.retries++;
+		}
+	}
+	v->nretries = 0;
+	return sent;
+}
+
+int st_venue_send_control(st_venue *v, int conn, const void *text, size_t len)
+{
+	if (conn < -1 || conn > 1 || (conn >= 0 && !v->pair->conns[conn]))
+		return -EINVAL;
+	st_conn *c = v->pair->conns[conn < 0 ? v->pair->active : conn];
+	return st_conn_send(c, ST_WS_OP_TEXT, text, len);
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+/* What one answer says, from either venue. */
+struct answer {
+	int has_id;
+	int64_t id;
+	int64_t http_status;
+	int64_t code;
+	int order_status;
+	int64_t venue_order_id;
+	int64_t retry_after_ms;
+	int success;              /* Kraken: -1 absent, 0, 1 */
+	st_json_span error;       /* Kraken error string */
+	st_json_span order_id;    /* Kraken order id */
+};
+
+static int binance_status(st_json_span s)
+{
+	static const struct { const char *name; int status; } MAP[] = {
+		{"NEW", ST_ORDER_STATUS_NEW}, {"PARTIALLY_FILLED", ST_ORDER_STATUS_PARTIAL},
+		{"FILLED", ST_ORDER_STATUS_FILLED}, {"CANCELED", ST_ORDER_STATUS_CANCELED},
+		{"PENDING_CANCEL", ST_ORDER_STATUS_NEW}, {"REJECTED", ST_ORDER_STATUS_REJECTED},
+		{"EXPIRED", ST_ORDER_STATUS_EXPIRED}, {"EXPIRED_IN_MATCH", ST_ORDER_STATUS_EXPIRED},
+	};
+	for (size_t i = 0; i < sizeof(MAP) / sizeof(MAP[0]); i++)
+		if (st_json_is(s, MAP[i].name))
+			return MAP[i].status;
+	return ST_ORDER_STATUS_NONE;
+}
+
+static void visit_binance(void *ctx, int depth, st_json_span parent, st_json_span key,
+                          int type, st_json_span value)
+{
+	struct answer *a = ctx;
+	int64_t n;
+	int is_num = type == ST_JSON_NUMBER && st_json_int(value, &n) == 0;
+
+	if (depth == 1) {
+		if (st_json_is(key, "id") && is_num) {
+			a->has_id = 1;
+			a->id = n;
+		} else if (st_json_is(key, "status") && is_num) {
+			a->http_status = n;
+		}
+	} else if (depth == 2 && st_json_is(parent, "result")) {
+		if (st_json_is(key, "orderId") && is_num)
+			a->venue_order_id = n;
+		else if (st_json_is(key, "status") && type == ST_JSON_STRING)
+			a->order_status = binance_status(value);
+	} else if (depth == 2 && st_json_is(parent, "error")) {
+		if (st_json_is(key, "code") && is_num)
+			a->code = n;
+	} else if (depth == 3 && st_json_is(parent, "data")) {
+		if (st_json_is(key, "retryAfter") && is_num)
+			a->retry_after_ms = n;
+	}
+}
+
+static void visit_kraken(void *ctx, int depth, st_json_span parent, st_json_span key,
+                         int type, st_json_span value)
+{
+	struct answer *a = ctx;
+	int64_t n;
+
+	if (depth == 1) {
+		if (st_json_is(key, "req_id") && type == ST_JSON_NUMBER && !st_json_int(value, &n)) {
+			a->has_id = 1;
+			a->id = n;
+		} else if (st_json_is(key, "success") && (type == ST_JSON_TRUE || type == ST_JSON_FALSE)) {
+			a->success = type == ST_JSON_TRUE;
+		} else if (st_json_is(key, "error") && type == ST_JSON_STRING) {
+			a->error = value;
+		}
+	} else if (depth == 2 && st_json_is(parent, "result") && st_json_is(key, "order_id") &&
+	           type == ST_JSON_STRING) {
+		a->order_id = value;
+	}
+}
+
+static int starts_with(st_json_span s, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	return s.len >= len && memcmp(s.p, prefix, len) == 0;
+}
+
+/* Kraken's error string to our code and event. */
+static void kraken_error(struct answer *a, uint32_t *event)
+{
+	static const char *const RATE[] = {"EOrder:Rate limit", "EAPI:Rate limit",
+	                                   "EGeneral:Too many requests"};
+	for (size_t i = 0; i < sizeof(RATE) / sizeof(RATE[0]); i++)
+		if (starts_with(a->error, RATE[i])) {
+			a->code = ST_KRAKEN_RATE_LIMIT;
+			*event = ST_VEVENT_RATE_LIMIT;
+			return;
+		}
+	if (starts_with(a->error, "EAPI:") || starts_with(a->error, "EGeneral:Permission")) {
+		a->code = ST_KRAKEN_EAPI_AUTH;
+		*event = ST_VEVENT_AUTH;
+	} else if (starts_with(a->error, "EOrder:")) {
+		a->code = ST_KRAKEN_EORDER;
+		*event = ST_VEVENT_REJECTED;
+	} else {
+		a->code = ST_KRAKEN_OTHER;
+		*event = ST_VEVENT_REJECTED;
+	}
+}
+
+/* Sorts an answer to an order into its event; fills a->order_status. */
+static uint32_t classify(const st_venue *v, struct answer *a)
+{
+	uint32_t event;
+
+	if (v->kind == ST_VENUE_KRAKEN) {
+		if (a->success == 1) {
+			a->http_status = 200;
+			a->order_status = ST_ORDER_STATUS_ACCEPTED;
+			return ST_VEVENT_ACK;
+		}
+		a->http_status = 400;
+		kraken_error(a, &event);
+	} else if (a->http_status == 200) {
+		if (a->order_status == ST_ORDER_STATUS_NONE)
+			a->order_status = ST_ORDER_STATUS_ACCEPTED;
+		return ST_VEVENT_ACK;
+	} else if (a->code == ST_BINANCE_OUTCOME_UNKNOWN) {
+		a->order_status = ST_ORDER_STATUS_UNKNOWN;
+		return ST_VEVENT_UNKNOWN;
+	} else if (a->http_status == 429 || a->http_status == 418) {
+		event = ST_VEVENT_RATE_LIMIT;
+	} else if (a->code == ST_BINANCE_TIMESTAMP) {
+		event = ST_VEVENT_CLOCK;
+	} else if (a->code == ST_BINANCE_SIGNATURE) {
+		event = ST_VEVENT_AUTH;
+	} else {
+		event = ST_VEVENT_REJECTED;
+	}
+	a->order_status = ST_ORDER_STATUS_REJECTED;
+	return event;
+}
+
+static int is_final(const st_venue *v, const st_venue_inflight *o, int status)
+{
+	switch (status) {
+	case ST_ORDER_STATUS_FILLED:
+	case ST_ORDER_STATUS_CANCELED:
+	case ST_ORDER_STATUS_REJECTED:
+	case ST_ORDER_STATUS_EXPIRED:
+	case ST_ORDER_STATUS_NOT_FOUND:
+		return 1;
+	case ST_ORDER_STATUS_ACCEPTED:
+		return !v->legs[o->leg].spec.rests; /* IOC / market: done once accepted */
+	default:
+		return 0;
+	}
+}
+
+static void backoff(st_venue *v, const struct answer *a, uint64_t now_ns)
+{
+	int64_t wait_ms = DEFAULT_BACKOFF_MS;
+	if (a->retry_after_ms > 0) {
+		wait_ms = a->retry_after_ms - ((int64_t)wall_ms() + v->clock_offset_ms);
+		if (wait_ms < 0)
+			wait_ms = 0;
+	}
+	st_risk_venue_backoff(&v->risk, now_ns + (uint64_t)wait_ms * 1000000);
+	v->stats.rate_limited++;
+}
+
+static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a, int conn,
+                            uint64_t now_ns)
+{
+	uint32_t event = classify(v, a);
+	st_journal_record rec = {
+		.type = ST_JOURNAL_ACK, .venue = v->index, .seq = o->seq,
+		.time_ns = wall_ms() * 1000000, .price = o->price, .quantity = o->quantity,
+		.venue_order_id = (uint64_t)a->venue_order_id, .http_status = (int32_t)a->http_status,
+		.error_code = (int32_t)a->code, .order_status = (uint8_t)a->order_status,
+		.leg = o->leg, .side = (uint8_t)v->legs[o->leg].spec.side,
+	};
+	memcpy(rec.trigger, o->trigger, 32);
+	st_json_span detail = a->order_id.len ? a->order_id : a->error;
+	memcpy(rec.detail, detail.p, detail.len < sizeof(rec.detail) - 1 ? detail.len
+	                                                             : sizeof(rec.detail) - 1);
+	st_journal_append(v->journal, &rec);
+
+	st_venue_event e = {
+		.type = event, .code = (int32_t)a->code, .http_status = (int32_t)a->http_status,
+		.order_status = (uint8_t)a->order_status, .leg = o->leg, .conn = (uint8_t)conn,
+		.seq = o->seq, .venue_order_id = (uint64_t)a->venue_order_id, .price = o->price,
+		.quantity = o->quantity, .latency_ns = now_ns - o->sent_ns,
+		.retry_at_ms = (uint64_t)a->retry_after_ms, .time_ns = now_ns,
+	};
+	emit(v, &e);
+
+	switch (event) {
+	case ST_VEVENT_ACK: v->stats.acks++; break;
+	case ST_VEVENT_UNKNOWN: v->stats.unknown++; break;
+	case ST_VEVENT_RATE_LIMIT: backoff(v, a, now_ns); break;
+	case ST_VEVENT_CLOCK:
+		v->stats.clock_resyncs++;
+		if (!(o->retried & 1) && v->nretries < ST_VENUE_RETRIES) {
+			st_venue_retry *r = &v->retries[v->nretries++];
+			r->leg = o->leg;
+			r->quantity = o->quantity;
+			memcpy(r->trigger, o->trigger, 32);
+		}
+		break;
+	default: break;
+	}
+	if (event != ST_VEVENT_ACK && event != ST_VEVENT_UNKNOWN)
+		v->stats.rejects++;
+	if (is_final(v, o, a->order_status))
+		st_risk_order_closed(&v->risk);
+	o->busy = 0;
+}
+
+void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, uint64_t now_ns)
+{
+	struct answer a = {.success = -1};
+	int rc = st_json_scan(msg, len, v->kind == ST_VENUE_KRAKEN ? visit_kraken : visit_binance, &a);
+	if (rc) {
+		v->stats.bad_messages++;
+		inbox_put(v, conn, msg, len);
+		return;
+	}
+	if (a.has_id && a.id >= 0) {
+		st_venue_inflight *o = &v->inflight[(uint64_t)a.id & INFLIGHT_MASK];
+		if (o->busy && o->seq == (uint64_t)a.id) {
+			on_order_answer(v, o, &a, conn, now_ns);
+			return;
+		}
+		if ((uint64_t)a.id >= v->oldest_seq && (uint64_t)a.id < v->journal->next_seq)
+			v->stats.unmatched++; /* one of ours, answered twice or after resolve */
+	}
+	inbox_put(v, conn, msg, len);
+}
+
+/* Orders whose answer is late, or whose connection dropped, become unknown. */
+static void check_deadlines(st_venue *v, uint64_t now_ns)
+{
+	while (v->oldest_seq < v->journal->next_seq) {
+		st_venue_inflight *o = &v->inflight[v->oldest_seq & INFLIGHT_MASK];
+		if (o->busy && o->seq == v->oldest_seq && o->sent_ns + v->ack_timeout_ns > now_ns) {
+			const st_conn *c = v->pair->conns[o->conn];
+			if (c->state == ST_CONN_OPEN && !c->ep.eof && c->stats.opens == o->conn_opens)
+				return; /* still waiting, in time, on the connection it left by */
+		}
+		if (o->busy && o->seq == v->oldest_seq) {
+			journal_order(v, ST_JOURNAL_TIMEOUT, o, 0);
+			v->stats.unknown++;
+			st_venue_event e = {.type = ST_VEVENT_UNKNOWN, .order_status = ST_ORDER_STATUS_UNKNOWN,
+			                    .leg = o->leg, .seq = o->seq, .price = o->price,
+			                    .quantity = o->quantity, .latency_ns = now_ns - o->sent_ns,
+			                    .time_ns = now_ns};
+			emit(v, &e);
+			o->busy = 0; /* stays open in risk until resolved */
+		}
+		v->oldest_seq++;
+	}
+}
+
+int st_venue_poll(st_venue *v, uint64_t now_ns)
+{
+	int handled = 0, opcode;
+
+	for (int i = 0; i < 2; i++) {
+		st_conn *c = v->pair->conns[i];
+		if (!c)
+			continue;
+		long n;
+		while ((n = st_conn_recv(c, v->msg, sizeof(v->msg), &opcode)) > 0) {
+			st_venue_on_message(v, i, v->msg, (size_t)n, now_ns);
+			handled++;
+		}
+		if (n == -EMSGSIZE) {
+			/* Larger than any answer we expect: the connection is not sane. */
+			v->stats.bad_messages++;
+			st_conn_abort(c, -EMSGSIZE);
+		}
+	}
+	check_deadlines(v, now_ns);
+	return handled;
+}
+
+int st_venue_resolve(st_venue *v, uint64_t seq, int order_status, uint64_t venue_order_id,
+                     int32_t error_code)
+{
+	if (order_status < ST_ORDER_STATUS_NONE || order_status > ST_ORDER_STATUS_NOT_FOUND)
+		return -EINVAL;
+	st_journal_record rec = {
+		.type = ST_JOURNAL_RESOLVED, .venue = v->index, .seq = seq,
+		.time_ns = wall_ms() * 1000000, .venue_order_id = venue_order_id,
+		.http_status = 200, .error_code = error_code, .order_status = (uint8_t)order_status,
+	};
+	int rc = st_journal_append(v->journal, &rec);
+	/* Orders of an earlier process were never counted open in this one. */
+	if (rc == 0 && seq >= v->first_seq && order_status != ST_ORDER_STATUS_NEW &&
+	    order_status != ST_ORDER_STATUS_PARTIAL)
+		st_risk_order_closed(&v->risk);
+	return rc;
+}

@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: MIT
+"""The order desk of one venue: the native st_venue seen from Python.
+
+Python sets it up (legs and their templates, key, risk limits, journal) and
+drives the slow side (logon, clock, reconciliation); the native side fires
+order sets, parses answers, journals and applies risk. Until the engine has
+its own thread, whoever runs the loop calls `poll()` after `Loop.run()`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from orchestrator import native
+from orchestrator._native import ffi, lib
+from orchestrator.errors import ConfigError
+from orchestrator.hotline import Connection, HotStandby
+from orchestrator.journal import Journal
+from orchestrator.native import CData
+from orchestrator.venues import Leg, Secret, Template
+
+RISK_REASONS = {i: ffi.string(lib.st_risk_reason_name(i)).decode()
+                for i in range(lib.ST_RISK_REASONS)}
+
+EVENT_NAMES = {
+    lib.ST_VEVENT_SENT: "sent",
+    lib.ST_VEVENT_RISK_REJECT: "risk_reject",
+    lib.ST_VEVENT_ACK: "ack",
+    lib.ST_VEVENT_REJECTED: "rejected",
+    lib.ST_VEVENT_UNKNOWN: "unknown",
+    lib.ST_VEVENT_RATE_LIMIT: "rate_limit",
+    lib.ST_VEVENT_CLOCK: "clock",
+    lib.ST_VEVENT_AUTH: "auth",
+}
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Pre-trade limits of one venue (quantities and prices as decimals)."""
+
+    max_quantity: Decimal
+    max_notional: Decimal
+    max_open_orders: int = 16
+    orders_per_second: float = 4.0       # our bucket, kept under the venue's limit
+    burst: int = 4
+    max_price_age: float = 2.0           # seconds
+
+    def native(self, price_decimals: int, quantity_decimals: int) -> CData:
+        limits = ffi.new("st_risk_limits *")
+        max_quantity = self.max_quantity.scaleb(quantity_decimals)
+        max_notional = self.max_notional.scaleb(price_decimals + quantity_decimals)
+        if max_quantity <= 0 or max_notional <= 0 or self.max_open_orders <= 0 or \
+                self.burst <= 0 or self.orders_per_second <= 0 or self.max_price_age <= 0:
+            raise ConfigError(f"risk limits must all be positive: {self}")
+        if self.max_open_orders > lib.ST_VENUE_INFLIGHT:
+            raise ConfigError(f"risk: max_open_orders {self.max_open_orders} is above "
+                              f"{lib.ST_VENUE_INFLIGHT}")
+        limits.max_quantity = int(max_quantity)
+        limits.max_notional = int(max_notional)
+        limits.max_open_orders = self.max_open_orders
+        limits.burst = self.burst
+        limits.interval_ns = int(1e9 / self.orders_per_second)
+        limits.max_price_age_ns = int(self.max_price_age * 1e9)
+        return limits
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    code: int
+    http_status: int
+    order_status: int
+    leg: int
+    conn: int
+    seq: int
+    venue_order_id: int
+    price: int
+    quantity: int
+    latency_ns: int
+    retry_at_ms: int
+    time_ns: int
+
+    @property
+    def reason(self) -> str:
+        """For risk_reject: why."""
+        return RISK_REASONS.get(self.code, str(self.code))
+
+
+class OrderBuilder:
+    """One native order template (and HMAC key when it signs), built on demand:
+    the same code fire() runs, without a venue around it."""
+
+    def __init__(self, template: Template, secret: Secret | None = None) -> None:
+        self._template = ffi.new("st_order_template *")
+        payload = template.payload
+        native.ensure(lib.st_order_template_init(
+            self._template, template.message, len(template.message),
+            payload if payload is not None else ffi.NULL,
+            len(payload) if payload is not None else 0,
+            template.sign, template.price_decimals, template.quantity_decimals),
+            "order template")
+        self._key = ffi.gc(ffi.new("st_hmac_sha256_key *"), lib.st_hmac_sha256_key_wipe)
+        if secret is not None:
+            raw = secret.reveal()
+            native.ensure(lib.st_hmac_sha256_key_init(self._key, lib.ST_SHA256_AUTO, raw,
+                                                      len(raw)), "HMAC key")
+        self._fields = ffi.new("st_order_fields *")
+        self._out = ffi.new("uint8_t[]", lib.ST_ORDER_MAX_TEXT + 256)
+
+    def build(self, *, request_id: int, client_id: int, timestamp_ms: int, price: int,
+              quantity: int) -> bytes:
+        f = self._fields
+        f.request_id, f.client_id, f.timestamp_ms = request_id, client_id, timestamp_ms
+        f.price, f.quantity = price, quantity
+        n = native.ensure(lib.st_order_build(self._template, self._key, f, self._out,
+                                             len(self._out)), "build order")
+        return bytes(ffi.buffer(self._out, n))
+
+
+def _event(e: CData) -> Event:
+    return Event(EVENT_NAMES.get(e.type, str(e.type)), int(e.code), int(e.http_status),
+                 int(e.order_status), int(e.leg), int(e.conn), int(e.seq),
+                 int(e.venue_order_id), int(e.price), int(e.quantity), int(e.latency_ns),
+                 int(e.retry_at_ms), int(e.time_ns))
+
+
+class Desk:
+    """One venue's native order desk over a connection pair and a journal."""
+
+    def __init__(self, kind: int, conns: HotStandby | Connection, journal: Journal,
+                 limits: RiskLimits, *, price_decimals: int, quantity_decimals: int,
+                 index: int = 0, ack_timeout: float = 5.0, seed: int | None = None) -> None:
+        if isinstance(conns, HotStandby):
+            self.pair, self.conns = conns._ptr, conns.conns
+        else:
+            self.pair = ffi.new("st_conn_pair *")
+            lib.st_conn_pair_init(self.pair, conns._ptr, ffi.NULL)
+            self.conns = (conns,)
+        self.journal = journal
+        self.price_decimals, self.quantity_decimals = price_decimals, quantity_decimals
+        self.legs: list[Leg] = []
+        self._ptr = ffi.gc(ffi.new("st_venue *"), lib.st_venue_exit)
+        native.ensure(
+            lib.st_venue_init(self._ptr, kind, index, self.pair, journal._ptr,
+                              limits.native(price_decimals, quantity_decimals),
+                              int(ack_timeout * 1e9),
+                              seed if seed is not None else time.monotonic_ns()),
+            "venue desk",
+        )
+        self._event = ffi.new("st_venue_event *")
+        self._msg = ffi.new("uint8_t[]", lib.ST_VENUE_MAX_MESSAGE)
+        self._conn = ffi.new("int *")
+
+    # -- set-up ---------------------------------------------------------------
+
+    def set_hmac_secret(self, secret: Secret) -> None:
+        raw = secret.reveal()
+        native.ensure(lib.st_venue_set_key(self._ptr, raw, len(raw)), "venue HMAC key")
+
+    def add_leg(self, leg: Leg, template: Template) -> int:
+        if (leg.price_decimals, leg.quantity_decimals) != (self.price_decimals,
+                                                          self.quantity_decimals):
+            raise ConfigError(f"{leg.symbol}: every leg of a venue uses the same decimals")
+        spec = ffi.new("st_venue_leg_spec *")
+        spec.side = leg.side.value
+        spec.quantity = leg.fixed(leg.quantity, leg.quantity_decimals, "quantity")
+        spec.offset_bps = leg.offset_bps
+        spec.tick = leg.fixed(leg.tick, leg.price_decimals, "tick")
+        spec.has_price = int(leg.has_price)
+        spec.rests = int(leg.rests)
+        payload = template.payload
+        index = native.ensure(
+            lib.st_venue_add_leg(
+                self._ptr, spec, template.message, len(template.message),
+                payload if payload is not None else ffi.NULL,
+                len(payload) if payload is not None else 0,
+                template.sign, template.price_decimals, template.quantity_decimals),
+            f"order leg {leg.symbol} {leg.side.name}",
+        )
+        self.legs.append(leg)
+        return index
+
+    def set_book(self, bid: Decimal, ask: Decimal, now_ns: int | None = None) -> None:
+        scale = self.price_decimals
+        lib.st_venue_set_book(self._ptr, int(bid.scaleb(scale)), int(ask.scaleb(scale)),
+                              now_ns if now_ns is not None else time.monotonic_ns())
+
+    def set_ready(self, conn: int) -> None:
+        lib.st_venue_set_ready(self._ptr, conn)
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        lib.st_venue_set_clock_offset(self._ptr, offset_ms)
+
+    def clock_synced(self, offset_ms: int) -> int:
+        return int(lib.st_venue_clock_synced(self._ptr, offset_ms, time.monotonic_ns()))
+
+    # -- the hot side, driven from Python until the engine thread exists -------
+
+    def fire(self, txid: bytes, now_ns: int | None = None) -> int:
+        """Fires the order set for a trigger: orders sent, or -(risk reason)."""
+        if len(txid) != 32:
+            raise native.invalid_argument("fire", "a trigger txid is 32 bytes")
+        return int(lib.st_venue_fire(self._ptr, txid,
+                                     now_ns if now_ns is not None else time.monotonic_ns()))
+
+    def poll(self) -> int:
+        return int(lib.st_venue_poll(self._ptr, time.monotonic_ns()))
+
+    def on_message(self, text: bytes, conn: int = 0) -> None:
+        lib.st_venue_on_message(self._ptr, conn, text, len(text), time.monotonic_ns())
+
+    def events(self) -> list[Event]:
+        out = []
+        while lib.st_venue_next_event(self._ptr, self._event):
+            out.append(_event(self._event))
+        return out
+
+    def messages(self) -> list[tuple[int, bytes]]:
+        """Messages that are not answers to orders, with their connection index."""
+        out = []
+        while (n := native.ensure(
+                lib.st_venue_next_message(self._ptr, self._msg, len(self._msg), self._conn),
+                "venue inbox")) > 0:
+            out.append((int(self._conn[0]), bytes(ffi.buffer(self._msg, n))))
+        return out
+
+    def send_control(self, text: str, conn: int = -1) -> None:
+        data = text.encode()
+        native.ensure(lib.st_venue_send_control(self._ptr, conn, data, len(data)),
+                      "venue control message")
+
+    def resolve(self, seq: int, status: int, venue_order_id: int = 0, error_code: int = 0
+                ) -> None:
+        native.ensure(lib.st_venue_resolve(self._ptr, seq, status, venue_order_id, error_code),
+                      f"resolve order {seq}")
+
+    # -- risk and state -------------------------------------------------------
+
+    def kill(self, killed: bool = True) -> None:
+        """No further order leaves (or, with False, they may again)."""
+        lib.st_risk_kill(lib.st_venue_risk(self._ptr), int(killed))
+
+    @property
+    def killed(self) -> bool:
+        return bool(lib.st_risk_killed(lib.st_venue_risk(self._ptr)))
+
+    def set_limits(self, limits: RiskLimits) -> None:
+        native.ensure(lib.st_risk_set_limits(
+            lib.st_venue_risk(self._ptr), limits.native(self.price_decimals,
+                                                        self.quantity_decimals)), "risk limits")
+
+    @property
+    def rejections(self) -> dict[str, int]:
+        """Orders refused by risk, by reason."""
+        risk = lib.st_venue_risk(self._ptr)
+        return {RISK_REASONS[i]: int(lib.st_risk_rejected(risk, i))
+                for i in range(1, lib.ST_RISK_REASONS)}
+
+    @property
+    def open_orders(self) -> int:
+        return int(lib.st_risk_open_orders(lib.st_venue_risk(self._ptr)))
+
+    @property
+    def risk_accepted(self) -> int:
+        return int(lib.st_risk_accepted(lib.st_venue_risk(self._ptr)))
+
+    @property
+    def stats(self) -> dict[str, int]:
+        s = lib.st_venue_get_stats(self._ptr)
+        return {name: int(getattr(s, name)) for name in dir(s)}
