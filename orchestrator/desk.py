@@ -21,7 +21,7 @@ from orchestrator.journal import Journal
 from orchestrator.native import CData
 from orchestrator.venues import Leg, Secret, Template
 
-RISK_REASONS = {i: ffi.string(lib.st_risk_reason_name(i)).decode()
+RISK_REASONS = {i: str(ffi.string(lib.st_risk_reason_name(i)).decode())
                 for i in range(lib.ST_RISK_REASONS)}
 
 EVENT_NAMES = {
@@ -133,7 +133,8 @@ class Desk:
                  limits: RiskLimits, *, price_decimals: int, quantity_decimals: int,
                  index: int = 0, ack_timeout: float = 5.0, seed: int | None = None) -> None:
         if isinstance(conns, HotStandby):
-            self.pair, self.conns = conns._ptr, conns.conns
+            self.pair = conns._ptr
+            self.conns: tuple[Connection, ...] = conns.conns
         else:
             self.pair = ffi.new("st_conn_pair *")
             lib.st_conn_pair_init(self.pair, conns._ptr, ffi.NULL)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import native
-from orchestrator.native import CData
 from orchestrator._native import ffi, lib
+from orchestrator.native import CData
 
 ORDER = lib.ST_JOURNAL_ORDER
 SEND_FAILED = lib.ST_JOURNAL_SEND_FAILED

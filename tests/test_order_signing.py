@@ -17,8 +17,7 @@ from orchestrator._native import lib
 from orchestrator.desk import OrderBuilder
 from orchestrator.errors import ConfigError, NativeError
 from orchestrator.signing import HmacSha256
-from orchestrator.venues import Leg, Secret, Side, Slot, Template, slot, slot_value
-from orchestrator.venues import binance, kraken
+from orchestrator.venues import Leg, Secret, Side, Slot, Template, binance, kraken, slot, slot_value
 from tests.conftest import signing_cases
 
 
@@ -80,10 +79,13 @@ def test_every_vector_is_covered() -> None:
     assert {c["name"] for c in signing_cases()} == covered
 
 
+FULLWIDTH_SYMBOL = "\uff11\uff12\uff13\uff14\uff15\uff16"  # as in the non-ASCII vector
+
+
 def random_leg(rng: random.Random) -> Leg:
     price_decimals = rng.choice([0, 1, 2, 4, 8])
     return Leg(
-        symbol=rng.choice(["BTCUSDT", "ETHBTC", "１２３４５６", "SOL_USDT"]),
+        symbol=rng.choice(["BTCUSDT", "ETHBTC", FULLWIDTH_SYMBOL, "SOL_USDT"]),
         side=rng.choice([Side.BUY, Side.SELL]),
         quantity=Decimal("0.001"), order_type=rng.choice(["LIMIT", "MARKET"]),
         time_in_force=rng.choice(["GTC", "IOC", "FOK"]),

@@ -12,6 +12,7 @@
 
 #include "st_conn.h"
 #include "st_hmac.h"
+#include "st_order.h"
 #include "st_strategy.h"
 
 /* cdef-begin */
@@ -41,6 +42,13 @@ int st_bench_hmac_sha256_hex(const st_hmac_sha256_key *key, const void *msg,
 int st_bench_parse_match(const st_strategy *s, const uint8_t *txs, size_t len,
                          uint32_t count, uint32_t passes, double *out_ns,
                          uint32_t *actions);
+/*
+ * Builds, signs (when the template signs), frames and encrypts batch x
+ * samples orders on an OPEN connection, timing each batch; the TLS records
+ * are discarded, not sent, so the connection is of no further use.
+ */
+int st_bench_order(const st_order_template *t, const st_hmac_sha256_key *key, st_conn *conn,
+                   uint32_t batch, uint32_t samples, double *out_ns);
 int st_bench_ws_echo(st_loop *loop, st_conn *conn, const void *payload, size_t len,
                      uint32_t warmup, uint32_t samples, double *out_ns);
 /* cdef-end */

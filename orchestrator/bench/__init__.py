@@ -67,6 +67,7 @@ def alternate(
 
 
 def suites() -> dict[str, Callable[..., Report]]:
-    from orchestrator.bench import mempool, sign, wsecho
+    from orchestrator.bench import mempool, order, sign, wsecho
 
-    return {"sign": sign.run, "wsecho": wsecho.run, "mempool": mempool.run}
+    return {"sign": sign.run, "wsecho": wsecho.run, "mempool": mempool.run,
+            "order": order.run}

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: MIT
+"""What every venue session does around its native desk.
+
+A session keeps each connection of the desk ready (whatever the venue needs
+after a connect: a clock sync, a logon), routes answers to the requests it
+made, and turns the desk's events into state an operator can read. Until the
+engine thread exists it also drives the loop: `step()` runs the loop once,
+polls the desk and handles what came back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.desk import Desk, Event
+from orchestrator.errors import StratumError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[int, dict[str, Any], int], None]
+
+
+class VenueError(StratumError):
+    """The venue refused us in a way that needs an operator (credentials, ban)."""
+
+
+@dataclass
+class Pending:
+    """A request Python sent and is waiting to hear about."""
+
+    handler: Handler
+    sent_ns: int          # time.time_ns() when sent
+
+
+@dataclass
+class SessionState:
+    events: list[Event] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    resyncs: int = 0
+
+
+class VenueSession:
+    """Base of the per-venue sessions: request ids, answers, readiness per connection."""
+
+    name = "venue"
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.loop = desk.conns[0].loop
+        self.state = SessionState()
+        self._ids = itertools.count(1)
+        self._pending: dict[str, Pending] = {}
+        self._prepared_opens = [0] * len(desk.conns)   # conn opens already made ready
+
+    # -- to be provided by each venue ----------------------------------------
+
+    def prepare(self, conn: int) -> None:
+        """Make connection `conn` ready for orders (it has just opened)."""
+        raise NotImplementedError
+
+    def request_id(self, text: str) -> str | None:
+        """The id of the request a control message answers, if any."""
+        raise NotImplementedError
+
+    def on_event(self, event: Event) -> None:
+        """React to one desk event (resync the clock, note an error...)."""
+
+    # -- driving ---------------------------------------------------------------
+
+    def send(self, conn: int, build: Callable[[str], str], handler: Handler) -> str:
+        """Sends the request build(id) on connection conn; handler gets the answer."""
+        request_id = f"{self.name}-{next(self._ids)}"
+        self._pending[request_id] = Pending(handler, time.time_ns())
+        self.desk.send_control(build(request_id), conn)
+        return request_id
+
+    def step(self, timeout: float = 0.0) -> list[Event]:
+        """Runs the loop once, then handles answers, events and (re)opened
+        connections. Raises VenueError for what needs an operator."""
+        self.loop.run(timeout)
+        self.desk.poll()
+        for conn, raw in self.desk.messages():
+            self._on_message(conn, raw)
+        events = self.desk.events()
+        for event in events:
+            self.on_event(event)
+        self.state.events.extend(events)
+        for i, connection in enumerate(self.desk.conns):
+            opens = connection.stats["opens"]
+            if connection.state == "open" and opens != self._prepared_opens[i]:
+                self._prepared_opens[i] = opens
+                self.prepare(i)
+        if self.state.errors:
+            errors, self.state.errors = self.state.errors, []
+            raise VenueError("; ".join(errors))
+        return events
+
+    def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.step(min(left, 0.01))
+        return True
+
+    def _on_message(self, conn: int, raw: bytes) -> None:
+        text = raw.decode(errors="replace")
+        request_id = self.request_id(text)
+        pending = self._pending.pop(request_id, None) if request_id else None
+        if pending is None:
+            log.debug("%s: message nobody waits for: %.200s", self.name, text)
+            return
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            log.warning("%s: answer to %s is not JSON: %.200s", self.name, request_id, text)
+            return
+        if isinstance(answer, dict):
+            pending.handler(conn, answer, pending.sent_ns)
