@@ -542,8 +542,9 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 	};
 	memcpy(rec.trigger, o->trigger, 32);
 	st_json_span detail = a->order_id.len ? a->order_id : a->error;
-	memcpy(rec.detail, detail.p, detail.len < sizeof(rec.detail) - 1 ? detail.len
-	                                                             : sizeof(rec.detail) - 1);
+	if (detail.len)
+		memcpy(rec.detail, detail.p, detail.len < sizeof(rec.detail) - 1
+		                                 ? detail.len : sizeof(rec.detail) - 1);
 	st_journal_append(v->journal, &rec);
 
 	st_venue_event e = {
@@ -580,6 +581,10 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, uint64_t now_ns)
 {
 	struct answer a = {.success = -1};
+	if (!len) {
+		v->stats.bad_messages++; /* nothing to hand on */
+		return;
+	}
 	int rc = st_json_scan(msg, len, v->kind == ST_VENUE_KRAKEN ? visit_kraken : visit_binance, &a);
 	if (rc) {
 		v->stats.bad_messages++;

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: venue answers as a hostile server sends them. Each input
+ * goes through the JSON scanner (every reported span must lie inside the
+ * input) and then through both venues' answer handling, with orders 0..7 in
+ * flight so that ids in the input can match them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "st_json.h"
+#include "st_venue.h"
+
+static const uint8_t *input;
+static size_t input_len;
+
+static void inside(st_json_span s)
+{
+	if (s.len && (s.p < input || s.p + s.len > input + input_len))
+		__builtin_trap();
+}
+
+static void check_spans(void *ctx, int depth, st_json_span parent, st_json_span key, int type,
+                        st_json_span value)
+{
+	(void)ctx;
+	if (depth < 1 || depth > ST_JSON_MAX_DEPTH || type < ST_JSON_STRING || type > ST_JSON_NULL)
+		__builtin_trap();
+	inside(parent);
+	inside(key);
+	inside(value);
+}
+
+static st_venue venues[2];
+static st_journal journal;
+static st_conn conn;
+static st_conn_pair pair;
+
+static void setup(void)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/fuzz-answer-%d.journal", (int)getpid());
+	unlink(path);
+	if (st_journal_open(&journal, path, 1 << 16))
+		abort();
+	unlink(path); /* the mapping stays; nothing is left behind */
+	st_conn_pair_init(&pair, &conn, NULL);
+	st_risk_limits limits = {.max_quantity = 100, .max_notional = 1000000,
+	                         .max_open_orders = 64, .burst = 8, .interval_ns = 1000,
+	                         .max_price_age_ns = 1000000000};
+	static const char TEMPLATE[] = "{\"q\":\0\5}";
+	st_venue_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1};
+	for (int k = 0; k < 2; k++) {
+		if (st_venue_init(&venues[k], k ? ST_VENUE_KRAKEN : ST_VENUE_BINANCE, (uint16_t)k,
+		                  &pair, &journal, &limits, 1000000000, 1) ||
+		    st_venue_add_leg(&venues[k], &leg, TEMPLATE, sizeof(TEMPLATE) - 1, NULL, 0,
+		                     ST_ORDER_SIGN_NONE, 2, 8) < 0)
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int ready;
+	static uint8_t out[ST_VENUE_MAX_MESSAGE];
+
+	if (!ready) {
+		setup();
+		ready = 1;
+	}
+	input = data;
+	input_len = size;
+	(void)st_json_scan(data, size, check_spans, NULL);
+
+	if (journal.count > journal.capacity - 64)
+		journal.count = 0; /* keep appending: a long run would fill it */
+	for (int k = 0; k < 2; k++) {
+		st_venue *v = &venues[k];
+		for (uint64_t i = 0; i < 8; i++)
+			v->inflight[i] = (st_venue_inflight){.seq = i, .busy = 1, .sent_ns = 1};
+		st_venue_on_message(v, 0, data, size, 2);
+		st_venue_event e;
+		int conn_index;
+		while (st_venue_next_event(v, &e))
+			if (e.leg >= v->nlegs || e.type < ST_VEVENT_SENT || e.type > ST_VEVENT_AUTH)
+				__builtin_trap();
+		long n;
+		while ((n = st_venue_next_message(v, out, sizeof(out), &conn_index)) > 0)
+			if ((size_t)n != size || memcmp(out, data, size))
+				__builtin_trap();
+		v->nretries = 0;
+	}
+	return 0;
+}
