@@ -56,7 +56,8 @@ class VenueSession:
         self.state = SessionState()
         self._ids = itertools.count(1)
         self._pending: dict[str, Pending] = {}
-        self._prepared_opens = [0] * len(desk.conns)   # conn opens already made ready
+        self._prepared_opens = [0] * len(desk.conns)   # conn opens already prepared
+        self.ready: set[int] = set()                   # connections orders may use
 
     # -- to be provided by each venue ----------------------------------------
 
@@ -93,13 +94,20 @@ class VenueSession:
         self.state.events.extend(events)
         for i, connection in enumerate(self.desk.conns):
             opens = connection.stats["opens"]
-            if connection.state == "open" and opens != self._prepared_opens[i]:
+            if connection.state != "open":
+                self.ready.discard(i)
+            elif opens != self._prepared_opens[i]:
                 self._prepared_opens[i] = opens
+                self.ready.discard(i)
                 self.prepare(i)
         if self.state.errors:
             errors, self.state.errors = self.state.errors, []
             raise VenueError("; ".join(errors))
         return events
+
+    def mark_ready(self, conn: int) -> None:
+        self.desk.set_ready(conn)
+        self.ready.add(conn)
 
     def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout

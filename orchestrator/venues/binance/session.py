@@ -67,7 +67,7 @@ class BinanceSession(VenueSession):
             self.state.errors.append(f"binance time: no serverTime in {str(answer)[:120]}")
             return
         self._set_offset(clock_offset_ms(server, sent_ns, time.time_ns()))
-        self.desk.set_ready(conn)
+        self.mark_ready(conn)
 
     def _on_logon(self, conn: int, answer: dict[str, Any], sent_ns: int) -> None:
         if answer.get("status") != 200:
@@ -79,7 +79,7 @@ class BinanceSession(VenueSession):
         if isinstance(server, int):
             self._set_offset(clock_offset_ms(server, sent_ns, time.time_ns()))
         self.logged_on[conn] = True
-        self.desk.set_ready(conn)
+        self.mark_ready(conn)
 
     def _set_offset(self, offset_ms: int) -> None:
         self.clock_offset_ms = offset_ms

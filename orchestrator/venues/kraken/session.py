@@ -22,7 +22,7 @@ class KrakenSession(VenueSession):
         return f"{self.name}-{request_id}" if isinstance(request_id, int) else None
 
     def prepare(self, conn: int) -> None:
-        self.desk.set_ready(conn)
+        self.mark_ready(conn)
 
     def on_event(self, event: Event) -> None:
         if event.kind == "auth":

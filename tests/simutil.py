@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: MIT
+"""tools/exchange_sim as a subprocess for tests: accounts with keys made here,
+the ready file, the record files. Everything on 127.0.0.1, every wait bounded."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import itertools
+import json
+import secrets
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import ROOT
+from tests.tlsutil import Pki, client_context
+
+SIM = ROOT / "tools" / "exchange_sim"
+_SETPRIV = shutil.which("setpriv")  # the simulator dies with a SIGKILLed pytest
+_GUARD = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
+TIMEOUT = 5.0
+
+# The Binance docs' example HMAC key (signing.json) and two keys made up here.
+DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+HMAC_KEY = "hmacKey" + "A" * 57
+HMAC_SECRET = secrets.token_hex(32)
+ED_KEY = "edKey" + "B" * 59
+ED_PRIVATE = Ed25519PrivateKey.generate()
+KRAKEN_KEY = "krakenKey1"
+KRAKEN_SECRET = base64.b64encode(secrets.token_bytes(64)).decode()
+
+@dataclasses.dataclass
+class Sim:
+    proc: subprocess.Popen[bytes]
+    ws_port: int
+    rest_port: int
+    record_dir: Path
+    ctx: ssl.SSLContext
+
+    def url(self, path: str) -> str:
+        return f"wss://127.0.0.1:{self.ws_port}{path}"
+
+    def log(self, name: str) -> list[dict[str, Any]]:
+        text = (self.record_dir / f"{name}.jsonl").read_text()
+        return [json.loads(line) for line in text.splitlines()]
+
+    def orders(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = json.loads((self.record_dir / "orders.json").read_text())
+        return result
+
+    def connect(self, path: str = "/ws-api/v3") -> ClientConnection:
+        return connect(self.url(path), ssl=self.ctx, open_timeout=TIMEOUT, close_timeout=2)
+
+
+def write_accounts(path: Path) -> Path:
+    ed_pem = ED_PRIVATE.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    path.write_text(json.dumps({
+        "binance": [
+            {"apiKey": DOC_KEY, "hmacSecret": DOC_SECRET},
+            {"apiKey": HMAC_KEY, "hmacSecret": HMAC_SECRET},
+            {"apiKey": ED_KEY, "ed25519PublicKey": ed_pem.decode()},
+        ],
+        "kraken": [{"apiKey": KRAKEN_KEY, "secret": KRAKEN_SECRET}],
+    }))
+    return path
+
+
+_runs = itertools.count()
+
+
+@contextlib.contextmanager
+def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
+    """The simulator on 127.0.0.1; it must exit 0 on SIGTERM, with no traceback."""
+    n = next(_runs)
+    record, ready, err = tmp / f"record-{n}", tmp / f"ready-{n}.json", tmp / f"stderr-{n}"
+    accounts = write_accounts(tmp / f"accounts-{n}.json")
+    with err.open("wb") as err_file:
+        proc = subprocess.Popen(
+            [*_GUARD, sys.executable, str(SIM), "--cert", str(pki.leaf), "--key",
+             str(pki.leaf_key), "--accounts", str(accounts), "--record-dir", str(record),
+             "--ready-file", str(ready), "--book-static", *args],
+            stdout=subprocess.DEVNULL, stderr=err_file,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert proc.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, "exchange simulator did not start"
+            time.sleep(0.02)
+        info = json.loads(ready.read_text())
+        assert info["pid"] == proc.pid
+        yield Sim(proc, info["ws_port"], info["rest_port"], record, client_context(pki.root_ca))
+    finally:
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise
+    assert code == 0, err.read_text()
+    assert "Traceback" not in err.read_text(), err.read_text()

@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: MIT
+"""Orders end to end over real TLS against tools/exchange_sim: both Binance
+modes and Kraken accepted; a wrong secret, a stale clock, a trigger storm, a
+duplicate trigger, the kill switch, a 429, and an outcome the venue would not
+tell, each doing what an operator expects."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from orchestrator._native import lib
+from orchestrator.desk import Desk, Event, RiskLimits
+from orchestrator.hotline import Connection, Loop, Trust
+from orchestrator.journal import Journal
+from orchestrator.venues import Leg, Secret, Side, binance, kraken
+from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.kraken.session import KrakenSession
+from orchestrator.venues.session import VenueError, VenueSession
+from tests import simutil
+from tests.simutil import Sim, run_sim
+from tests.tlsutil import Pki, client_context
+
+BID, ASK = Decimal("52000.00"), Decimal("52000.10")
+LEG = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
+LIMITS = RiskLimits(max_quantity=Decimal(1), max_notional=Decimal(100000), max_open_orders=64,
+                    orders_per_second=1000, burst=100)
+TIMEOUT = 10.0
+
+
+def txid(n: int) -> bytes:
+    return n.to_bytes(4, "big") + b"\x5a" * 28
+
+
+@dataclass
+class Venue:
+    desk: Desk
+    session: VenueSession
+    journal: Journal
+
+    def fire_and_wait(self, n: int, kinds: tuple[str, ...] = ("ack",)) -> list[Event]:
+        """Fires trigger n and runs until every order sent has one of `kinds`."""
+        assert self.desk.fire(txid(n)) > 0
+        return self.wait(kinds)
+
+    def wait(self, kinds: tuple[str, ...], count: int = 1) -> list[Event]:
+        seen: list[Event] = []
+
+        def done() -> bool:
+            seen[:] = [e for e in self.session.state.events if e.kind in kinds]
+            return len(seen) >= count
+
+        assert self.session.run_until(done, TIMEOUT), self.session.state.events
+        return seen
+
+
+def binance_venue(sim: Sim, pki: Pki, tmp: Path, credentials: binance.Credentials, *,
+                  limits: RiskLimits = LIMITS, response_type: str = "RESULT") -> Venue:
+    loop = Loop()
+    conn = Connection(loop, sim.url("/ws-api/v3").replace("127.0.0.1", "localhost"),
+                      Trust(str(pki.root_ca)), address="127.0.0.1")
+    journal = Journal(tmp / "binance.journal")
+    desk = Desk(lib.ST_VENUE_BINANCE, conn, journal, limits, price_decimals=2,
+                quantity_decimals=8)
+    if credentials.hmac_secret is not None:
+        desk.set_hmac_secret(credentials.hmac_secret)
+    desk.add_leg(LEG, binance.order_template(LEG, credentials, response_type=response_type))
+    session = BinanceSession(desk, credentials)
+    conn.open()
+    assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+    desk.set_book(BID, ASK)
+    return Venue(desk, session, journal)
+
+
+HMAC = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret(simutil.HMAC_SECRET))
+SESSION = binance.Credentials(simutil.ED_KEY, ed25519_pem=Secret(
+    simutil.ED_PRIVATE.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())))
+
+
+@pytest.fixture(scope="module")
+def sim(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    with run_sim(tmp_path_factory.mktemp("sim"), pki, "--outcome-unknown-regex",
+                 "^st9") as s:
+        yield s
+
+
+@pytest.mark.parametrize("credentials", [HMAC, SESSION], ids=["hmac", "session"])
+def test_binance_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path,
+                                   credentials: binance.Credentials) -> None:
+    venue = binance_venue(sim, pki, tmp_path, credentials)
+    [ack] = venue.fire_and_wait(1)
+    assert ack.order_status == lib.ST_ORDER_STATUS_FILLED and ack.venue_order_id > 0
+    client_id = binance.client_order_id("st", ack.seq)
+    [order] = [o for o in sim.orders() if o["client_order_id"] == client_id]
+    assert order["status"] == "FILLED" and order["side"] == "BUY"
+    assert Decimal(order["price"]) == Decimal("52052.10")   # ask + 10 bps, on the tick
+    assert Decimal(order["qty"]) == Decimal("0.01")
+    records = list(venue.journal)
+    assert [r.type for r in records] == [1, 3] and records[1].venue_order_id == ack.venue_order_id
+    assert venue.journal.unknown() == []
+
+
+def test_kraken_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    creds = kraken.Credentials(simutil.KRAKEN_KEY, Secret(simutil.KRAKEN_SECRET))
+    token = kraken.get_ws_token(creds, kraken.NonceSource(tmp_path / "nonce"),
+                                rest_url=f"https://localhost:{sim.rest_port}",
+                                context=client_context(pki.root_ca))
+    leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
+    loop = Loop()
+    conn = Connection(loop, f"wss://localhost:{sim.ws_port}/v2", Trust(str(pki.root_ca)),
+                      address="127.0.0.1")
+    journal = Journal(tmp_path / "kraken.journal")
+    desk = Desk(lib.ST_VENUE_KRAKEN, conn, journal, LIMITS, price_decimals=1,
+                quantity_decimals=8)
+    desk.add_leg(leg, kraken.order_template(leg, token))
+    session = KrakenSession(desk)
+    conn.open()
+    assert session.run_until(lambda: 0 in session.ready, TIMEOUT)
+    desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
+    venue = Venue(desk, session, journal)
+    [ack] = venue.fire_and_wait(2)
+    assert ack.order_status == lib.ST_ORDER_STATUS_ACCEPTED
+    [record] = [r for r in journal if r.type == 3]
+    assert record.detail and record.detail.count("-") == 2    # Kraken's order id
+    assert any(o["client_order_id"] == "st" + f"{ack.seq:016d}" for o in sim.orders())
+
+
+def test_kraken_nonce_never_goes_back(tmp_path: Path) -> None:
+    path = tmp_path / "nonce"
+    path.write_text(str(10**18))                  # a nonce from a clock far ahead
+    nonces = kraken.NonceSource(path)
+    first = nonces.next()
+    assert first == 10**18 + 1 and nonces.next() == first + 1
+    assert kraken.NonceSource(path).next() == first + 2   # a restart continues above
+
+
+def test_wrong_secret_is_a_clear_error(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    wrong = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret("not-the-secret"))
+    venue = binance_venue(sim, pki, tmp_path, wrong)
+    assert venue.desk.fire(txid(3)) == 1
+    with pytest.raises(VenueError, match=r"-1022: signature not valid: check the API secret"):
+        venue.session.run_until(lambda: False, TIMEOUT)
+    assert venue.desk.stats["rejects"] == 1
+
+
+def test_stale_timestamp_resyncs_and_the_retry_succeeds(sim: Sim, pki: Pki,
+                                                        tmp_path: Path) -> None:
+    venue = binance_venue(sim, pki, tmp_path, HMAC)
+    venue.desk.set_clock_offset(-120_000)          # our clock drifted two minutes behind
+    assert venue.desk.fire(txid(4)) == 1
+    [ack] = venue.wait(("ack",))
+    kinds = [e.kind for e in venue.session.state.events]
+    assert kinds[:4] == ["sent", "clock", "sent", "ack"], kinds
+    assert venue.desk.stats["retries"] == 1 and venue.session.state.resyncs == 1
+    assert abs(venue.session.clock_offset_ms or 0) < 1000
+    ids = (binance.client_order_id("st", ack.seq - 1), binance.client_order_id("st", ack.seq))
+    codes = [line["code"] for line in sim.log("binance")
+             if line["method"] == "order.place" and any(i in line["raw"] for i in ids)]
+    assert codes == [-1021, None]
+
+
+def test_trigger_storm_is_held_back_by_our_bucket(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    slow = RiskLimits(Decimal(1), Decimal(100000), max_open_orders=64, orders_per_second=2,
+                      burst=3)
+    venue = binance_venue(sim, pki, tmp_path, HMAC, limits=slow)
+    results = [venue.desk.fire(txid(100 + i)) for i in range(60)]
+    sent = sum(r for r in results if r > 0)
+    assert 3 <= sent <= 4, results                 # the burst (and a token that came back)
+    assert venue.desk.rejections["rate"] == 60 - sent
+    venue.wait(("ack",), count=sent)
+    assert not [e for e in venue.session.state.events if e.kind == "rate_limit"]
+
+
+def test_duplicate_trigger_gives_one_order(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    venue = binance_venue(sim, pki, tmp_path, HMAC)
+    assert venue.desk.fire(txid(5)) == 1
+    assert venue.desk.fire(txid(5)) == -lib.ST_RISK_DUPLICATE_TRIGGER
+    venue.wait(("ack",))
+    assert venue.desk.stats["orders_sent"] == 1
+    assert venue.desk.rejections["duplicate_trigger"] == 1
+
+
+def test_kill_switch_stops_the_next_order(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    venue = binance_venue(sim, pki, tmp_path, HMAC)
+    before = len(sim.log("binance"))
+    venue.desk.kill()
+    for i in range(5):
+        assert venue.desk.fire(txid(200 + i)) == -lib.ST_RISK_KILLED
+    venue.session.run_until(lambda: False, 0.3)
+    assert venue.desk.stats["orders_sent"] == 0 and venue.desk.rejections["killed"] == 5
+    assert len(sim.log("binance")) == before       # nothing reached the venue
+    venue.desk.kill(False)
+    venue.fire_and_wait(6)
+
+
+def test_venue_429_backs_off_until_retry_after(pki: Pki, tmp_path: Path) -> None:
+    with run_sim(tmp_path, pki, "--orders-per-10s", "2") as sim:
+        venue = binance_venue(sim, pki, tmp_path, HMAC)
+        for i in range(3):
+            assert venue.desk.fire(txid(300 + i)) == 1
+        [limited] = venue.wait(("rate_limit",))
+        assert limited.http_status == 429 and limited.retry_at_ms > 0
+        assert venue.desk.fire(txid(310)) == -lib.ST_RISK_VENUE_BACKOFF
+        limited_lines = [line for line in sim.log("binance") if line["code"] == -1015]
+        assert len(limited_lines) == 1              # we stopped asking
+
+
+def test_outcome_unknown_is_resolved_by_order_status(pki: Pki, tmp_path: Path) -> None:
+    with run_sim(tmp_path, pki, "--outcome-unknown-regex", "^st") as sim:
+        venue = binance_venue(sim, pki, tmp_path, HMAC)
+        assert venue.desk.fire(txid(7)) == 1
+        [unknown] = venue.wait(("unknown",))
+        assert unknown.code == -1007
+        [order] = venue.journal.unknown()
+        assert order.seq == unknown.seq
+        assert isinstance(venue.session, BinanceSession)
+        resolved = venue.session.reconcile([order])
+        assert resolved == {order.seq: lib.ST_ORDER_STATUS_FILLED}
+        assert venue.journal.unknown() == []
+        sent = [o for o in sim.orders() if o["client_order_id"].endswith(f"{order.seq:016d}")]
+        assert len(sent) == 1                       # asked about, never sent again
+
+
+def test_secret_marker_never_printed(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    marker = "MARKER-" + base64.b32encode(b"secret-marker").decode()
+    creds = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret(marker))
+    venue = binance_venue(sim, pki, tmp_path, creds)
+    with pytest.raises(VenueError) as info:
+        venue.fire_and_wait(8)
+    texts = [str(info.value), repr(info.value), repr(creds), repr(venue.session.state),
+             str(venue.desk.stats), str(list(venue.journal))]
+    assert not [t for t in texts if marker in t]

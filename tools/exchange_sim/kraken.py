@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: MIT
+"""The Kraken WebSocket v2 subset, on ``/v2``: ``ping`` and ``add_order``.
+
+``add_order`` takes a token from the REST ``GetWebSocketsToken`` endpoint (see
+:mod:`.rest`).  Responses carry ``method``, ``req_id`` (when the request had one),
+``success``, ``result`` or ``error``, and RFC 3339 ``time_in`` / ``time_out``.
+Limit and market orders execute against the book like Binance ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import traceback
+from decimal import Decimal
+from typing import Any
+
+from . import wire
+from .book import crossing_price
+from .context import Context
+from .link import Link
+from .orders import Fill, Order
+
+INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
+MAX_NUMBER = Decimal(10) ** 20  # quantities and prices beyond these are not plausible
+MIN_EXPONENT = -20
+ORDER_TYPES = ("limit", "market")
+OTHER_ORDER_TYPES = (
+    "iceberg", "stop-loss", "stop-loss-limit", "take-profit", "take-profit-limit",
+    "trailing-stop", "trailing-stop-limit", "settle-position",
+)
+TIME_IN_FORCE = ("gtc", "gtd", "ioc")
+ADD_ORDER_PARAMS = (
+    "order_type", "side", "order_qty", "symbol", "limit_price", "limit_price_type",
+    "time_in_force", "margin", "post_only", "reduce_only", "effective_time", "expire_time",
+    "deadline", "cl_ord_id", "order_userref", "display_qty", "fee_preference", "no_mpp",
+    "stp_type", "cash_order_qty", "validate", "sender_sub_id", "triggers", "conditional",
+    "token",
+)
+# cl_ord_id: a UUID (36 characters with hyphens or 32 without) or free text of up to
+# 18 characters.
+CL_ORD_ID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18}"
+)
+
+
+class KrakenError(Exception):
+    def __init__(self, error: str, verdict: str = "rejected") -> None:
+        super().__init__(error)
+        self.error, self.verdict = error, verdict
+
+
+@dataclasses.dataclass
+class Trace:
+    method: str | None = None
+    verdict: str = "error"
+    code: str | None = None
+    client_order_id: str | None = None
+    delay_ms: int = 0
+
+
+def _number(params: dict[str, Any], name: str, *, required: bool) -> Decimal | None:
+    value = params.get(name)
+    if value is None:
+        if required:
+            raise KrakenError(INVALID_ARGUMENTS)
+        return None
+    if not isinstance(value, wire.JsonNumber):
+        raise KrakenError(INVALID_ARGUMENTS)
+    number = Decimal(value)
+    if abs(number) >= MAX_NUMBER or (number != 0 and number.adjusted() < MIN_EXPONENT):
+        raise KrakenError(INVALID_ARGUMENTS)
+    return number
+
+
+class KrakenApi:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def serve(self, link: Link) -> None:
+        used_tokens: set[str] = set()
+        async for t_ns, text, raw in link.messages():
+            time_in = self.ctx.clock.rfc3339()
+            response, trace = self.answer(text, used_tokens)
+            self.ctx.recorder.request(
+                "kraken", t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
+                method=trace.method, verdict=trace.verdict, code=trace.code,
+                client_order_id=trace.client_order_id,
+            )
+
+            def finish(response: dict[str, Any] = response, time_in: str = time_in) -> str:
+                response["time_in"] = time_in
+                response["time_out"] = self.ctx.clock.rfc3339()
+                return json.dumps(response, ensure_ascii=False)
+
+            if trace.delay_ms > 0:
+                link.send_later(finish, trace.delay_ms)
+            else:
+                await link.send(finish())
+
+    def answer(self, text: str | None, used_tokens: set[str]) -> tuple[dict[str, Any], Trace]:
+        trace = Trace()
+        head: dict[str, Any] = {}
+        try:
+            try:
+                msg = wire.loads(text) if text is not None else None
+            except wire.BadJson:
+                msg = None
+            if not isinstance(msg, dict):
+                raise KrakenError(INVALID_ARGUMENTS, "error")
+            method = msg.get("method")
+            if not isinstance(method, str) or isinstance(method, wire.JsonNumber):
+                raise KrakenError(INVALID_ARGUMENTS, "error")
+            trace.method = method
+            head["method"] = method
+            req_id = msg.get("req_id")
+            if req_id is not None:
+                if not isinstance(req_id, wire.JsonNumber) or not req_id.is_integer() \
+                        or len(req_id) > 20 or not -(2**63) <= int(req_id) < 2**63:
+                    raise KrakenError(INVALID_ARGUMENTS, "error")
+                head["req_id"] = int(req_id)
+            if method == "ping":
+                trace.verdict = "accepted"
+                return {"method": "pong", **{k: v for k, v in head.items() if k != "method"}}, trace
+            if method != "add_order":
+                raise KrakenError(INVALID_ARGUMENTS, "error")
+            trace.delay_ms = self.ctx.ack_delay_ms
+            result = self.add_order(msg.get("params"), used_tokens, trace)
+            trace.verdict = "accepted"
+            return {**head, "result": result, "success": True}, trace
+        except KrakenError as exc:
+            trace.verdict, trace.code = exc.verdict, exc.error
+            return {"error": exc.error, **head, "success": False}, trace
+        except Exception:  # a simulator bug must not take the connection down
+            traceback.print_exc(file=sys.stderr)
+            trace.verdict, trace.code = "error", "EGeneral:Internal error"
+            return {"error": "EGeneral:Internal error", **head, "success": False}, trace
+
+    def add_order(
+        self, params: Any, used_tokens: set[str], trace: Trace
+    ) -> dict[str, Any]:
+        ctx = self.ctx
+        if not isinstance(params, dict):
+            raise KrakenError(INVALID_ARGUMENTS)
+        token = params.get("token")
+        if not isinstance(token, str) or isinstance(token, wire.JsonNumber) or not token:
+            raise KrakenError(INVALID_ARGUMENTS)
+        api_key = ctx.tokens.check(token, used_tokens)
+        if api_key is None:
+            raise KrakenError("EAPI:Invalid token")
+        used_tokens.add(token)
+        cl_ord_id = params.get("cl_ord_id")
+        if cl_ord_id is not None:
+            if not isinstance(cl_ord_id, str) or isinstance(cl_ord_id, wire.JsonNumber) \
+                    or not CL_ORD_ID_RE.fullmatch(cl_ord_id):
+                raise KrakenError(INVALID_ARGUMENTS)
+            trace.client_order_id = cl_ord_id
+        if any(name not in ADD_ORDER_PARAMS for name in params):
+            raise KrakenError(INVALID_ARGUMENTS)
+        order_type, side, symbol = (params.get(k) for k in ("order_type", "side", "symbol"))
+        if order_type not in ORDER_TYPES:
+            raise KrakenError(INVALID_ARGUMENTS)
+        if side not in ("buy", "sell"):
+            raise KrakenError(INVALID_ARGUMENTS)
+        if not isinstance(symbol, str) or isinstance(symbol, wire.JsonNumber):
+            raise KrakenError(INVALID_ARGUMENTS)
+        qty = _number(params, "order_qty", required=True)
+        assert qty is not None
+        price = _number(params, "limit_price", required=order_type == "limit")
+        if order_type == "market" and price is not None:
+            raise KrakenError(INVALID_ARGUMENTS)
+        tif = params.get("time_in_force", "gtc")
+        if tif not in TIME_IN_FORCE:
+            raise KrakenError(INVALID_ARGUMENTS)
+        if tif == "gtd" and not isinstance(params.get("expire_time"), str):
+            raise KrakenError(INVALID_ARGUMENTS)
+        post_only = params.get("post_only", False)
+        if not isinstance(post_only, bool):
+            raise KrakenError(INVALID_ARGUMENTS)
+        quote = ctx.book.get(symbol)
+        if quote is None or "/" not in symbol:
+            raise KrakenError("EQuery:Unknown asset pair")
+        if qty <= 0:
+            raise KrakenError("EOrder:Invalid order")
+        if price is not None and price <= 0:
+            raise KrakenError("EOrder:Invalid price")
+        if cl_ord_id is not None and ctx.orders.client_id_taken("kraken", api_key, cl_ord_id):
+            raise KrakenError("EOrder:Duplicate order")
+        fill_at = crossing_price(quote, side == "buy", price)
+        if fill_at is not None and not post_only:
+            status, executed = "filled", qty
+        elif fill_at is not None or tif == "ioc":  # post-only that would take, or IOC
+            status, executed = "canceled", Decimal(0)
+        else:
+            status, executed = "new", Decimal(0)
+        order = Order(
+            venue="kraken", account=api_key, order_id=ctx.orders.new_kraken_id(),
+            client_order_id=cl_ord_id, symbol=symbol, side=side, type=order_type,
+            time_in_force=tif, price=price, qty=qty, executed_qty=executed,
+            quote_qty=executed * fill_at if fill_at is not None and executed else Decimal(0),
+            status=status, transact_ms=ctx.clock.ms(),
+        )
+        if status == "filled":
+            assert fill_at is not None
+            order.fills.append(Fill(fill_at, qty, ctx.orders.next_trade_id()))
+        ctx.orders.add(order)
+        result: dict[str, Any] = {"order_id": order.order_id}
+        if cl_ord_id is not None:
+            result["cl_ord_id"] = cl_ord_id
+        userref = params.get("order_userref")
+        if isinstance(userref, wire.JsonNumber) and userref.is_integer():
+            result["order_userref"] = int(userref)
+        return result
