@@ -114,7 +114,7 @@ class Journal:
 
     @property
     def next_seq(self) -> int:
-        return int(self._ptr.next_seq)
+        return int(lib.st_journal_next_seq(self._ptr))
 
     def sync(self) -> None:
         native.ensure(lib.st_journal_sync(self._ptr), f"msync {self.path}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import json
 import secrets
@@ -35,7 +36,8 @@ TIMEOUT = 5.0
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 HMAC_KEY = "hmacKey" + "A" * 57
-HMAC_SECRET = secrets.token_hex(32)
+# Fixed, so that a child process (tests/order_child.py) signs as the parent set up.
+HMAC_SECRET = hashlib.sha256(b"stratum test HMAC secret").hexdigest()
 ED_KEY = "edKey" + "B" * 59
 ED_PRIVATE = Ed25519PrivateKey.generate()
 KRAKEN_KEY = "krakenKey1"

@@ -8,79 +8,23 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from orchestrator._native import lib
-from orchestrator.desk import Desk, Event, RiskLimits
+from orchestrator.desk import Desk, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
 from orchestrator.venues import Leg, Secret, Side, binance, kraken
 from orchestrator.venues.binance.session import BinanceSession
 from orchestrator.venues.kraken.session import KrakenSession
-from orchestrator.venues.session import VenueError, VenueSession
+from orchestrator.venues.session import VenueError
 from tests import simutil
 from tests.simutil import Sim, run_sim
 from tests.tlsutil import Pki, client_context
-
-BID, ASK = Decimal("52000.00"), Decimal("52000.10")
-LEG = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
-LIMITS = RiskLimits(max_quantity=Decimal(1), max_notional=Decimal(100000), max_open_orders=64,
-                    orders_per_second=1000, burst=100)
-TIMEOUT = 10.0
-
-
-def txid(n: int) -> bytes:
-    return n.to_bytes(4, "big") + b"\x5a" * 28
-
-
-@dataclass
-class Venue:
-    desk: Desk
-    session: VenueSession
-    journal: Journal
-
-    def fire_and_wait(self, n: int, kinds: tuple[str, ...] = ("ack",)) -> list[Event]:
-        """Fires trigger n and runs until every order sent has one of `kinds`."""
-        assert self.desk.fire(txid(n)) > 0
-        return self.wait(kinds)
-
-    def wait(self, kinds: tuple[str, ...], count: int = 1) -> list[Event]:
-        seen: list[Event] = []
-
-        def done() -> bool:
-            seen[:] = [e for e in self.session.state.events if e.kind in kinds]
-            return len(seen) >= count
-
-        assert self.session.run_until(done, TIMEOUT), self.session.state.events
-        return seen
-
-
-def binance_venue(sim: Sim, pki: Pki, tmp: Path, credentials: binance.Credentials, *,
-                  limits: RiskLimits = LIMITS, response_type: str = "RESULT") -> Venue:
-    loop = Loop()
-    conn = Connection(loop, sim.url("/ws-api/v3").replace("127.0.0.1", "localhost"),
-                      Trust(str(pki.root_ca)), address="127.0.0.1")
-    journal = Journal(tmp / "binance.journal")
-    desk = Desk(lib.ST_VENUE_BINANCE, conn, journal, limits, price_decimals=2,
-                quantity_decimals=8)
-    if credentials.hmac_secret is not None:
-        desk.set_hmac_secret(credentials.hmac_secret)
-    desk.add_leg(LEG, binance.order_template(LEG, credentials, response_type=response_type))
-    session = BinanceSession(desk, credentials)
-    conn.open()
-    assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
-    desk.set_book(BID, ASK)
-    return Venue(desk, session, journal)
-
-
-HMAC = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret(simutil.HMAC_SECRET))
-SESSION = binance.Credentials(simutil.ED_KEY, ed25519_pem=Secret(
-    simutil.ED_PRIVATE.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())))
+from tests.venueutil import HMAC, LIMITS, SESSION, TIMEOUT, Venue, binance_venue, txid
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +37,7 @@ def sim(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 @pytest.mark.parametrize("credentials", [HMAC, SESSION], ids=["hmac", "session"])
 def test_binance_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path,
                                    credentials: binance.Credentials) -> None:
-    venue = binance_venue(sim, pki, tmp_path, credentials)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", credentials)
     [ack] = venue.fire_and_wait(1)
     assert ack.order_status == lib.ST_ORDER_STATUS_FILLED and ack.venue_order_id > 0
     client_id = binance.client_order_id("st", ack.seq)
@@ -142,7 +86,7 @@ def test_kraken_nonce_never_goes_back(tmp_path: Path) -> None:
 
 def test_wrong_secret_is_a_clear_error(sim: Sim, pki: Pki, tmp_path: Path) -> None:
     wrong = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret("not-the-secret"))
-    venue = binance_venue(sim, pki, tmp_path, wrong)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", wrong)
     assert venue.desk.fire(txid(3)) == 1
     with pytest.raises(VenueError, match=r"-1022: signature not valid: check the API secret"):
         venue.session.run_until(lambda: False, TIMEOUT)
@@ -151,7 +95,7 @@ def test_wrong_secret_is_a_clear_error(sim: Sim, pki: Pki, tmp_path: Path) -> No
 
 def test_stale_timestamp_resyncs_and_the_retry_succeeds(sim: Sim, pki: Pki,
                                                         tmp_path: Path) -> None:
-    venue = binance_venue(sim, pki, tmp_path, HMAC)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC)
     venue.desk.set_clock_offset(-120_000)          # our clock drifted two minutes behind
     assert venue.desk.fire(txid(4)) == 1
     [ack] = venue.wait(("ack",))
@@ -168,7 +112,7 @@ def test_stale_timestamp_resyncs_and_the_retry_succeeds(sim: Sim, pki: Pki,
 def test_trigger_storm_is_held_back_by_our_bucket(sim: Sim, pki: Pki, tmp_path: Path) -> None:
     slow = RiskLimits(Decimal(1), Decimal(100000), max_open_orders=64, orders_per_second=2,
                       burst=3)
-    venue = binance_venue(sim, pki, tmp_path, HMAC, limits=slow)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC, limits=slow)
     results = [venue.desk.fire(txid(100 + i)) for i in range(60)]
     sent = sum(r for r in results if r > 0)
     assert 3 <= sent <= 4, results                 # the burst (and a token that came back)
@@ -178,7 +122,7 @@ def test_trigger_storm_is_held_back_by_our_bucket(sim: Sim, pki: Pki, tmp_path: 
 
 
 def test_duplicate_trigger_gives_one_order(sim: Sim, pki: Pki, tmp_path: Path) -> None:
-    venue = binance_venue(sim, pki, tmp_path, HMAC)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC)
     assert venue.desk.fire(txid(5)) == 1
     assert venue.desk.fire(txid(5)) == -lib.ST_RISK_DUPLICATE_TRIGGER
     venue.wait(("ack",))
@@ -187,7 +131,7 @@ def test_duplicate_trigger_gives_one_order(sim: Sim, pki: Pki, tmp_path: Path) -
 
 
 def test_kill_switch_stops_the_next_order(sim: Sim, pki: Pki, tmp_path: Path) -> None:
-    venue = binance_venue(sim, pki, tmp_path, HMAC)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC)
     before = len(sim.log("binance"))
     venue.desk.kill()
     for i in range(5):
@@ -201,7 +145,7 @@ def test_kill_switch_stops_the_next_order(sim: Sim, pki: Pki, tmp_path: Path) ->
 
 def test_venue_429_backs_off_until_retry_after(pki: Pki, tmp_path: Path) -> None:
     with run_sim(tmp_path, pki, "--orders-per-10s", "2") as sim:
-        venue = binance_venue(sim, pki, tmp_path, HMAC)
+        venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC)
         for i in range(3):
             assert venue.desk.fire(txid(300 + i)) == 1
         [limited] = venue.wait(("rate_limit",))
@@ -213,7 +157,7 @@ def test_venue_429_backs_off_until_retry_after(pki: Pki, tmp_path: Path) -> None
 
 def test_outcome_unknown_is_resolved_by_order_status(pki: Pki, tmp_path: Path) -> None:
     with run_sim(tmp_path, pki, "--outcome-unknown-regex", "^st") as sim:
-        venue = binance_venue(sim, pki, tmp_path, HMAC)
+        venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC)
         assert venue.desk.fire(txid(7)) == 1
         [unknown] = venue.wait(("unknown",))
         assert unknown.code == -1007
@@ -230,7 +174,7 @@ def test_outcome_unknown_is_resolved_by_order_status(pki: Pki, tmp_path: Path) -
 def test_secret_marker_never_printed(sim: Sim, pki: Pki, tmp_path: Path) -> None:
     marker = "MARKER-" + base64.b32encode(b"secret-marker").decode()
     creds = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret(marker))
-    venue = binance_venue(sim, pki, tmp_path, creds)
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", creds)
     with pytest.raises(VenueError) as info:
         venue.fire_and_wait(8)
     texts = [str(info.value), repr(info.value), repr(creds), repr(venue.session.state),

@@ -78,6 +78,8 @@ int st_journal_append(st_journal *j, const st_journal_record *rec);
 
 /* The next unused client order id, and takes it. */
 uint64_t st_journal_take_seq(st_journal *j);
+/* The next unused client order id, left unused. */
+uint64_t st_journal_next_seq(const st_journal *j);
 
 /* Records committed so far and the i-th of them (NULL past the end). */
 uint64_t st_journal_count(const st_journal *j);

@@ -135,6 +135,11 @@ uint64_t st_journal_take_seq(st_journal *j)
 	return j->next_seq++;
 }
 
+uint64_t st_journal_next_seq(const st_journal *j)
+{
+	return j->next_seq;
+}
+
 uint64_t st_journal_count(const st_journal *j)
 {
 	return j->count;

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: MIT
+"""A Binance desk and session wired to tools/exchange_sim, for the order tests
+and the crash child (tests/order_child.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from orchestrator._native import lib
+from orchestrator.desk import Desk, Event, RiskLimits
+from orchestrator.hotline import Connection, Loop, Trust
+from orchestrator.journal import Journal
+from orchestrator.venues import Leg, Secret, Side, binance
+from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.session import VenueSession
+from tests import simutil
+
+BID, ASK = Decimal("52000.00"), Decimal("52000.10")
+LEG = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
+LIMITS = RiskLimits(max_quantity=Decimal(1), max_notional=Decimal(100000), max_open_orders=64,
+                    orders_per_second=1000, burst=100)
+TIMEOUT = 10.0
+
+
+def txid(n: int) -> bytes:
+    return n.to_bytes(4, "big") + b"\x5a" * 28
+
+
+@dataclass
+class Venue:
+    desk: Desk
+    session: VenueSession
+    journal: Journal
+
+    def fire_and_wait(self, n: int, kinds: tuple[str, ...] = ("ack",)) -> list[Event]:
+        """Fires trigger n and runs until every order sent has one of `kinds`."""
+        assert self.desk.fire(txid(n)) > 0
+        return self.wait(kinds)
+
+    def wait(self, kinds: tuple[str, ...], count: int = 1) -> list[Event]:
+        seen: list[Event] = []
+
+        def done() -> bool:
+            seen[:] = [e for e in self.session.state.events if e.kind in kinds]
+            return len(seen) >= count
+
+        assert self.session.run_until(done, TIMEOUT), self.session.state.events
+        return seen
+
+
+def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
+                  credentials: binance.Credentials, *, limits: RiskLimits = LIMITS,
+                  response_type: str = "RESULT") -> Venue:
+    loop = Loop()
+    conn = Connection(loop, f"wss://localhost:{ws_port}/ws-api/v3", Trust(str(root_ca)),
+                      address="127.0.0.1")
+    journal = Journal(journal_path)
+    desk = Desk(lib.ST_VENUE_BINANCE, conn, journal, limits, price_decimals=2,
+                quantity_decimals=8)
+    if credentials.hmac_secret is not None:
+        desk.set_hmac_secret(credentials.hmac_secret)
+    desk.add_leg(LEG, binance.order_template(LEG, credentials, response_type=response_type))
+    session = BinanceSession(desk, credentials)
+    conn.open()
+    assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+    desk.set_book(BID, ASK)
+    return Venue(desk, session, journal)
+
+
+HMAC = binance.Credentials(simutil.HMAC_KEY, hmac_secret=Secret(simutil.HMAC_SECRET))
+SESSION = binance.Credentials(simutil.ED_KEY, ed25519_pem=Secret(
+    simutil.ED_PRIVATE.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())))
+
+
