@@ -50,27 +50,35 @@ def test_binance_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path,
     assert venue.journal.unknown() == []
 
 
-def test_kraken_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+def kraken_venue(sim: Sim, pki: Pki, tmp_path: Path, leg: Leg,
+                 token: str | None = None) -> Venue:
     creds = kraken.Credentials(simutil.KRAKEN_KEY, Secret(simutil.KRAKEN_SECRET))
-    token = kraken.get_ws_token(creds, kraken.NonceSource(tmp_path / "nonce"),
-                                rest_url=f"https://localhost:{sim.rest_port}",
-                                context=client_context(pki.root_ca))
-    leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
+    if token is None:
+        secret = kraken.get_ws_token(creds, kraken.NonceSource(tmp_path / "nonce"),
+                                     rest_url=f"https://localhost:{sim.rest_port}",
+                                     context=client_context(pki.root_ca))
+    else:
+        secret = Secret(token)
     loop = Loop()
     conn = Connection(loop, f"wss://localhost:{sim.ws_port}/v2", Trust(str(pki.root_ca)),
                       address="127.0.0.1")
     journal = Journal(tmp_path / "kraken.journal")
     desk = Desk(lib.ST_VENUE_KRAKEN, conn, journal, LIMITS, price_decimals=1,
                 quantity_decimals=8)
-    desk.add_leg(leg, kraken.order_template(leg, token))
+    desk.add_leg(leg, kraken.order_template(leg, secret))
     session = KrakenSession(desk)
     conn.open()
     assert session.run_until(lambda: 0 in session.ready, TIMEOUT)
     desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
-    venue = Venue(desk, session, journal)
+    return Venue(desk, session, journal)
+
+
+def test_kraken_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
+    venue = kraken_venue(sim, pki, tmp_path, leg)
     [ack] = venue.fire_and_wait(2)
     assert ack.order_status == lib.ST_ORDER_STATUS_ACCEPTED
-    [record] = [r for r in journal if r.type == 3]
+    [record] = [r for r in venue.journal if r.type == 3]
     assert record.detail and record.detail.count("-") == 2    # Kraken's order id
     assert any(o["client_order_id"] == "st" + f"{ack.seq:016d}" for o in sim.orders())
 
@@ -180,3 +188,34 @@ def test_secret_marker_never_printed(sim: Sim, pki: Pki, tmp_path: Path) -> None
     texts = [str(info.value), repr(info.value), repr(creds), repr(venue.session.state),
              str(venue.desk.stats), str(list(venue.journal))]
     assert not [t for t in texts if marker in t]
+
+
+def test_venue_rejection_is_an_event_and_closes_the_order(sim: Sim, pki: Pki,
+                                                          tmp_path: Path) -> None:
+    """A post-only order that would take liquidity: Binance -2010."""
+    maker = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), order_type="LIMIT_MAKER")
+    venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC,
+                          leg=maker)
+    [rejected] = venue.fire_and_wait(9, ("rejected",))
+    assert rejected.code == lib.ST_BINANCE_REJECTED and rejected.http_status == 400
+    assert rejected.order_status == lib.ST_ORDER_STATUS_REJECTED
+    assert venue.desk.open_orders == 0 and venue.journal.unknown() == []
+
+
+@pytest.mark.parametrize("symbol, token, kind", [
+    ("XXX/YYY", None, "rejected"),          # EQuery:Unknown asset pair
+    ("BTC/USD", "not-a-token", "auth"),     # EAPI:Invalid token
+])
+def test_kraken_refusals(sim: Sim, pki: Pki, tmp_path: Path, symbol: str, token: str | None,
+                         kind: str) -> None:
+    venue = kraken_venue(sim, pki, tmp_path, Leg(symbol, Side.BUY, Decimal("0.01"),
+                                                 tick=Decimal("0.1"), price_decimals=1),
+                         token=token)
+    if kind == "auth":
+        with pytest.raises(VenueError, match="refused the order's token"):
+            venue.fire_and_wait(10, (kind,))
+    else:
+        [event] = venue.fire_and_wait(10, (kind,))
+        assert event.code == lib.ST_KRAKEN_OTHER
+        [record] = [r for r in venue.journal if r.type == 3]
+        assert record.detail.startswith("EQuery:Unknown asset pair")

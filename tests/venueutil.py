@@ -54,7 +54,7 @@ class Venue:
 
 def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
                   credentials: binance.Credentials, *, limits: RiskLimits = LIMITS,
-                  response_type: str = "RESULT") -> Venue:
+                  response_type: str = "RESULT", leg: Leg = LEG) -> Venue:
     loop = Loop()
     conn = Connection(loop, f"wss://localhost:{ws_port}/ws-api/v3", Trust(str(root_ca)),
                       address="127.0.0.1")
@@ -63,7 +63,7 @@ def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
                 quantity_decimals=8)
     if credentials.hmac_secret is not None:
         desk.set_hmac_secret(credentials.hmac_secret)
-    desk.add_leg(LEG, binance.order_template(LEG, credentials, response_type=response_type))
+    desk.add_leg(leg, binance.order_template(leg, credentials, response_type=response_type))
     session = BinanceSession(desk, credentials)
     conn.open()
     assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state

@@ -71,7 +71,7 @@ class Leg:
     symbol: str
     side: Side
     quantity: Decimal
-    order_type: str = "LIMIT"          # LIMIT or MARKET
+    order_type: str = "LIMIT"          # LIMIT, LIMIT_MAKER (post only) or MARKET
     time_in_force: str = "IOC"         # GTC, IOC, FOK (LIMIT only)
     offset_bps: int = 10               # limit price this far through the book
     tick: Decimal = Decimal("0.01")    # price step of the symbol
@@ -80,12 +80,13 @@ class Leg:
 
     @property
     def has_price(self) -> bool:
-        return self.order_type == "LIMIT"
+        return self.order_type in ("LIMIT", "LIMIT_MAKER")
 
     @property
     def rests(self) -> bool:
         """Whether the order can stay on the book after it is accepted."""
-        return self.has_price and self.time_in_force == "GTC"
+        return self.order_type == "LIMIT_MAKER" or (
+            self.order_type == "LIMIT" and self.time_in_force == "GTC")
 
     def fixed(self, value: Decimal, decimals: int, what: str) -> int:
         """value as a fixed-point integer with `decimals` places; exact or refused."""

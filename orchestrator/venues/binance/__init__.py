@@ -50,6 +50,7 @@ REQUEST_WEIGHT_PER_MINUTE = 6000
 PROFILE = Profile("binance", lib.ST_VENUE_BINANCE, WS_URL, ORDER_LIMITS)
 
 RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
 MAX_RECV_WINDOW_MS = 60000
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
@@ -148,8 +149,8 @@ def order_params(leg: Leg, credentials: Credentials, *, response_type: str = "AC
         raise ConfigError(f"newOrderRespType {response_type!r}: one of {RESPONSE_TYPES}")
     if not 0 < recv_window_ms <= MAX_RECV_WINDOW_MS:
         raise ConfigError(f"recvWindow {recv_window_ms}: 1 to {MAX_RECV_WINDOW_MS} ms")
-    if leg.order_type not in ("LIMIT", "MARKET"):
-        raise ConfigError(f"{leg.symbol}: order type {leg.order_type!r}: LIMIT or MARKET")
+    if leg.order_type not in ORDER_TYPES:
+        raise ConfigError(f"{leg.symbol}: order type {leg.order_type!r}: one of {ORDER_TYPES}")
     params = {
         "symbol": check_text(leg.symbol, "symbol", '"\\&='),
         "side": leg.side.name,
@@ -161,9 +162,10 @@ def order_params(leg: Leg, credentials: Credentials, *, response_type: str = "AC
         "timestamp": slot_value(Slot.TIMESTAMP),
     }
     if leg.has_price:
+        params["price"] = slot_value(Slot.PRICE)
+    if leg.order_type == "LIMIT":   # LIMIT_MAKER takes none: it never takes liquidity
         if leg.time_in_force not in ("GTC", "IOC", "FOK"):
             raise ConfigError(f"{leg.symbol}: timeInForce {leg.time_in_force!r}")
-        params["price"] = slot_value(Slot.PRICE)
         params["timeInForce"] = leg.time_in_force
     if credentials.mode() is AuthMode.HMAC:
         params["apiKey"] = check_text(credentials.api_key, "apiKey", '"\\&=')

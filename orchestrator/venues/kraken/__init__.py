@@ -144,19 +144,23 @@ def check_prefix(prefix: str) -> str:
 
 def order_template(leg: Leg, token: Secret, *, client_prefix: str = "st") -> Template:
     """The `add_order` template of leg; the token rides in every order."""
-    if leg.order_type not in ("LIMIT", "MARKET"):
-        raise ConfigError(f"{leg.symbol}: order type {leg.order_type!r}: LIMIT or MARKET")
+    if leg.order_type not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
+        raise ConfigError(f"{leg.symbol}: order type {leg.order_type!r}: "
+                          "LIMIT, LIMIT_MAKER or MARKET")
     params: dict[str, object] = {
-        "order_type": leg.order_type.lower(),
+        "order_type": "market" if leg.order_type == "MARKET" else "limit",
         "side": leg.side.name.lower(),
         "order_qty": slot_value(Slot.QUANTITY),
         "symbol": check_text(leg.symbol, "symbol", '"\\'),
         "cl_ord_id": check_prefix(client_prefix) + slot_value(Slot.CLIENT_ID),
     }
     if leg.has_price:
+        params["limit_price"] = slot_value(Slot.PRICE)
+    if leg.order_type == "LIMIT_MAKER":
+        params["post_only"] = True
+    elif leg.order_type == "LIMIT":
         if leg.time_in_force not in ("GTC", "IOC", "FOK"):
             raise ConfigError(f"{leg.symbol}: time_in_force {leg.time_in_force!r}")
-        params["limit_price"] = slot_value(Slot.PRICE)
         params["time_in_force"] = leg.time_in_force.lower()
     params["token"] = check_text(token.reveal().decode(), "token", '"\\')
     message = render_json({"method": "add_order", "params": params,
