@@ -22,7 +22,8 @@ NATIVE = ROOT / "native"
 HEADERS = [
     "st_error.h", "st_cpu.h", "st_sha256.h", "st_hmac.h", "st_random.h",
     "st_tls.h", "st_ws.h", "st_loop.h", "st_conn.h", "st_btc.h", "st_strategy.h",
-    "st_mempool.h", "st_order.h", "st_risk.h", "st_journal.h", "st_venue.h", "st_bench.h",
+    "st_mempool.h", "st_order.h", "st_risk.h", "st_journal.h", "st_histogram.h", "st_venue.h",
+    "st_engine.h", "st_bench.h",
 ]
 
 _DEFINE = re.compile(r"^#define\s+(ST_[A-Z0-9_]+)\s+.*$", re.MULTILINE)
@@ -78,7 +79,7 @@ ffibuilder.set_source(
     f'static const char *st_build_version(void) {{ return "{VERSION}"; }}\n',
     sources=sorted(str(p.relative_to(ROOT)) for p in (NATIVE / "src").glob("*.c")),
     include_dirs=[str(NATIVE / "include"), str(NATIVE / "src")],
-    libraries=["uring", "bearssl"],
+    libraries=["uring", "bearssl", "pthread"],
     extra_compile_args=_cflags,
     extra_link_args=_ldflags,
 )

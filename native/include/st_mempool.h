@@ -61,8 +61,19 @@ typedef struct st_mempool_event {
 	int64_t total;
 	int32_t error;
 	int32_t announcers;       /* peers that had announced it when it fired */
+	int32_t orders;           /* orders the engine sent for it (-risk reason: none) */
 	uint8_t txid[32];         /* internal byte order */
+	/* CLOCK_MONOTONIC ns: the loop pass that received it, parsed, decided,
+	 * and (set by the engine's hook) its orders queued for send. */
+	uint64_t t_recv_ns;
+	uint64_t t_parsed_ns;
+	uint64_t t_decided_ns;
+	uint64_t t_sent_ns;
 } st_mempool_event;
+
+/* Called on the hot thread when a transaction fires an action, before the
+ * event is queued: the engine turns it into orders in the same pass. */
+typedef void (*st_mempool_action_fn)(void *ctx, st_mempool_event *ev);
 
 typedef struct st_mempool_stats {
 	/* cdef-visible */
@@ -103,6 +114,8 @@ typedef struct st_mempool {
 	uint32_t ev_head, ev_tail;
 	st_mempool_stats stats;
 	uint64_t nonce;
+	st_mempool_action_fn on_action;
+	void *on_action_ctx;
 	uint8_t getdata[9 + ST_PEER_MAX_GETDATA * 36];  /* scratch for one request */
 } st_mempool;
 
@@ -150,6 +163,9 @@ int st_mempool_init(st_mempool *m, uint32_t magic, st_strategy *strategy,
 
 /* Swaps the strategy in one atomic store; returns the old one. */
 st_strategy *st_mempool_set_strategy(st_mempool *m, st_strategy *strategy);
+
+/* Sets (or, with NULL, clears) the action hook; before the loop runs. */
+void st_mempool_set_action_hook(st_mempool *m, st_mempool_action_fn fn, void *ctx);
 
 /* Takes the oldest event: 1 with *out filled, 0 when none. */
 int st_mempool_next_event(st_mempool *m, st_mempool_event *out);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "st_conn.h"
+#include "st_histogram.h"
 #include "st_hmac.h"
 #include "st_journal.h"
 #include "st_order.h"
@@ -126,6 +127,7 @@ typedef struct st_venue_stats {
 typedef struct st_venue_inflight {
 	uint64_t seq;
 	uint64_t sent_ns;
+	uint64_t trigger_ns;      /* when the trigger arrived (0: fired by hand) */
 	int64_t price;
 	int64_t quantity;
 	uint64_t conn_opens;      /* the connection's stats.opens at send */
@@ -167,6 +169,9 @@ typedef struct st_venue {
 	uint32_t inbox_head, inbox_tail;
 	uint8_t inbox[ST_VENUE_INBOX];
 	st_venue_stats stats;
+	uint64_t trigger_ns;      /* set by the engine before each fire */
+	st_histogram *ack_hist;   /* send -> answer, when the engine keeps one */
+	st_histogram *trigger_ack_hist;
 	uint8_t msg[ST_VENUE_MAX_MESSAGE];
 	uint8_t out[ST_ORDER_MAX_TEXT + 256];
 } st_venue;

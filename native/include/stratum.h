@@ -19,6 +19,8 @@
 #include "st_order.h"
 #include "st_risk.h"
 #include "st_journal.h"
+#include "st_histogram.h"
 #include "st_venue.h"
+#include "st_engine.h"
 
 #endif

@@ -182,6 +182,12 @@ int st_mempool_next_event(st_mempool *m, st_mempool_event *out)
 	return 1;
 }
 
+void st_mempool_set_action_hook(st_mempool *m, st_mempool_action_fn fn, void *ctx)
+{
+	m->on_action = fn;
+	m->on_action_ctx = ctx;
+}
+
 const st_mempool_stats *st_mempool_get_stats(const st_mempool *m)
 {
 	return &m->stats;
@@ -462,6 +468,7 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 		st_btc_wtxid(&tx, wtxid);
 	else
 		memcpy(wtxid, txid, 32);
+	uint64_t t_parsed = st_now_ns();
 	st_mempool_request *r = answered(p, txid);
 	if (!r)
 		r = answered(p, wtxid);
@@ -491,9 +498,13 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 		return 0;
 	st_mempool_event ev = {.kind = ST_EVENT_ACTION, .peer = p->id, .action = d.action,
 	                       .exchange = d.exchange, .amount = d.amount, .total = d.total,
-	                       .announcers = __builtin_popcount(announcers)};
+	                       .announcers = __builtin_popcount(announcers),
+	                       .t_recv_ns = p->ep.loop->now_ns, .t_parsed_ns = t_parsed,
+	                       .t_decided_ns = st_now_ns()};
 	memcpy(ev.txid, txid, 32);
 	m->stats.actions++;
+	if (m->on_action)
+		m->on_action(m->on_action_ctx, &ev);
 	push_event(m, &ev);
 	return 0;
 }

@@ -149,7 +149,7 @@ static void inbox_copy_out(const st_venue *v, uint32_t at, void *dst, size_t len
 /* Each message: 4 bytes of length, 1 of connection, then the bytes. */
 static void inbox_put(st_venue *v, int conn, const uint8_t *msg, size_t len)
 {
-	uint32_t used = v->inbox_tail - v->inbox_head;
+	uint32_t used = v->inbox_tail - __atomic_load_n(&v->inbox_head, __ATOMIC_ACQUIRE);
 	if (len + 5 > ST_VENUE_INBOX - used) {
 		v->stats.inbox_dropped++;
 		return;
@@ -158,20 +158,20 @@ static void inbox_put(st_venue *v, int conn, const uint8_t *msg, size_t len)
 	                  (uint8_t)(len >> 24), (uint8_t)conn};
 	inbox_copy_in(v, v->inbox_tail, hdr, 5);
 	inbox_copy_in(v, v->inbox_tail + 5, msg, len);
-	v->inbox_tail += (uint32_t)len + 5;
+	__atomic_store_n(&v->inbox_tail, v->inbox_tail + (uint32_t)len + 5, __ATOMIC_RELEASE);
 }
 
 long st_venue_next_message(st_venue *v, uint8_t *out, size_t cap, int *conn)
 {
 	uint8_t hdr[5];
-	if (v->inbox_head == v->inbox_tail)
+	if (v->inbox_head == __atomic_load_n(&v->inbox_tail, __ATOMIC_ACQUIRE))
 		return 0;
 	inbox_copy_out(v, v->inbox_head, hdr, 5);
 	size_t len = hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
 	if (len > cap)
 		return -EMSGSIZE;
 	inbox_copy_out(v, v->inbox_head + 5, out, len);
-	v->inbox_head += (uint32_t)len + 5;
+	__atomic_store_n(&v->inbox_head, v->inbox_head + (uint32_t)len + 5, __ATOMIC_RELEASE);
 	*conn = hdr[4];
 	return (long)len;
 }
@@ -240,8 +240,9 @@ static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_
 		.timestamp_ms = (uint64_t)((int64_t)wall_ms() + v->clock_offset_ms),
 		.price = price, .quantity = quantity,
 	};
-	*o = (st_venue_inflight){.seq = seq, .sent_ns = now_ns, .price = price,
-	                         .quantity = quantity, .leg = leg, .retried = (uint8_t)retried};
+	*o = (st_venue_inflight){.seq = seq, .sent_ns = now_ns, .trigger_ns = v->trigger_ns,
+	                         .price = price, .quantity = quantity, .leg = leg,
+	                         .retried = (uint8_t)retried};
 	memcpy(o->trigger, trigger, 32);
 
 	long n = st_order_build(&v->legs[leg].tmpl, &v->key, &f, v->out, sizeof(v->out));
@@ -555,6 +556,10 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 		.retry_at_ms = (uint64_t)a->retry_after_ms, .time_ns = now_ns,
 	};
 	emit(v, &e);
+	if (v->ack_hist && o->trigger_ns) {
+		st_histogram_add(v->ack_hist, e.latency_ns);
+		st_histogram_add(v->trigger_ack_hist, now_ns - o->trigger_ns);
+	}
 
 	switch (event) {
 	case ST_VEVENT_ACK: v->stats.acks++; break;

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+#include "st_engine.h"
+
+_Static_assert(sizeof(((st_engine_shared *)0)->conn_active) / sizeof(int32_t) ==
+               ST_ENGINE_MAX_VENUES, "conn_active size");
+_Static_assert(sizeof(((st_engine_shared *)0)->peer_state) / sizeof(int32_t) ==
+               ST_MEMPOOL_MAX_PEERS, "peer_state size");
+_Static_assert(sizeof(((st_engine_shared *)0)->stages) / sizeof(st_histogram) == ST_STAGES,
+               "stages size");
+_Static_assert(sizeof(((st_engine_command *)0)->data) == ST_ENGINE_COMMAND_BYTES, "data size");
+_Static_assert(sizeof(((st_histogram *)0)->buckets) / sizeof(uint64_t) == ST_HIST_BUCKETS,
+               "buckets size");
+
+#define CLOSE_GRACE_NS 2000000000ull   /* a STOP waits this long for closes */
+
+static void on_action(void *ctx, st_mempool_event *ev);
+
+int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, const char *shared_path)
+{
+	if (!e || !loop)
+		return -EINVAL;
+	memset(e, 0, sizeof(*e));
+	e->loop = loop;
+	e->pool = pool;
+	e->min_announcers = 1;
+	e->cpu = -1;
+	e->shared_fd = -1;
+	e->shared_len = (sizeof(st_engine_shared) + 4095) & ~(size_t)4095;
+	int flags = MAP_SHARED | MAP_ANONYMOUS;
+	if (shared_path) {
+		e->shared_fd = open(shared_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (e->shared_fd < 0 || ftruncate(e->shared_fd, (off_t)e->shared_len) != 0) {
+			int rc = -errno;
+			st_engine_exit(e);
+			return rc;
+		}
+		flags = MAP_SHARED;
+	}
+	void *map = mmap(NULL, e->shared_len, PROT_READ | PROT_WRITE, flags, e->shared_fd, 0);
+	if (map == MAP_FAILED) {
+		int rc = -errno;
+		st_engine_exit(e);
+		return rc;
+	}
+	e->shared = map;
+	e->shared->version = ST_ENGINE_VERSION;
+	e->shared->pid = (uint32_t)getpid();
+	__atomic_store_n(&e->shared->magic, ST_ENGINE_MAGIC, __ATOMIC_RELEASE);
+	if (pool)
+		st_mempool_set_action_hook(pool, on_action, e);
+	return 0;
+}
+
+int st_engine_add_venue(st_engine *e, st_venue *v)
+{
+	if (e->nvenues == ST_ENGINE_MAX_VENUES || e->thread_started)
+		return -ENOSPC;
+	v->ack_hist = &e->shared->stages[ST_STAGE_ACK];
+	v->trigger_ack_hist = &e->shared->stages[ST_STAGE_TRIGGER_ACK];
+	e->venues[e->nvenues] = v;
+	e->shared->nvenues = (int32_t)(e->nvenues + 1);
+	return (int)e->nvenues++;
+}
+
+int st_engine_route(st_engine *e, int32_t action, uint32_t venue_mask)
+{
+	if (action <= 0 || action >= ST_ENGINE_MAX_ACTIONS ||
+	    (e->nvenues < 32 && venue_mask >> e->nvenues))
+		return -EINVAL;
+	e->action_venues[action] = venue_mask;
+	return 0;
+}
+
+void st_engine_set_min_announcers(st_engine *e, uint32_t n)
+{
+	e->min_announcers = n ? n : 1;
+}
+
+st_engine_shared *st_engine_get_shared(st_engine *e)
+{
+	return e->shared;
+}
+
+/* ---- the trigger: called inside the loop pass that parsed the transaction ---- */
+
+static void on_action(void *ctx, st_mempool_event *ev)
+{
+	st_engine *e = ctx;
+	st_engine_shared *s = e->shared;
+	uint32_t mask = ev->action > 0 && ev->action < ST_ENGINE_MAX_ACTIONS
+		? e->action_venues[ev->action] : 0;
+
+	s->triggers++;
+	if ((uint32_t)ev->announcers < e->min_announcers) {
+		s->too_few_announcers++;
+		ev->orders = -ST_RISK_NOT_READY;
+		return;
+	}
+	int sent = 0, refused = 0;
+	for (uint32_t i = 0; i < e->nvenues; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		e->venues[i]->trigger_ns = ev->t_recv_ns;
+		int rc = st_venue_fire(e->venues[i], ev->txid, st_now_ns());
+		e->venues[i]->trigger_ns = 0;
+		if (rc > 0)
+			sent += rc;
+		else if (rc < 0)
+			refused = rc;
+	}
+	ev->t_sent_ns = st_now_ns();
+	ev->orders = sent ? sent : refused;
+	if (!sent)
+		return;
+	st_histogram_add(&s->stages[ST_STAGE_PARSE], ev->t_parsed_ns - ev->t_recv_ns);
+	st_histogram_add(&s->stages[ST_STAGE_DECIDE], ev->t_decided_ns - ev->t_parsed_ns);
+	st_histogram_add(&s->stages[ST_STAGE_ORDER], ev->t_sent_ns - ev->t_decided_ns);
+	st_histogram_add(&s->stages[ST_STAGE_TRIGGER_SEND], ev->t_sent_ns - ev->t_recv_ns);
+}
+
+/* ---- commands ------------------------------------------------------------------- */
+
+int st_engine_command_post(st_engine *e, const st_engine_command *cmd)
+{
+	if (cmd->len > ST_ENGINE_COMMAND_BYTES)
+		return -EINVAL;
+	uint32_t tail = e->cmd_tail;
+	if (tail - __atomic_load_n(&e->cmd_head, __ATOMIC_ACQUIRE) == ST_ENGINE_COMMANDS)
+		return -EAGAIN;
+	st_engine_command *slot = &e->commands[tail % ST_ENGINE_COMMANDS];
+	memcpy(slot, cmd, offsetof(st_engine_command, data) + cmd->len);
+	__atomic_store_n(&e->cmd_tail, tail + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static st_venue *venue_of(st_engine *e, int32_t index)
+{
+	return index >= 0 && (uint32_t)index < e->nvenues ? e->venues[index] : NULL;
+}
+
+static void start_stop(st_engine *e)
+{
+	e->closing = 1;
+	e->close_deadline_ns = st_now_ns() + CLOSE_GRACE_NS;
+	for (uint32_t i = 0; i < e->nvenues; i++) {
+		st_risk_kill(&e->venues[i]->risk, 1);  /* stop triggering first */
+		for (int c = 0; c < 2; c++)
+			if (e->venues[i]->pair->conns[c])
+				st_conn_close(e->venues[i]->pair->conns[c]);
+	}
+}
+
+/* Applies one command; returns 0, or -EINVAL when it names nothing we have. */
+static int apply(st_engine *e, const st_engine_command *c)
+{
+	st_venue *v = venue_of(e, c->venue);
+
+	switch (c->type) {
+	case ST_CMD_STOP:
+		start_stop(e);
+		return 0;
+	case ST_CMD_KILL:
+		if (c->venue == -1) {
+			for (uint32_t i = 0; i < e->nvenues; i++)
+				st_risk_kill(&e->venues[i]->risk, (int)c->a);
+			e->shared->killed = (int32_t)c->a;
+			return 0;
+		}
+		if (!v)
+			return -EINVAL;
+		st_risk_kill(&v->risk, (int)c->a);
+		return 0;
+	case ST_CMD_SET_STRATEGY:
+		if (!e->pool)
+			return -EINVAL;
+		st_mempool_set_strategy(e->pool, c->ptr);
+		return 0;
+	default:
+		break;
+	}
+	if (!v)
+		return -EINVAL;
+	switch (c->type) {
+	case ST_CMD_FAILOVER:
+		return st_conn_pair_failover(v->pair) ? -EINVAL : 0;
+	case ST_CMD_SET_LIMITS:
+		return st_risk_set_limits(&v->risk, &c->limits);
+	case ST_CMD_SEND:
+		return st_venue_send_control(v, c->conn, c->data, c->len) ? -EINVAL : 0;
+	case ST_CMD_SET_BOOK:
+		st_venue_set_book(v, c->a, c->b, st_now_ns());
+		return 0;
+	case ST_CMD_SET_READY:
+		st_venue_set_ready(v, c->conn);
+		return 0;
+	case ST_CMD_CLOCK:
+		if (c->d)
+			st_venue_clock_synced(v, c->a, st_now_ns());
+		else
+			st_venue_set_clock_offset(v, c->a);
+		return 0;
+	case ST_CMD_RESOLVE:
+		return st_venue_resolve(v, c->c, c->d, (uint64_t)c->a, (int32_t)c->b) ? -EINVAL : 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void drain_commands(st_engine *e)
+{
+	uint32_t tail = __atomic_load_n(&e->cmd_tail, __ATOMIC_ACQUIRE);
+	while (e->cmd_head != tail) {
+		/* Copied out first: the slot is the poster's again once head moves. */
+		const st_engine_command *slot = &e->commands[e->cmd_head % ST_ENGINE_COMMANDS];
+		memcpy(&e->scratch, slot, offsetof(st_engine_command, data) + slot->len);
+		__atomic_store_n(&e->cmd_head, e->cmd_head + 1, __ATOMIC_RELEASE);
+		e->shared->commands++;
+		if (apply(e, &e->scratch))
+			e->shared->bad_commands++;
+	}
+}
+
+/* ---- the pass ---------------------------------------------------------------------- */
+
+static void publish(st_engine *e, uint64_t now)
+{
+	st_engine_shared *s = e->shared;
+	uint64_t sent = 0, acks = 0, rejects = 0, unknown = 0, risk = 0;
+
+	for (uint32_t i = 0; i < e->nvenues; i++) {
+		const st_venue *v = e->venues[i];
+		sent += v->stats.orders_sent;
+		acks += v->stats.acks;
+		rejects += v->stats.rejects;
+		unknown += v->stats.unknown;
+		for (int r = 1; r < ST_RISK_REASONS; r++)
+			risk += v->risk.rejected[r];
+		for (int c = 0; c < 2; c++)
+			s->conn_state[i][c] = v->pair->conns[c] ? v->pair->conns[c]->state : -1;
+		s->conn_active[i] = v->pair->active;
+	}
+	if (e->pool) {
+		int32_t npeers = 0;
+		for (int p = 0; p < ST_MEMPOOL_MAX_PEERS; p++) {
+			s->peer_state[p] = e->pool->peers[p] ? e->pool->peers[p]->state : -1;
+			if (e->pool->peers[p])
+				npeers = p + 1;
+		}
+		s->npeers = npeers;
+	}
+	s->orders_sent = sent;
+	s->acks = acks;
+	s->rejects = rejects;
+	s->unknown = unknown;
+	s->risk_rejects = risk;
+	s->iterations++;
+	__atomic_store_n(&s->heartbeat_ns, now, __ATOMIC_RELEASE);
+}
+
+static int all_closed(const st_engine *e)
+{
+	for (uint32_t i = 0; i < e->nvenues; i++)
+		for (int c = 0; c < 2; c++) {
+			const st_conn *conn = e->venues[i]->pair->conns[c];
+			if (conn && conn->state != ST_CONN_CLOSED)
+				return 0;
+		}
+	return 1;
+}
+
+int st_engine_run_once(st_engine *e, int64_t timeout_ns)
+{
+	drain_commands(e);
+	int rc = st_loop_run(e->loop, timeout_ns);
+	if (rc < 0)
+		return rc;
+	uint64_t now = st_now_ns();
+	for (uint32_t i = 0; i < e->nvenues; i++)
+		st_venue_poll(e->venues[i], now);
+	publish(e, now);
+	if (e->closing && (all_closed(e) || now > e->close_deadline_ns)) {
+		for (uint32_t i = 0; i < e->nvenues; i++)
+			st_journal_sync(e->venues[i]->journal);
+		return 1;
+	}
+	return 0;
+}
+
+static void *engine_main(void *arg)
+{
+	st_engine *e = arg;
+	/* Busy mode spins; the others wait in the kernel, up to 1 ms so that
+	 * commands are seen within a millisecond. */
+	int64_t wait_ns = e->loop->mode == ST_LOOP_BUSY ? 0 : 1000000;
+
+	if (e->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(e->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	__atomic_store_n(&e->shared->running, 1, __ATOMIC_RELEASE);
+	while (st_engine_run_once(e, wait_ns) == 0)
+		;
+	__atomic_store_n(&e->shared->running, 0, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int st_engine_start(st_engine *e, int cpu)
+{
+	if (e->thread_started)
+		return -EALREADY;
+	e->cpu = cpu;
+	int rc = pthread_create(&e->thread, NULL, engine_main, e);
+	if (rc)
+		return -rc;
+	e->thread_started = 1;
+	return 0;
+}
+
+int st_engine_join(st_engine *e)
+{
+	if (!e->thread_started)
+		return 0;
+	int rc = pthread_join(e->thread, NULL);
+	e->thread_started = 0;
+	return -rc;
+}
+
+void st_engine_exit(st_engine *e)
+{
+	if (e->pool)
+		st_mempool_set_action_hook(e->pool, NULL, NULL);
+	for (uint32_t i = 0; i < e->nvenues; i++)
+		e->venues[i]->ack_hist = e->venues[i]->trigger_ack_hist = NULL;
+	if (e->shared)
+		munmap(e->shared, e->shared_len);
+	if (e->shared_fd >= 0)
+		close(e->shared_fd);
+	e->shared = NULL;
+	e->shared_fd = -1;
+}
