@@ -3,8 +3,10 @@
 
 Python sets it up (legs and their templates, key, risk limits, journal) and
 drives the slow side (logon, clock, reconciliation); the native side fires
-order sets, parses answers, journals and applies risk. Until the engine has
-its own thread, whoever runs the loop calls `poll()` after `Loop.run()`.
+order sets, parses answers, journals and applies risk. On its own, whoever
+runs the loop calls `poll()` after `Loop.run()` (see `pump()`); once added to
+an engine (orchestrator.engine), everything that changes the desk goes to
+the engine's thread as a command, and Python only reads.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from orchestrator import native
 from orchestrator._native import ffi, lib
@@ -150,6 +153,8 @@ class Desk:
                               seed if seed is not None else time.monotonic_ns()),
             "venue desk",
         )
+        self.engine: Any = None     # the Engine this desk belongs to, once added
+        self.index = index
         self._event = ffi.new("st_venue_event *")
         self._msg = ffi.new("uint8_t[]", lib.ST_VENUE_MAX_MESSAGE)
         self._conn = ffi.new("int *")
@@ -183,19 +188,32 @@ class Desk:
         self.legs.append(leg)
         return index
 
+    def _command(self, kind: int, **fields: Any) -> bool:
+        """Posts a command when an engine owns this desk; False: call directly."""
+        if self.engine is None:
+            return False
+        self.engine.post(kind, venue=self.index, **fields)
+        return True
+
     def set_book(self, bid: Decimal, ask: Decimal, now_ns: int | None = None) -> None:
         scale = self.price_decimals
-        lib.st_venue_set_book(self._ptr, int(bid.scaleb(scale)), int(ask.scaleb(scale)),
-                              now_ns if now_ns is not None else time.monotonic_ns())
+        bid_fixed, ask_fixed = int(bid.scaleb(scale)), int(ask.scaleb(scale))
+        if not self._command(lib.ST_CMD_SET_BOOK, a=bid_fixed, b=ask_fixed):
+            lib.st_venue_set_book(self._ptr, bid_fixed, ask_fixed,
+                                  now_ns if now_ns is not None else time.monotonic_ns())
 
     def set_ready(self, conn: int) -> None:
-        lib.st_venue_set_ready(self._ptr, conn)
+        if not self._command(lib.ST_CMD_SET_READY, conn=conn):
+            lib.st_venue_set_ready(self._ptr, conn)
 
     def set_clock_offset(self, offset_ms: int) -> None:
-        lib.st_venue_set_clock_offset(self._ptr, offset_ms)
+        if not self._command(lib.ST_CMD_CLOCK, a=offset_ms):
+            lib.st_venue_set_clock_offset(self._ptr, offset_ms)
 
-    def clock_synced(self, offset_ms: int) -> int:
-        return int(lib.st_venue_clock_synced(self._ptr, offset_ms, time.monotonic_ns()))
+    def clock_synced(self, offset_ms: int) -> None:
+        """Sets the offset after a -1021 and sends the refused orders again."""
+        if not self._command(lib.ST_CMD_CLOCK, a=offset_ms, d=1):
+            lib.st_venue_clock_synced(self._ptr, offset_ms, time.monotonic_ns())
 
     # -- the hot side, driven from Python until the engine thread exists -------
 
@@ -208,6 +226,15 @@ class Desk:
 
     def poll(self) -> int:
         return int(lib.st_venue_poll(self._ptr, time.monotonic_ns()))
+
+    def pump(self, timeout: float) -> None:
+        """Lets the connections make progress for up to `timeout` seconds: runs
+        the loop and polls (alone), one engine pass, or just waits (threaded)."""
+        if self.engine is not None:
+            self.engine.pump(timeout)
+        else:
+            self.conns[0].loop.run(timeout)
+            self.poll()
 
     def on_message(self, text: bytes, conn: int = 0) -> None:
         lib.st_venue_on_message(self._ptr, conn, text, len(text), time.monotonic_ns())
@@ -229,18 +256,22 @@ class Desk:
 
     def send_control(self, text: str, conn: int = -1) -> None:
         data = text.encode()
-        native.ensure(lib.st_venue_send_control(self._ptr, conn, data, len(data)),
-                      "venue control message")
+        if not self._command(lib.ST_CMD_SEND, conn=conn, data=data):
+            native.ensure(lib.st_venue_send_control(self._ptr, conn, data, len(data)),
+                          "venue control message")
 
     def resolve(self, seq: int, status: int, venue_order_id: int = 0, error_code: int = 0
                 ) -> None:
-        native.ensure(lib.st_venue_resolve(self._ptr, seq, status, venue_order_id, error_code),
-                      f"resolve order {seq}")
+        if not self._command(lib.ST_CMD_RESOLVE, c=seq, d=status, a=venue_order_id,
+                             b=error_code):
+            native.ensure(lib.st_venue_resolve(self._ptr, seq, status, venue_order_id,
+                                               error_code), f"resolve order {seq}")
 
     # -- risk and state -------------------------------------------------------
 
     def kill(self, killed: bool = True) -> None:
-        """No further order leaves (or, with False, they may again)."""
+        """No further order leaves (or, with False, they may again). The flag is
+        atomic: it takes effect at once, from any thread."""
         lib.st_risk_kill(lib.st_venue_risk(self._ptr), int(killed))
 
     @property
@@ -248,9 +279,10 @@ class Desk:
         return bool(lib.st_risk_killed(lib.st_venue_risk(self._ptr)))
 
     def set_limits(self, limits: RiskLimits) -> None:
-        native.ensure(lib.st_risk_set_limits(
-            lib.st_venue_risk(self._ptr), limits.native(self.price_decimals,
-                                                        self.quantity_decimals)), "risk limits")
+        native_limits = limits.native(self.price_decimals, self.quantity_decimals)
+        if not self._command(lib.ST_CMD_SET_LIMITS, limits=native_limits[0]):
+            native.ensure(lib.st_risk_set_limits(lib.st_venue_risk(self._ptr), native_limits),
+                          "risk limits")
 
     @property
     def rejections(self) -> dict[str, int]:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shared_file
 from tests.tlsutil import Pki, client_context
 
 SIM = ROOT / "tools" / "exchange_sim"
@@ -114,3 +115,29 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
             raise
     assert code == 0, err.read_text()
     assert "Traceback" not in err.read_text(), err.read_text()
+
+
+@contextmanager
+def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
+    """A running simulator's port; its stats land in <tmp>/stats-<port>.json at exit."""
+    [block] = shared_file("bitcoin").glob("block-*.blk")
+    ready = tmp / f"port-{time.monotonic_ns()}"
+    stats = tmp / f"stats-{time.monotonic_ns()}.json"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
+         "--ready-file", str(ready), "--stats-file", str(stats), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text().strip()):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "peer simulator did not start"
+            time.sleep(0.05)
+        port = int(ready.read_text())
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    if stats.exists():
+        stats.rename(tmp / f"stats-{port}.json")

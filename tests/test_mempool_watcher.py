@@ -5,11 +5,6 @@ simulators replaying the real block as mempool traffic."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,39 +13,13 @@ from bitcoin.wallet import CBitcoinAddress
 from orchestrator.btc import Strategy
 from orchestrator.hotline import Loop
 from orchestrator.mempool import Watcher
-from tests.conftest import ROOT, shared_file
+from tests.simutil import peer_sim
 
 BLOCK_TXS = 3314  # the block's transactions without its coinbase
 COIN = 100_000_000
 DEPOSIT_ADDRS = ["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
                  "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]
 WHALE_SATS = 2_000_000 * COIN  # larger than any transaction of the block
-
-
-@contextmanager
-def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
-    """A running simulator's port; its stats land in <tmp>/stats-<port>.json at exit."""
-    [block] = shared_file("bitcoin").glob("block-*.blk")
-    ready = tmp / f"port-{time.monotonic_ns()}"
-    stats = tmp / f"stats-{time.monotonic_ns()}.json"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
-         "--ready-file", str(ready), "--stats-file", str(stats), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text().strip()):
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "peer simulator did not start"
-            time.sleep(0.05)
-        port = int(ready.read_text())
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    if stats.exists():
-        stats.rename(tmp / f"stats-{port}.json")
 
 
 def strategy() -> Strategy:

@@ -52,7 +52,6 @@ class VenueSession:
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
-        self.loop = desk.conns[0].loop
         self.state = SessionState()
         self._ids = itertools.count(1)
         self._pending: dict[str, Pending] = {}
@@ -82,10 +81,14 @@ class VenueSession:
         return request_id
 
     def step(self, timeout: float = 0.0) -> list[Event]:
-        """Runs the loop once, then handles answers, events and (re)opened
-        connections. Raises VenueError for what needs an operator."""
-        self.loop.run(timeout)
-        self.desk.poll()
+        """Lets the connections progress (see Desk.pump), then handles answers,
+        events and (re)opened connections. Raises VenueError for what needs
+        an operator."""
+        self.desk.pump(timeout)
+        return self.handle()
+
+    def handle(self) -> list[Event]:
+        """Handles what the desk has for Python, without running anything."""
         for conn, raw in self.desk.messages():
             self._on_message(conn, raw)
         events = self.desk.events()
