@@ -44,7 +44,7 @@ TIMEOUT = 60.0
 
 def strategy() -> Strategy:
     s = Strategy()
-    for exchange, (addr, action) in enumerate(zip(ADDRS, (DEPOSIT_A, DEPOSIT_B))):
+    for exchange, (addr, action) in enumerate(zip(ADDRS, (DEPOSIT_A, DEPOSIT_B), strict=True)):
         s.add_script(bytes(CBitcoinAddress(addr).to_scriptPubKey()), exchange)
         s.set_deposit(exchange, 10 * COIN, action)
     s.set_whale(WHALE_SATS, WHALE)

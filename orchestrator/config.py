@@ -1,0 +1,443 @@
+# SPDX-License-Identifier: MIT
+"""The engine's configuration: one TOML file, validated whole before anything starts.
+
+Every error is one line that names the file, the key and what is wrong, e.g.
+`stratum.toml: venues[0].risk.max_quantity: missing`. Secrets (API keys and
+secrets) are not in this file: it names them, and they come from a separate
+TOML file that must not be group- or other-readable, or from the environment
+as STRATUM_SECRET_<NAME>. `examples/stratum.toml` is a commented example.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from orchestrator.desk import RiskLimits
+from orchestrator.errors import ConfigError
+from orchestrator.hotline import LoopMode
+from orchestrator.strategy.loader import StrategySpec, load_strategy
+from orchestrator.venues import Leg, Secret, Side
+
+PROFILES = ("binance", "kraken")
+LOOP_MODES = {m.label: m for m in LoopMode}
+SIMULATOR_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
+                  ipaddress.ip_network("198.18.0.0/15"))
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    loop_mode: LoopMode
+    state_dir: Path           # journals, nonce files
+    run_dir: Path             # control socket, shared state
+    paper: bool               # venues must be simulators on loopback / 198.18.0.0/15
+    min_announcers: int
+    ack_timeout: float
+
+
+@dataclass(frozen=True)
+class CpuConfig:
+    hot: int | None           # None: derive (cpu.py)
+    sqpoll: int | None
+    orchestrator: int | None
+    mlockall: bool
+    sched_fifo: int           # 0: off, else the priority
+
+
+@dataclass(frozen=True)
+class BitcoinConfig:
+    strategy: StrategySpec
+    peers: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class VenueConfig:
+    name: str
+    profile: str
+    url: str
+    address: str | None
+    standby: bool
+    trust: Path | None
+    book_url: str | None
+    auth: str                 # binance: hmac | session; kraken: token
+    api_key: Secret
+    secret: Secret
+    rest_url: str | None
+    response_type: str
+    recv_window_ms: int
+    client_prefix: str
+    on: tuple[str, ...]       # strategy actions that fire this venue's legs
+    risk: RiskLimits
+    legs: tuple[Leg, ...]
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    interface: str
+    mtu: int | None
+    addresses: tuple[str, ...]
+    routes: tuple[str, ...]
+    features: dict[str, bool]
+    channels: int | None
+    busy_poll_us: int | None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    engine: EngineConfig
+    cpus: CpuConfig
+    bitcoin: BitcoinConfig
+    venues: tuple[VenueConfig, ...]
+    metrics: MetricsConfig | None
+    network: NetworkConfig | None
+
+    def __repr__(self) -> str:
+        return f"Config({self.path}, venues={[v.name for v in self.venues]})"
+
+
+class Table:
+    """One TOML table being read: every problem names the file and the key."""
+
+    def __init__(self, source: str, key: str, data: Any, allowed: set[str],
+                 required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.source, self.key = source, key
+        if not isinstance(data, dict):
+            raise self.fail("", f"must be a table, not {type(data).__name__}")
+        for extra in sorted(set(data) - allowed):
+            raise self.fail(extra, "unknown key")
+        for missing in sorted(required - set(data)):
+            raise self.fail(missing, "missing")
+        self.data: dict[str, Any] = data
+
+    def name(self, key: str) -> str:
+        return f"{self.key}.{key}" if self.key and key else self.key or key
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.name(key)}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+        if key not in self.data:
+            if default is _MISSING:
+                raise self.fail(key, "missing")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(key, f"must be {names}, not {type(value).__name__} ({value!r})")
+        return value
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        value = self.get(key, str, default)
+        if isinstance(value, str) and not value.strip():
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def integer(self, key: str, low: int, high: int, default: Any = _MISSING) -> Any:
+        value = self.get(key, int, default)
+        if isinstance(value, int) and not low <= value <= high:
+            raise self.fail(key, f"{value} is not in {low}..{high}")
+        return value
+
+    def number(self, key: str, default: Any = _MISSING) -> float:
+        value = self.get(key, (int, float), default)
+        if value <= 0:
+            raise self.fail(key, f"must be positive, not {value}")
+        return float(value)
+
+    def decimal(self, key: str, default: Any = _MISSING) -> Decimal:
+        value = self.get(key, (str, int, float), default)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise self.fail(key, f"{value!r} is not a number") from None
+        if not number.is_finite() or number <= 0:
+            raise self.fail(key, f"must be a positive number, not {value!r}")
+        return number
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> str:
+        value: str = self.text(key, default)
+        if value not in choices:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def texts(self, key: str, default: Any = _MISSING) -> tuple[str, ...]:
+        value = self.get(key, list, default)
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(f"{key}[{i}]", "must be a non-empty string")
+        return tuple(value)
+
+    def table(self, key: str, allowed: set[str], required: set[str] = frozenset(),  # type: ignore[assignment]
+              default: Any = _MISSING) -> Table:
+        return Table(self.source, self.name(key), self.get(key, dict, default), allowed, required)
+
+    def tables(self, key: str, allowed: set[str], required: set[str]) -> list[Table]:
+        items = self.get(key, list, [])
+        return [Table(self.source, f"{self.name(key)}[{i}]", item, allowed, required)
+                for i, item in enumerate(items)]
+
+    def path(self, key: str, base: Path, default: Any = _MISSING) -> Any:
+        value = self.text(key, default)
+        return value if value is None else (base / value)
+
+
+# -- secrets -------------------------------------------------------------------
+
+
+def load_secrets(path: Path) -> dict[str, Secret]:
+    """The secrets file: `name = "value"` lines, readable by its owner alone."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: secrets file cannot be read: {exc.strerror}") from None
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path}: secrets file is readable by group or others "
+                          f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it")
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: secrets file cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError:
+        # No detail: the parser would quote the line, and the line holds a secret.
+        raise ConfigError(f"{path}: secrets file is not valid TOML") from None
+    secrets: dict[str, Secret] = {}
+    for name, value in data.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: {name}: a secret must be a non-empty string")
+        secrets[name] = Secret(value)
+    return secrets
+
+
+def secret(secrets: dict[str, Secret], name: str, where: str) -> Secret:
+    env = os.environ.get("STRATUM_SECRET_" + name.upper().replace("-", "_"))
+    if env:
+        return Secret(env)
+    if name not in secrets:
+        raise ConfigError(f"{where}: secret {name!r} is neither in the secrets file nor in "
+                          f"STRATUM_SECRET_{name.upper().replace('-', '_')}")
+    return secrets[name]
+
+
+# -- sections ------------------------------------------------------------------
+
+
+def _cpu(t: Table, key: str, cpus: set[int]) -> int | None:
+    value = t.get(key, (int, str), "auto")
+    if value == "auto":
+        return None
+    if isinstance(value, str) or value not in cpus:
+        raise t.fail(key, f"CPU {value!r} does not exist here (usable: "
+                          f"{', '.join(map(str, sorted(cpus)))}; or \"auto\")")
+    return int(value)
+
+
+def _engine(t: Table, base: Path) -> EngineConfig:
+    mode = t.choice("loop_mode", tuple(LOOP_MODES), "interrupt")
+    return EngineConfig(
+        loop_mode=LOOP_MODES[mode],
+        state_dir=t.path("state_dir", base, "state"),
+        run_dir=t.path("run_dir", base, "run"),
+        paper=t.get("paper", bool, False),
+        min_announcers=t.integer("min_announcers", 1, 16, 1),
+        ack_timeout=t.number("ack_timeout", 5.0),
+    )
+
+
+def _cpus(t: Table) -> CpuConfig:
+    usable = os.sched_getaffinity(0)
+    return CpuConfig(_cpu(t, "hot", usable), _cpu(t, "sqpoll", usable),
+                     _cpu(t, "orchestrator", usable), t.get("mlockall", bool, True),
+                     t.integer("sched_fifo", 0, 99, 0))
+
+
+def _peer(t: Table, i: int, text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        number = int(port)
+    except ValueError:
+        raise t.fail(f"peers[{i}]", f"{text!r} is not IP:PORT") from None
+    if not 0 < number < 65536:
+        raise t.fail(f"peers[{i}]", f"port {number} is not in 1..65535")
+    return host.strip("[]"), number
+
+
+def _bitcoin(t: Table, base: Path) -> BitcoinConfig:
+    strategy = load_strategy(t.path("strategy", base))
+    peers = tuple(_peer(t, i, p) for i, p in enumerate(t.texts("peers")))
+    if not peers:
+        raise t.fail("peers", "lists no peer")
+    return BitcoinConfig(strategy, peers)
+
+
+LEG_KEYS = {"symbol", "side", "quantity", "type", "time_in_force", "offset_bps", "tick",
+            "price_decimals", "quantity_decimals"}
+
+
+def _leg(t: Table) -> Leg:
+    leg = Leg(
+        symbol=t.text("symbol"), side=Side[t.choice("side", ("BUY", "SELL"))],
+        quantity=t.decimal("quantity"),
+        order_type=t.choice("type", ("LIMIT", "LIMIT_MAKER", "MARKET"), "LIMIT"),
+        time_in_force=t.choice("time_in_force", ("GTC", "IOC", "FOK"), "IOC"),
+        offset_bps=t.integer("offset_bps", 0, 9999, 10), tick=t.decimal("tick", "0.01"),
+        price_decimals=t.integer("price_decimals", 0, 18, 2),
+        quantity_decimals=t.integer("quantity_decimals", 0, 18, 8),
+    )
+    try:
+        leg.fixed(leg.quantity, leg.quantity_decimals, "quantity")
+        leg.fixed(leg.tick, leg.price_decimals, "tick")
+    except ConfigError as exc:
+        raise t.fail("quantity", str(exc)) from None
+    return leg
+
+
+def _risk(t: Table) -> RiskLimits:
+    return RiskLimits(
+        max_quantity=t.decimal("max_quantity"), max_notional=t.decimal("max_notional"),
+        max_open_orders=t.integer("max_open_orders", 1, 1024, 16),
+        orders_per_second=t.number("orders_per_second", 4.0), burst=t.integer("burst", 1, 1000, 4),
+        max_price_age=t.number("max_price_age", 2.0))
+
+
+def _url(t: Table, key: str, schemes: tuple[str, ...], default: Any = _MISSING) -> Any:
+    url = t.text(key, default)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise t.fail(key, f"{url!r} is not a {' or '.join(schemes)} URL with a host")
+    return url
+
+
+def _is_simulator(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost"
+    return any(address in net for net in SIMULATOR_NETS)
+
+
+VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "book_url", "auth",
+              "api_key", "secret", "rest_url", "response_type", "recv_window_ms",
+              "client_prefix", "on", "risk", "legs"}
+
+
+def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfig,
+           actions: dict[str, int]) -> VenueConfig:
+    profile = t.choice("profile", PROFILES)
+    auth_choices = ("hmac", "session") if profile == "binance" else ("token",)
+    url = _url(t, "url", ("wss",))
+    address = t.text("address", None)
+    if address is not None:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise t.fail("address", f"{address!r} is not an IP address") from None
+    host = address or urlsplit(url).hostname or ""
+    if engine.paper and not _is_simulator(host):
+        raise t.fail("url", f"engine.paper is set, but {host} is not a simulator on loopback "
+                            "or 198.18.0.0/15")
+    on = t.texts("on")
+    for i, action in enumerate(on):
+        if action not in actions:
+            raise t.fail(f"on[{i}]", f"{action!r} is not an action of the strategy "
+                                     f"({', '.join(actions) or 'none'})")
+    legs = tuple(_leg(leg) for leg in t.tables("legs", LEG_KEYS, {"symbol", "side", "quantity"}))
+    if not legs:
+        raise t.fail("legs", "no order legs ([[venues.legs]])")
+    where = f"{t.source}: {t.key}"
+    return VenueConfig(
+        name=t.text("name"), profile=profile, url=url, address=address,
+        standby=t.get("standby", bool, True), trust=t.path("trust", base, None),
+        book_url=_url(t, "book_url", ("wss",), None),
+        auth=t.choice("auth", auth_choices, auth_choices[0]),
+        api_key=secret(secrets, t.text("api_key"), f"{where}.api_key"),
+        secret=secret(secrets, t.text("secret"), f"{where}.secret"),
+        rest_url=_url(t, "rest_url", ("https",), None),
+        response_type=t.choice("response_type", ("ACK", "RESULT", "FULL"), "ACK"),
+        recv_window_ms=t.integer("recv_window_ms", 1, 60000, 5000),
+        client_prefix=t.get("client_prefix", str, "st"), on=on,
+        risk=_risk(t.table("risk", {"max_quantity", "max_notional", "max_open_orders",
+                                    "orders_per_second", "burst", "max_price_age"},
+                           {"max_quantity", "max_notional"})),
+        legs=legs,
+    )
+
+
+def _metrics(t: Table) -> MetricsConfig:
+    host = t.text("host", "127.0.0.1")
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        raise t.fail("host", f"{host!r}: metrics are served on loopback only")
+    return MetricsConfig(host, t.integer("port", 1, 65535, 9464))
+
+
+def _network(t: Table) -> NetworkConfig:
+    features = t.get("features", dict, {})
+    for name, value in features.items():
+        if not isinstance(value, bool):
+            raise t.fail(f"features.{name}", "must be true or false")
+    return NetworkConfig(
+        interface=t.text("interface"), mtu=t.integer("mtu", 68, 65535, None),
+        addresses=t.texts("addresses", []), routes=t.texts("routes", []), features=features,
+        channels=t.integer("channels", 1, 1024, None),
+        busy_poll_us=t.integer("busy_poll_us", 0, 1_000_000, None))
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    base = path.parent
+    top = Table(str(path), "", data, {"engine", "cpus", "secrets", "bitcoin", "venues",
+                                      "metrics", "network"}, {"bitcoin", "venues"})
+    engine = _engine(top.table("engine", {"loop_mode", "state_dir", "run_dir", "paper",
+                                          "min_announcers", "ack_timeout"}, default={}), base)
+    cpus = _cpus(top.table("cpus", {"hot", "sqpoll", "orchestrator", "mlockall", "sched_fifo"},
+                           default={}))
+    secrets_table = top.table("secrets", {"file"}, default={})
+    secrets_file = secrets_table.path("file", base, None)
+    secrets = load_secrets(secrets_file) if secrets_file is not None else {}
+    bitcoin = _bitcoin(top.table("bitcoin", {"strategy", "peers"}, {"strategy", "peers"}), base)
+    venues = tuple(_venue(v, base, secrets, engine, bitcoin.strategy.actions)
+                   for v in top.tables("venues", VENUE_KEYS,
+                                       {"name", "profile", "url", "api_key", "secret", "on",
+                                        "risk", "legs"}))
+    if not venues:
+        raise top.fail("venues", "no venue ([[venues]])")
+    names = [v.name for v in venues]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise top.fail(f"venues[{i}].name", f"{name!r} is used twice")
+    metrics = top.table("metrics", {"host", "port"}, default=None) if "metrics" in data else None
+    network = top.table("network", {"interface", "mtu", "addresses", "routes", "features",
+                                    "channels", "busy_poll_us"}, {"interface"}) \
+        if "network" in data else None
+    return Config(path, engine, cpus, bitcoin, venues,
+                  _metrics(metrics) if metrics else None,
+                  _network(network) if network else None)
+
+
+def load_config(path: str | Path) -> Config:
+    """Reads and validates the configuration; ConfigError names what is wrong."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path)

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+"""The configuration: a good file loads; each broken one fails with one line that
+names the file, the key and the problem."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import load_config
+from orchestrator.errors import ConfigError
+from tests.conftest import ROOT
+
+GOOD = """
+[engine]
+paper = true
+[secrets]
+file = "secrets.toml"
+[bitcoin]
+strategy = "strategy.toml"
+peers = ["127.0.0.1:18444"]
+[[venues]]
+name = "sim"
+profile = "binance"
+url = "wss://localhost:9443/ws-api/v3"
+address = "127.0.0.1"
+api_key = "key"
+secret = "hmac"
+on = ["deposit_a"]
+[venues.risk]
+max_quantity = "0.1"
+max_notional = "10000"
+[[venues.legs]]
+symbol = "BTCUSDT"
+side = "SELL"
+quantity = "0.01"
+"""
+
+
+def write(tmp: Path, text: str = GOOD, secrets: str = 'key = "K"\nhmac = "S"\n',
+          mode: int = 0o600) -> Path:
+    shutil.copy(ROOT / "examples" / "strategy.toml", tmp / "strategy.toml")
+    (tmp / "secrets.toml").write_text(secrets)
+    os.chmod(tmp / "secrets.toml", mode)
+    (tmp / "stratum.toml").write_text(text)
+    return tmp / "stratum.toml"
+
+
+def test_good_config_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path))
+    [venue] = config.venues
+    assert venue.profile == "binance" and venue.auth == "hmac" and venue.on == ("deposit_a",)
+    assert venue.secret.reveal() == b"S" and "S" not in repr(config)
+    assert config.bitcoin.peers == (("127.0.0.1", 18444),)
+    assert config.engine.state_dir == tmp_path / "state"
+
+
+def test_the_example_is_valid_but_for_its_secrets(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "stratum.toml").read_text()
+    text = text.replace('"/etc/stratum/secrets.toml"', '"secrets.toml"')
+    config = load_config(write(tmp_path, text, 'binance_api_key = "k"\nbinance_secret = "s"\n'))
+    assert config.venues[0].risk.max_open_orders == 8
+
+
+def edit(old: str, new: str) -> Callable[[Path], Path]:
+    return lambda tmp: write(tmp, GOOD.replace(old, new, 1))
+
+
+BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "missing key": (edit('profile = "binance"\n', ""), r"venues\[0\]\.profile: missing"),
+    "wrong type": (edit("paper = true", 'paper = "yes"'),
+                   r"engine\.paper: must be bool, not str"),
+    "unreadable secret file": (lambda tmp: write(tmp, GOOD.replace(
+        '"secrets.toml"', '"nowhere.toml"')), r"nowhere\.toml: secrets file cannot be read"),
+    "group-readable secret file": (lambda tmp: write(tmp, mode=0o640),
+                                   r"readable by group or others \(mode 0640\)"),
+    "unknown venue": (edit('profile = "binance"', 'profile = "ftx"'),
+                      r"venues\[0\]\.profile: 'ftx' is not one of binance, kraken"),
+    "invalid bitcoin address": (lambda tmp: (write(tmp), (tmp / "strategy.toml").write_text(
+        (ROOT / "examples" / "strategy.toml").read_text().replace(
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb")))[0],
+        r"strategy\.toml: exchanges\[0\]\.addresses\[0\]"),
+    "core that does not exist": (edit("[engine]", "[cpus]\nhot = 99\n[engine]"),
+                                 r"cpus\.hot: CPU 99 does not exist here"),
+    "unknown key": (edit("paper = true", "paper = true\ncolour = 1"),
+                    r"engine\.colour: unknown key"),
+    "secret not found": (edit('secret = "hmac"', 'secret = "nope"'),
+                         r"venues\[0\]\.secret: secret 'nope' is neither"),
+    "real venue in paper mode": (edit('address = "127.0.0.1"', 'address = "203.0.113.5"'),
+                                 r"venues\[0\]\.url: engine\.paper is set, but 203\.0\.113\.5"),
+    "action not in strategy": (edit('on = ["deposit_a"]', 'on = ["deposit_z"]'),
+                               r"venues\[0\]\.on\[0\]: 'deposit_z' is not an action"),
+    "quantity off the step": (edit('quantity = "0.01"', 'quantity = "0.000000001"'),
+                              r"venues\[0\]\.legs\[0\]\.quantity: .* not a positive multiple"),
+    "not TOML": (lambda tmp: write(tmp, "[engine\n"), r"stratum\.toml: not valid TOML"),
+    "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
+                 r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_broken_config_fails_with_one_line(tmp_path: Path, case: str) -> None:
+    make, pattern = BROKEN[case]
+    path = make(tmp_path)
+    with pytest.raises(ConfigError, match=pattern) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "S\"" not in message and "= \"K\"" not in message   # never the secrets
+
+
+def test_environment_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATUM_SECRET_HMAC", "from-env")
+    config = load_config(write(tmp_path))
+    assert config.venues[0].secret.reveal() == b"from-env"
