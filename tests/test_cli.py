@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from orchestrator import __version__
-from orchestrator.cli.pending import _PENDING
 from tests.conftest import ROOT
+
+SERVICE_VERBS = ["run", "start", "stop", "status", "failover", "kill", "top"]
 
 
 def stratum(*args: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +33,7 @@ def test_version() -> None:
 def test_help_lists_every_command() -> None:
     proc = stratum("--help")
     assert proc.returncode == 0
-    for name in ["check", "bench", *_PENDING]:
+    for name in ["check", "bench", *SERVICE_VERBS]:
         assert name in proc.stdout
 
 
@@ -38,11 +41,24 @@ def test_no_command_is_a_usage_error() -> None:
     assert stratum().returncode == 2
 
 
-@pytest.mark.parametrize("name", sorted(_PENDING))
-def test_unbuilt_commands_say_so_and_fail(name: str) -> None:
-    proc = stratum(name)
-    assert proc.returncode == (4 if name == "status" else 3)
-    assert f"stratum {name}: not built yet" in proc.stderr
+@pytest.mark.parametrize("name", ["stop", "kill", "top"])
+def test_verbs_without_a_daemon_say_so(name: str, tmp_path: Path) -> None:
+    proc = stratum(name, "--socket", str(tmp_path / "none.sock"))
+    assert proc.returncode == 1
+    assert f"stratum {name}: no daemon listening on" in proc.stderr
+
+
+def test_status_without_a_daemon_is_lsb_not_running(tmp_path: Path) -> None:
+    proc = stratum("status", "--socket", str(tmp_path / "none.sock"), "--json")
+    assert proc.returncode == 3
+    assert json.loads(proc.stdout)["state"] == "stopped"
+
+
+def test_status_with_no_target_is_unknown() -> None:
+    proc = subprocess.run([sys.executable, "-m", "orchestrator", "status"], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT,
+                          env={k: v for k, v in os.environ.items() if k != "STRATUM_CONFIG"})
+    assert proc.returncode == 4 and "which daemon?" in proc.stderr
 
 
 def test_check_reports_each_item() -> None:

@@ -6,6 +6,9 @@ risk, orders) -> tools/exchange_sim over TLS; and the engine's commands."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +22,7 @@ from orchestrator._native import lib
 from orchestrator.btc import Strategy
 from orchestrator.desk import Desk, RiskLimits
 from orchestrator.engine import Engine, read_shared
-from orchestrator.hotline import Connection, Loop, Trust
+from orchestrator.hotline import Connection, HotStandby, Loop, Trust
 from orchestrator.journal import ACK, ORDER, Journal
 from orchestrator.mempool import Watcher
 from orchestrator.venues import Leg, Side, binance
@@ -71,8 +74,11 @@ class Rig:
 
 
 @contextmanager
-def rig(pki: Pki, tmp: Path, *sim_args: str) -> Iterator[Rig]:
-    """Peers, one desk per action (each with its legs), the engine on its thread."""
+def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
+        late_port: int | None = None) -> Iterator[Rig]:
+    """Peers, one desk per action (each with its legs), the engine on its thread.
+    sim_args go to the first peer simulator; late_port adds a peer nobody serves
+    yet (the watcher keeps retrying it)."""
     deposits = ["--deposit", f"{ADDRS[0]}:{50 * COIN}", "--deposit", f"{ADDRS[1]}:{12 * COIN}",
                 "--deposit", f"{ADDRS[0]}:{1 * COIN}", "--whale", str(WHALE_SATS)]
     with run_sim(tmp, pki) as sim, peer_sim(tmp, *deposits, *sim_args) as port_a, \
@@ -82,8 +88,14 @@ def rig(pki: Pki, tmp: Path, *sim_args: str) -> Iterator[Rig]:
         engine = Engine(loop, watcher, shared_path=tmp / "engine.state")
         sessions, journals = [], []
         for action, legs in LEGS.items():
-            conns = Connection(loop, f"wss://localhost:{sim.ws_port}/ws-api/v3",
-                               Trust(str(pki.root_ca)), address="127.0.0.1")
+            def connection() -> Connection:
+                # With a standby, a dropped connection stays down for seconds, so
+                # that the standby is seen to carry the next order.
+                return Connection(loop, f"wss://localhost:{sim.ws_port}/ws-api/v3",
+                                  Trust(str(pki.root_ca)), address="127.0.0.1",
+                                  backoff=(20.0, 30.0) if standby else (0.1, 30.0))
+
+            conns = HotStandby(connection(), connection()) if standby else connection()
             journal = Journal(tmp / f"desk-{action}.journal")
             desk = Desk(lib.ST_VENUE_BINANCE, conns, journal, LIMITS, price_decimals=2,
                         quantity_decimals=8)
@@ -94,13 +106,15 @@ def rig(pki: Pki, tmp: Path, *sim_args: str) -> Iterator[Rig]:
             engine.route(action, [index])
             sessions.append(BinanceSession(desk, HMAC))
             journals.append(journal)
-            conns.open()
-        for port in (port_a, port_b):
-            watcher.add_peer("127.0.0.1", port).open()
+            for conn in desk.conns:
+                conn.open()
+        for port in (port_a, port_b, *([late_port] if late_port else [])):
+            watcher.add_peer("127.0.0.1", port, backoff=(0.1, 0.3)).open()
         engine.start()
         r = Rig(engine, watcher, sessions, journals, sim, tmp / "engine.state")
         try:
-            assert r.run_until(lambda: all(0 in s.ready for s in sessions), 20)
+            wanted = {0, 1} if standby else {0}
+            assert r.run_until(lambda: all(wanted <= s.ready for s in sessions), 20)
             for session in sessions:
                 session.desk.set_book(Decimal("52000.00"), Decimal("52000.10"))
             yield r
@@ -150,3 +164,43 @@ def test_kill_stops_every_order(pki: Pki, tmp_path: Path) -> None:
         assert r.sim.orders() == []
     assert state["killed"] and state["triggers"] == 3 and state["orders_sent"] == 0
     assert state["risk_rejects"] == 3                # the three orders of two deposits
+
+
+def test_a_peer_sending_garbage_is_dropped_and_deposits_still_trade(pki: Pki,
+                                                                   tmp_path: Path) -> None:
+    with rig(pki, tmp_path, "--malformed", "bad-checksum", "--malformed-after", "50") as r:
+        assert r.run_until(lambda: r.watcher.stats["txs"] >= BLOCK_TXS + 4
+                           and read_shared(r.shared)["acks"] >= 3)
+        assert r.watcher.stats["malformed"] == 1      # the bad peer, dropped
+        state = read_shared(r.shared)
+    assert state["orders_sent"] == 3 and state["triggers"] == 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_venue_connection_killed_standby_takes_over(pki: Pki, tmp_path: Path) -> None:
+    late = free_port()
+    with rig(pki, tmp_path, standby=True, late_port=late) as r:
+        assert r.run_until(lambda: read_shared(r.shared)["acks"] >= 3)
+        # The venue cuts the connection that carried the latest order ...
+        last = [line for line in r.sim.log("binance") if line["method"] == "order.place"][-1]
+        [desk_index] = [i for i, j in enumerate(r.journals)
+                        if any(binance.client_order_id("st", rec.seq) in last["raw"] for rec in j)]
+        desk = r.sessions[desk_index].desk
+        active = int(lib.st_conn_pair_active(desk.pair))
+        os.kill(r.sim.proc.pid, signal.SIGUSR1)
+        assert r.run_until(lambda: desk.conns[active].state != "open", 10)
+        # ... and the next deposit for that desk still trades, on the standby.
+        action = list(LEGS)[desk_index]
+        address = ADDRS[list(LEGS).index(action)]
+        before = read_shared(r.shared)["acks"]
+        with peer_sim(tmp_path, "--port", str(late), "--deposit", f"{address}:{77 * COIN}"):
+            assert r.run_until(lambda: read_shared(r.shared)["acks"]
+                               >= before + len(LEGS[action]))
+            state = read_shared(r.shared)
+    assert state["venues"][desk_index]["active"] == 1 - active
+    assert state["orders_sent"] == 3 + len(LEGS[action]) and state["unknown"] == 0

@@ -29,9 +29,9 @@ class Command:
 
 def _commands() -> list[Command]:
     # Imported here so `stratum --help` lists commands without loading more than needed.
-    from orchestrator.cli import bench, check, pending
+    from orchestrator.cli import bench, check, service
 
-    return [*check.COMMANDS, *bench.COMMANDS, *pending.COMMANDS]
+    return [*check.COMMANDS, *bench.COMMANDS, *service.COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

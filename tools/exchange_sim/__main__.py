@@ -25,7 +25,8 @@ order).  --outcome-unknown-regex: a Binance order whose newClientOrderId matches
 executed but answered -1007 (execution status unknown).  --ack-delay-ms: order
 answers leave that much later (the order is executed at once).  --book adds or
 replaces a symbol (defaults BTCUSDT=52000.00:52000.10 and BTC/USD=52000.0:52000.1;
-a symbol with "/" is Kraken's).  Bad arguments or accounts: one line on stderr, exit
+a symbol with "/" is Kraken's).  SIGUSR1 cuts, with no close frame, the Binance
+connection that carried the latest order.place (a dead primary, for failover tests).  Bad arguments or accounts: one line on stderr, exit
 2.  Runs until SIGTERM or SIGINT, then exits 0.
 """
 
@@ -201,8 +202,11 @@ async def main_async(args: argparse.Namespace, ctx: Context, ssl_ctx: ssl.SSLCon
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    sim = Simulator(ctx)
+    # SIGUSR1: cut the connection that carried the latest order (failover tests).
+    loop.add_signal_handler(signal.SIGUSR1, sim.binance.cut_last_order_link)
     try:
-        await Simulator(ctx).run(
+        await sim.run(
             host=args.host, ws_port=args.port, rest_port=args.rest_port, ssl_ctx=ssl_ctx,
             book_interval_ms=args.book_interval_ms, ready_file=args.ready_file, stop=stop,
         )

@@ -208,6 +208,15 @@ class BinanceApi:
 
     # ------------------------------------------------------------------ connection
 
+    last_order_link: Link | None = None
+
+    def cut_last_order_link(self) -> None:
+        """Drops the connection that carried the latest order, with no close frame
+        (as a venue's crash or a cable would), for failover tests."""
+        link, self.last_order_link = self.last_order_link, None
+        if link is not None:
+            link.ws.transport.abort()
+
     async def serve(self, link: Link) -> None:
         ctx = self.ctx
         now = ctx.clock.ms()
@@ -217,6 +226,8 @@ class BinanceApi:
         ctx.limits.weight.add(link.ip, now, CONNECT_WEIGHT)
         async for t_ns, text, raw in link.messages():
             response, trace = self.answer(text, session, link.ip)
+            if trace.method == "order.place":
+                self.last_order_link = link   # what SIGUSR1 cuts (a dead primary)
             ctx.recorder.request(
                 "binance", t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
                 method=trace.method, verdict=trace.verdict, code=trace.code,

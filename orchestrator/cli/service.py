@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: MIT
+"""Operator verbs: run, start, stop, status, kill, failover, top.
+
+They find the daemon through its control socket (<run_dir>/control.sock of
+the configuration, or --socket). `status` follows LSB: 0 running, 3 not
+running, 4 unknown (something answers on the socket, but not sensibly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestrator.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
+from orchestrator.config import load_config
+from orchestrator.control import ControlError, request
+from orchestrator.errors import ConfigError, StratumError
+
+STATUS_RUNNING, STATUS_NOT_RUNNING, STATUS_UNKNOWN = 0, 3, 4
+START_TIMEOUT_S = 60.0
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="the configuration (default: $STRATUM_CONFIG)")
+    parser.add_argument("--socket", help="the control socket (instead of the configuration's)")
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    if args.socket:
+        return Path(args.socket)
+    path = args.config or os.environ.get("STRATUM_CONFIG")
+    if not path:
+        raise ConfigError("no --config, --socket or $STRATUM_CONFIG: which daemon?")
+    return load_config(path).engine.run_dir / "control.sock"
+
+
+def _fail(verb: str, exc: Exception, code: int = EXIT_FAILURE) -> int:
+    print(f"stratum {verb}: {exc}", file=sys.stderr)
+    return code
+
+
+# -- run / start ---------------------------------------------------------------
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the configuration file")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestrator.daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        daemon = Daemon(load_config(args.config))
+    except (StratumError, OSError) as exc:
+        return _fail("run", exc)
+    return daemon.run()
+
+
+def _start(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _fail("start", exc)
+    sock = config.engine.run_dir / "control.sock"
+    try:
+        request(sock, "status", timeout=2)
+        return _fail("start", RuntimeError(f"already running (answering on {sock})"))
+    except ControlError:
+        pass
+    config.engine.run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = config.engine.run_dir / "stratum.log"
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "run", "--config", str(args.config)],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+            start_new_session=True)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return _fail("start", RuntimeError(f"the daemon exited ({proc.returncode}); "
+                                               f"see {log_path}"))
+        try:
+            request(sock, "status", timeout=2)
+            print(f"stratum started (pid {proc.pid}; log {log_path})")
+            return EXIT_OK
+        except ControlError:
+            time.sleep(0.1)
+    return _fail("start", TimeoutError(f"no answer on {sock} after {START_TIMEOUT_S:.0f}s"))
+
+
+# -- talking to a running daemon -----------------------------------------------
+
+
+def _ask(verb: str, args: argparse.Namespace, **fields: Any) -> int:
+    try:
+        reply = request(_socket(args), verb, **fields)
+    except (ControlError, ConfigError) as exc:
+        return _fail(verb, exc)
+    if not reply.get("ok"):
+        return _fail(verb, RuntimeError(reply.get("error", "refused")))
+    print(f"stratum {verb}: done")
+    return EXIT_OK
+
+
+def _stop(args: argparse.Namespace) -> int:
+    code = _ask("stop", args)
+    if code != EXIT_OK:
+        return code
+    path = _socket(args)
+    deadline = time.monotonic() + 30
+    while path.exists() and time.monotonic() < deadline:   # gone once it has stopped
+        time.sleep(0.05)
+    return EXIT_OK if not path.exists() else _fail("stop", TimeoutError("still running"))
+
+
+def _kill(args: argparse.Namespace) -> int:
+    return _ask("kill", args)
+
+
+def _add_failover(parser: argparse.ArgumentParser) -> None:
+    _add_target(parser)
+    parser.add_argument("venue", help="the venue's name in the configuration")
+
+
+def _failover(args: argparse.Namespace) -> int:
+    return _ask("failover", args, venue=args.venue)
+
+
+def _add_status(parser: argparse.ArgumentParser) -> None:
+    _add_target(parser)
+    parser.add_argument("--json", action="store_true", help="the whole state as JSON")
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        path = _socket(args)
+    except ConfigError as exc:
+        return _fail("status", exc, STATUS_UNKNOWN)
+    try:
+        reply = request(path, "status", timeout=5)
+    except ControlError as exc:
+        not_running = not path.exists() or "no daemon" in str(exc)
+        if args.json:
+            print(json.dumps({"state": "stopped" if not_running else "unknown",
+                              "error": str(exc)}))
+        else:
+            print(f"stratum: {'not running' if not_running else 'unknown'} ({exc})")
+        return STATUS_NOT_RUNNING if not_running else STATUS_UNKNOWN
+    if not reply.get("ok"):
+        print(f"stratum: unknown ({reply.get('error')})")
+        return STATUS_UNKNOWN
+    print(json.dumps(reply, indent=1) if args.json else render(reply))
+    return STATUS_RUNNING
+
+
+def render(s: dict[str, Any]) -> str:
+    """The status as an operator's table."""
+    lines = [
+        f"stratum {s['version']}  pid {s['pid']}  up {s['uptime_s']} s  "
+        f"heartbeat {s['heartbeat_age_ms']} ms ago" + ("  KILLED" if s["killed"] else ""),
+        f"triggers {s['triggers']}  orders {s['orders_sent']}  acks {s['acks']}  "
+        f"rejects {s['rejects']}  risk {s['risk_rejects']}  unknown {s['unknown']}",
+        "",
+        f"{'venue':<14}{'connections':<24}{'active':>7}{'orders':>8}{'acks':>6}{'open':>6}",
+    ]
+    for v in s["venues"]:
+        lines.append(f"{v['name']:<14}{'/'.join(v['connections']):<24}{v['active']:>7}"
+                     f"{v['orders_sent']:>8}{v['acks']:>6}{v['open_orders']:>6}")
+        if v["risk_rejections"]:
+            lines.append(f"{'':<14}refused: " + ", ".join(
+                f"{k} {n}" for k, n in v["risk_rejections"].items()))
+    lines.append("")
+    lines.append("peers: " + ", ".join(f"{p['address']} {p['state']}" for p in s["peers"]))
+    lines.append(f"{'latency':<18}{'count':>8}{'p50 µs':>10}{'p99 µs':>10}")
+    for name, h in s["latency"].items():
+        lines.append(f"{name:<18}{h['count']:>8}{h['p50_ns'] / 1000:>10.1f}"
+                     f"{h['p99_ns'] / 1000:>10.1f}")
+    for error in s["errors"][-5:]:
+        lines.append(f"error: {error}")
+    return "\n".join(lines)
+
+
+def _add_top(parser: argparse.ArgumentParser) -> None:
+    _add_target(parser)
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    parser.add_argument("--count", type=int, default=0, help="refreshes, then exit (0: forever)")
+
+
+def _top(args: argparse.Namespace) -> int:
+    if args.interval <= 0 or args.count < 0:
+        print("stratum top: --interval must be positive and --count not negative",
+              file=sys.stderr)
+        return EXIT_USAGE
+    n = 0
+    try:
+        path = _socket(args)
+        while args.count == 0 or n < args.count:
+            reply = request(path, "status", timeout=5)
+            if sys.stdout.isatty():
+                print("\x1b[H\x1b[2J", end="")
+            print(render(reply), flush=True)
+            n += 1
+            if args.count == 0 or n < args.count:
+                time.sleep(args.interval)
+    except (ControlError, ConfigError) as exc:
+        return _fail("top", exc)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+COMMANDS = [
+    Command("run", "run the service in the foreground (what systemd runs)", _add_run, _run),
+    Command("start", "start the service in the background", _add_run, _start),
+    Command("stop", "stop gracefully: no more triggers, close connections, flush journals",
+            _add_target, _stop),
+    Command("status", "show the service's state (LSB exit codes)", _add_status, _status),
+    Command("kill", "kill switch: no further order leaves", _add_target, _kill),
+    Command("failover", "switch a venue to its hot standby connection", _add_failover,
+            _failover),
+    Command("top", "live view of connections, peers, orders and latency", _add_top, _top),
+]

@@ -1,0 +1,301 @@
+# SPDX-License-Identifier: MIT
+"""The service: builds the engine from a Config, runs it, and answers the operator.
+
+`stratum run --config FILE` runs this in the foreground (what systemd runs).
+The hot thread does the trading; this process keeps each venue connection
+ready (logon, clock), feeds top-of-book prices, fails over when a primary
+connection dies, and answers `status`, `kill`, `failover` and `stop` on the
+control socket. Nothing here logs a secret: credentials are Secret objects
+whose repr is hidden, and errors name keys, never values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import signal
+import ssl
+import time
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from orchestrator import __version__
+from orchestrator._native import lib
+from orchestrator.config import Config, VenueConfig
+from orchestrator.control import ControlServer
+from orchestrator.desk import Desk
+from orchestrator.engine import Engine
+from orchestrator.errors import StratumError
+from orchestrator.hotline import Connection, HotStandby, Loop, Trust
+from orchestrator.journal import Journal
+from orchestrator.mempool import Watcher
+from orchestrator.strategy.loader import build_strategy
+from orchestrator.venues import binance, kraken
+from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.kraken.session import KrakenSession
+from orchestrator.venues.session import VenueError, VenueSession
+
+log = logging.getLogger("stratum")
+TICK_S = 0.005
+READY_TIMEOUT_S = 30.0
+
+
+class BookFeed:
+    """Best bid/ask from a bookTicker stream into a desk. Prices are not on the
+    hot path: this connection runs on a small loop of its own, driven here."""
+
+    def __init__(self, url: str, trust: Trust, address: str | None, desk: Desk) -> None:
+        self.loop = Loop()
+        self.conn = Connection(self.loop, url, trust, address=address)
+        self.desk = desk
+        self.updates = 0
+        self.conn.open()
+
+    def poll(self) -> None:
+        self.loop.run(0)
+        while (msg := self.conn.poll()) is not None:
+            try:
+                quote = json.loads(msg.data)
+                bid, ask = Decimal(quote["b"]), Decimal(quote["a"])
+            except (ValueError, KeyError, TypeError, ArithmeticError):
+                continue    # not a book update: ignored
+            self.desk.set_book(bid, ask)
+            self.updates += 1
+
+
+def _trust(venue: VenueConfig) -> Trust:
+    return Trust(str(venue.trust)) if venue.trust else Trust()
+
+
+def _connections(loop: Loop, venue: VenueConfig, trust: Trust) -> HotStandby | Connection:
+    def one() -> Connection:
+        return Connection(loop, venue.url, trust, address=venue.address, ping_interval=15.0)
+
+    return HotStandby(one(), one()) if venue.standby else one()
+
+
+def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
+                ) -> tuple[Desk, VenueSession]:
+    """The desk and session of one configured venue (connections not opened yet)."""
+    trust = _trust(venue)
+    legs = venue.legs
+    decimals = (legs[0].price_decimals, legs[0].quantity_decimals)
+    journal = Journal(config.engine.state_dir / f"{venue.name}.journal")
+    kind = lib.ST_VENUE_BINANCE if venue.profile == "binance" else lib.ST_VENUE_KRAKEN
+    desk = Desk(kind, _connections(loop, venue, trust), journal, venue.risk,
+                price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
+                ack_timeout=config.engine.ack_timeout)
+    api_key = venue.api_key.reveal().decode()
+    session: VenueSession
+    if venue.profile == "binance":
+        credentials = binance.Credentials(
+            api_key, hmac_secret=venue.secret if venue.auth == "hmac" else None,
+            ed25519_pem=venue.secret if venue.auth == "session" else None)
+        if venue.auth == "hmac":
+            desk.set_hmac_secret(venue.secret)
+        for leg in legs:
+            desk.add_leg(leg, binance.order_template(
+                leg, credentials, response_type=venue.response_type,
+                recv_window_ms=venue.recv_window_ms, client_prefix=venue.client_prefix))
+        session = BinanceSession(desk, credentials, client_prefix=venue.client_prefix)
+    else:
+        credentials_k = kraken.Credentials(api_key, venue.secret)
+        context = ssl.create_default_context(cafile=str(venue.trust) if venue.trust else None)
+        token = kraken.get_ws_token(
+            credentials_k, kraken.NonceSource(config.engine.state_dir / f"{venue.name}.nonce"),
+            rest_url=venue.rest_url or kraken.REST_URL, context=context)
+        for leg in legs:
+            desk.add_leg(leg, kraken.order_template(leg, token, client_prefix=venue.client_prefix))
+        session = KrakenSession(desk)
+    return desk, session
+
+
+def _ready(session: VenueSession) -> Any:
+    return lambda: bool(session.ready)
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.started = time.time()
+        self.stopping = False
+        self.errors: list[str] = []
+        engine_cfg = config.engine
+        for directory in (engine_cfg.state_dir, engine_cfg.run_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        spec = config.bitcoin.strategy
+        self.loop = Loop(engine_cfg.loop_mode,
+                         sqpoll_cpu=config.cpus.sqpoll if config.cpus.sqpoll is not None else -1)
+        self.strategy = build_strategy(spec)
+        self.watcher = Watcher(self.loop, self.strategy, network=spec.network)
+        self.peers = [self.watcher.add_peer(ip, port) for ip, port in config.bitcoin.peers]
+        self.engine = Engine(self.loop, self.watcher, shared_path=self.state_path)
+        self.engine.set_min_announcers(engine_cfg.min_announcers)
+        self.desks: list[Desk] = []
+        self.sessions: list[VenueSession] = []
+        self.feeds: list[BookFeed] = []
+        for venue in config.venues:
+            desk, session = build_venue(config, venue, self.loop, len(self.desks))
+            self.engine.add_desk(desk)
+            self.desks.append(desk)
+            self.sessions.append(session)
+            if venue.book_url:
+                self.feeds.append(BookFeed(venue.book_url, _trust(venue), venue.address, desk))
+        for action, action_id in spec.actions.items():
+            venues = [i for i, v in enumerate(config.venues) if action in v.on]
+            if venues:
+                self.engine.route(action_id, venues)
+
+    @property
+    def socket_path(self) -> Path:
+        return self.config.engine.run_dir / "control.sock"
+
+    @property
+    def state_path(self) -> Path:
+        return self.config.engine.run_dir / "engine.state"
+
+    # -- running ---------------------------------------------------------------
+
+    def run(self) -> int:
+        for desk in self.desks:
+            for conn in desk.conns:
+                conn.open()
+        for peer in self.peers:
+            peer.open()
+        self.engine.start(self.config.cpus.hot if self.config.cpus.hot is not None else -1)
+        control = ControlServer(self.socket_path, self.answer)
+        selector = selectors.DefaultSelector()
+        selector.register(control, selectors.EVENT_READ)
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        log.info("stratum %s running: %d venue(s), %d peer(s)", __version__,
+                 len(self.desks), len(self.peers))
+        try:
+            self._reconcile_at_start()
+            while not self.stopping:
+                for _ in selector.select(TICK_S):
+                    control.serve_one()
+                self.tick()
+        finally:
+            self.shutdown()
+            control.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def tick(self) -> None:
+        for venue, session in zip(self.config.venues, self.sessions, strict=True):
+            try:
+                session.handle()
+            except VenueError as exc:
+                self._error(f"{venue.name}: {exc}")
+        for feed in self.feeds:
+            feed.poll()
+        for event in self.watcher.events():
+            if event.kind != "action":
+                log.info("peer %d %s %s", event.peer, event.kind, event.error)
+        self._fail_over_dead_primaries()
+
+    def _fail_over_dead_primaries(self) -> None:
+        """A standby is kept ready so that a dead primary costs no handshake."""
+        for index, (desk, session) in enumerate(zip(self.desks, self.sessions, strict=True)):
+            if len(desk.conns) < 2:
+                continue
+            active = int(lib.st_conn_pair_active(desk.pair))
+            if desk.conns[active].state != "open" and (1 - active) in session.ready:
+                log.warning("venue %d: active connection %s, failing over", index,
+                            desk.conns[active].state)
+                self.engine.failover(index)
+                session.ready.discard(active)
+
+    def _reconcile_at_start(self) -> None:
+        """Orders a crash left unknown are asked about before trading starts."""
+        for venue, session in zip(self.config.venues, self.sessions, strict=True):
+            unknown = session.desk.journal.unknown()
+            if not unknown:
+                continue
+            if not isinstance(session, BinanceSession):
+                self._error(f"{venue.name}: {len(unknown)} order(s) of unknown outcome; "
+                            "check them on the venue (no automatic reconciliation here)")
+                continue
+            session.run_until(_ready(session), READY_TIMEOUT_S)
+            resolved = session.reconcile(unknown)
+            log.info("%s: reconciled %d of %d order(s) of unknown outcome", venue.name,
+                     len(resolved), len(unknown))
+
+    def _error(self, text: str) -> None:
+        log.error("%s", text)
+        self.errors = [*self.errors[-19:], text]
+
+    def shutdown(self) -> None:
+        """Stop triggering, close every venue connection properly, flush the journals."""
+        if self.engine.threaded:
+            self.engine.stop()
+        for desk in self.desks:
+            desk.journal.sync()
+        log.info("stratum stopped")
+
+    # -- the operator ----------------------------------------------------------
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request["cmd"]
+        if cmd == "status":
+            return {"ok": True, **self.status()}
+        if cmd == "kill":
+            self.engine.kill()
+            log.warning("kill switch set by the operator: no further order leaves")
+            return {"ok": True, "killed": True}
+        if cmd == "stop":
+            self.stopping = True
+            return {"ok": True, "stopping": True}
+        if cmd == "failover":
+            names = [v.name for v in self.config.venues]
+            if request.get("venue") not in names:
+                return {"ok": False, "error": f"no venue {request.get('venue')!r}; "
+                                              f"venues: {', '.join(names)}"}
+            try:
+                self.engine.failover(names.index(request["venue"]))
+            except StratumError as exc:
+                return {"ok": False, "error": str(exc)}
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def status(self) -> dict[str, Any]:
+        state = self.engine.state()
+        venues = []
+        for venue, desk, session in zip(self.config.venues, self.desks, self.sessions,
+                                        strict=True):
+            stats = desk.stats
+            venues.append({
+                "name": venue.name, "profile": venue.profile,
+                "connections": [c.state for c in desk.conns],
+                "active": int(lib.st_conn_pair_active(desk.pair)),
+                "ready": sorted(session.ready),
+                "orders_sent": stats["orders_sent"], "acks": stats["acks"],
+                "rejects": stats["rejects"], "unknown": stats["unknown"],
+                "open_orders": desk.open_orders, "killed": desk.killed,
+                "risk_rejections": {k: v for k, v in desk.rejections.items() if v},
+            })
+        stages = {name: {"count": h.count, "p50_ns": h.percentile(0.5),
+                         "p99_ns": h.percentile(0.99), "max_ns": h.max_ns}
+                  for name, h in state["stages"].items()}
+        return {
+            "state": "running", "version": __version__, "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started, 1),
+            "killed": state["killed"], "heartbeat_age_ms": round(
+                (time.monotonic_ns() - state["heartbeat_ns"]) / 1e6, 1),
+            "triggers": state["triggers"], "orders_sent": state["orders_sent"],
+            "acks": state["acks"], "rejects": state["rejects"],
+            "risk_rejects": state["risk_rejects"], "unknown": state["unknown"],
+            "venues": venues,
+            "peers": [{"address": p.address, "state": p.state} for p in self.peers],
+            "mempool": self.watcher.stats, "latency": stages, "errors": self.errors,
+        }
