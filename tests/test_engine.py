@@ -73,16 +73,23 @@ class Rig:
         return True
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
 def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
-        late_port: int | None = None) -> Iterator[Rig]:
-    """Peers, one desk per action (each with its legs), the engine on its thread.
-    sim_args go to the first peer simulator; late_port adds a peer nobody serves
-    yet (the watcher keeps retrying it)."""
+        late_port: int | None = None, killed: bool = False) -> Iterator[Rig]:
+    """One desk per action (each with its legs) and the engine on its thread, then
+    two peer simulators once the desks are ready (the watcher retries their ports
+    until they listen). sim_args go to the first simulator; late_port adds a peer
+    that the test serves itself."""
     deposits = ["--deposit", f"{ADDRS[0]}:{50 * COIN}", "--deposit", f"{ADDRS[1]}:{12 * COIN}",
                 "--deposit", f"{ADDRS[0]}:{1 * COIN}", "--whale", str(WHALE_SATS)]
-    with run_sim(tmp, pki) as sim, peer_sim(tmp, *deposits, *sim_args) as port_a, \
-            peer_sim(tmp, *deposits, "--wtxid") as port_b:
+    ports = [free_port(), free_port()]
+    with run_sim(tmp, pki) as sim:
         loop = Loop()
         watcher = Watcher(loop, strategy())
         engine = Engine(loop, watcher, shared_path=tmp / "engine.state")
@@ -108,7 +115,7 @@ def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
             journals.append(journal)
             for conn in desk.conns:
                 conn.open()
-        for port in (port_a, port_b, *([late_port] if late_port else [])):
+        for port in (*ports, *([late_port] if late_port else [])):
             watcher.add_peer("127.0.0.1", port, backoff=(0.1, 0.3)).open()
         engine.start()
         r = Rig(engine, watcher, sessions, journals, sim, tmp / "engine.state")
@@ -117,7 +124,11 @@ def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
             assert r.run_until(lambda: all(wanted <= s.ready for s in sessions), 20)
             for session in sessions:
                 session.desk.set_book(Decimal("52000.00"), Decimal("52000.10"))
-            yield r
+            if killed:
+                engine.kill()
+            with peer_sim(tmp, "--port", str(ports[0]), *deposits, *sim_args), \
+                    peer_sim(tmp, "--port", str(ports[1]), *deposits, "--wtxid"):
+                yield r
         finally:
             if engine.threaded:
                 engine.stop()
@@ -155,8 +166,7 @@ def test_each_deposit_gives_exactly_its_orders(pki: Pki, tmp_path: Path) -> None
 
 
 def test_kill_stops_every_order(pki: Pki, tmp_path: Path) -> None:
-    with rig(pki, tmp_path) as r:
-        r.engine.kill()
+    with rig(pki, tmp_path, killed=True) as r:
         total = BLOCK_TXS + 4
         assert r.run_until(lambda: r.watcher.stats["txs"] >= total)
         r.run_until(lambda: False, 0.5)
@@ -171,15 +181,9 @@ def test_a_peer_sending_garbage_is_dropped_and_deposits_still_trade(pki: Pki,
     with rig(pki, tmp_path, "--malformed", "bad-checksum", "--malformed-after", "50") as r:
         assert r.run_until(lambda: r.watcher.stats["txs"] >= BLOCK_TXS + 4
                            and read_shared(r.shared)["acks"] >= 3)
-        assert r.watcher.stats["malformed"] == 1      # the bad peer, dropped
+        assert r.watcher.stats["malformed"] >= 1      # the bad peer, dropped (each time)
         state = read_shared(r.shared)
     assert state["orders_sent"] == 3 and state["triggers"] == 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_venue_connection_killed_standby_takes_over(pki: Pki, tmp_path: Path) -> None:
