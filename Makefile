@@ -2,7 +2,7 @@
 # The README's commands. Each installs what it needs on a fresh Debian 12
 # machine (as root) and is quick when that is already done.
 #
-#   make demo              what the engine does (for now: version and host check)
+#   make demo              the engine against local simulators, with a summary and a PNG
 #   make test              pytest (with the native C tests), ruff, mypy
 #   make test SANITIZE=1   the same with the native code under ASan + UBSan
 #   make bench             every benchmark suite, one JSON object per suite
@@ -69,8 +69,7 @@ lint: setup
 	$(PY) -m mypy
 
 demo: setup
-	$(SAN_ENV) $(STRATUM) --version
-	$(SAN_ENV) $(STRATUM) check
+	$(SAN_ENV) $(STRATUM) demo
 
 bench: setup
 	@$(SAN_ENV) $(STRATUM) bench all --json

@@ -29,9 +29,9 @@ class Command:
 
 def _commands() -> list[Command]:
     # Imported here so `stratum --help` lists commands without loading more than needed.
-    from orchestrator.cli import bench, check, service
+    from orchestrator.cli import bench, check, demo, service
 
-    return [*check.COMMANDS, *bench.COMMANDS, *service.COMMANDS]
+    return [*check.COMMANDS, *bench.COMMANDS, *service.COMMANDS, *demo.COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: MIT
+"""`stratum demo` (what `make demo` runs): the whole product on one machine.
+
+It starts tools/exchange_sim (the Binance WebSocket API subset over TLS, with a
+moving book) and two tools/btc_peer_sim replaying the shared mainnet block with
+whale and exchange deposits mixed in, then runs the daemon (`stratum run`) in
+paper mode against them, shows progress, and ends with a summary (triggers,
+orders, acks, rejects, tick-to-trade percentiles from the engine's own
+timestamps) and a latency histogram PNG. Everything is on 127.0.0.1 and lives
+in one work directory; nothing is sent anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from orchestrator.bench.wsecho import self_signed_localhost
+from orchestrator.control import ControlError, request
+from orchestrator.engine import Histogram, read_shared
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK_TXS = 3314
+COIN = 100_000_000
+# Exchange wallets for the demo's strategy (illustrative addresses).
+WALLET_A = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+WALLET_B = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+DEPOSITS = [(WALLET_A, 50), (WALLET_B, 12), (WALLET_A, 30), (WALLET_B, 25), (WALLET_A, 80),
+            (WALLET_B, 15), (WALLET_A, 11), (WALLET_B, 40), (WALLET_A, 1), (WALLET_B, 2)]
+THRESHOLD_BTC = 10
+LEGS_PER_TRIGGER = 2
+RATE_TX_PER_S = 1000
+API_KEY = "demo" + "K" * 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start (see {path.parent})")
+        time.sleep(0.05)
+    return path.read_text()
+
+
+@contextmanager
+def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {
+        "PYTHONPATH": str(ROOT)}
+    if os.environ.get("LD_PRELOAD"):
+        env["LD_PRELOAD"] = os.environ["LD_PRELOAD"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _strategy() -> str:
+    return f"""network = "mainnet"
+[whale]
+threshold_btc = 1000000
+action = "whale"
+[[exchanges]]
+name = "exchange-a"
+deposit_threshold_btc = {THRESHOLD_BTC}
+action = "deposit_a"
+addresses = ["{WALLET_A}"]
+[[exchanges]]
+name = "exchange-b"
+deposit_threshold_btc = {THRESHOLD_BTC}
+action = "deposit_b"
+addresses = ["{WALLET_B}"]
+"""
+
+
+def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path) -> str:
+    return f"""[engine]
+paper = true
+loop_mode = "interrupt"
+state_dir = "state"
+run_dir = "run"
+[secrets]
+file = "secrets.toml"
+[bitcoin]
+strategy = "strategy.toml"
+peers = [{", ".join(f'"127.0.0.1:{p}"' for p in peers)}]
+[[venues]]
+name = "sim-binance"
+profile = "binance"
+url = "wss://localhost:{sim["ws_port"]}/ws-api/v3"
+address = "127.0.0.1"
+standby = true
+trust = "{cert}"
+book_url = "wss://localhost:{sim["ws_port"]}/ws/btcusdt@bookTicker"
+auth = "hmac"
+api_key = "demo_key"
+secret = "demo_secret"
+response_type = "RESULT"
+on = ["deposit_a", "deposit_b"]
+[venues.risk]
+max_quantity = "0.05"
+max_notional = "5000"
+max_open_orders = 8
+orders_per_second = 4
+burst = 8
+max_price_age = 2.0
+[[venues.legs]]
+symbol = "BTCUSDT"
+side = "SELL"
+quantity = "0.01"
+time_in_force = "IOC"
+offset_bps = 10
+[[venues.legs]]
+symbol = "BTCUSDT"
+side = "SELL"
+quantity = "0.02"
+time_in_force = "IOC"
+offset_bps = 20
+"""
+
+
+def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from orchestrator._native import lib
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name in ("trigger_to_send", "trigger_to_ack"):
+        h = stages[name]
+        xs = [lib.st_histogram_bucket_low(i) / 1000 for i, n in enumerate(h.buckets) if n]
+        ys = [n for n in h.buckets if n]
+        ax.bar(xs, ys, width=[x * 0.1 for x in xs], alpha=0.7, label=f"{name} (n={h.count})")
+    ax.set_xscale("log")
+    ax.set_xlabel("µs (engine timestamps; bucket lower bounds)")
+    ax.set_ylabel("orders / triggers")
+    ax.set_title("stratum demo: tick to trade, against simulators on loopback")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _status(sock: Path) -> dict[str, Any]:
+    try:
+        return request(sock, "status", timeout=5)
+    except ControlError:
+        return {}
+
+
+def run_demo(work: Path, shared_data: Path, secret: str | None = None,
+             timeout: float = 90.0) -> int:
+    """Runs the demo in `work`; returns 0 when every deposit traded as prescribed."""
+    work.mkdir(parents=True, exist_ok=True)
+    [block] = sorted((shared_data / "bitcoin").glob("block-*.blk"))
+    secret = secret or secrets.token_hex(32)
+    cert, key = self_signed_localhost(work)
+    (work / "accounts.json").write_text(json.dumps(
+        {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
+    (work / "strategy.toml").write_text(_strategy())
+    secrets_file = work / "secrets.toml"
+    secrets_file.write_text(f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
+    os.chmod(secrets_file, 0o600)
+    peers = [free_port(), free_port()]
+    deposits = [arg for addr, btc in DEPOSITS for arg in ("--deposit", f"{addr}:{btc * COIN}")]
+    expected_triggers = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS)
+    expected_orders = expected_triggers * LEGS_PER_TRIGGER
+    python = sys.executable
+    with ExitStack() as stack:
+        print(f"demo: work directory {work}")
+        sim_proc = stack.enter_context(_process(
+            [python, str(ROOT / "tools" / "exchange_sim"), "--cert", str(cert), "--key",
+             str(key), "--accounts", str(work / "accounts.json"), "--record-dir",
+             str(work / "exchange"), "--ready-file", str(work / "exchange.ready")],
+            work / "exchange_sim.log"))
+        sim = json.loads(_wait_file(work / "exchange.ready", sim_proc, "exchange_sim"))
+        print(f"demo: exchange_sim on 127.0.0.1:{sim['ws_port']} (Binance WS API subset, TLS)")
+        (work / "stratum.toml").write_text(_config(work, sim, peers, cert))
+        daemon = stack.enter_context(_process(
+            [python, "-m", "orchestrator", "run", "--config", str(work / "stratum.toml")],
+            work / "stratum.log"))
+        sock = work / "run" / "control.sock"
+        deadline = time.monotonic() + 30
+        while not all(v["ready"] for v in _status(sock).get("venues", [{"ready": []}])):
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the daemon did not get ready (see {work}/stratum.log)")
+            time.sleep(0.1)
+        print("demo: daemon running in paper mode, venue logged on (clock synced, standby open)")
+        for i, port in enumerate(peers):
+            stack.enter_context(_process(
+                [python, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
+                 "--port", str(port), "--rate", str(RATE_TX_PER_S), *deposits,
+                 *(["--wtxid"] if i else [])], work / f"peer{i}.log"))
+        print(f"demo: two Bitcoin peers replaying {BLOCK_TXS} mainnet transactions at "
+              f"{RATE_TX_PER_S}/s with {len(DEPOSITS)} deposits mixed in "
+              f"({expected_triggers} over the {THRESHOLD_BTC} BTC threshold)")
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = _status(sock) or status
+            txs = status.get("mempool", {}).get("txs", 0)
+            print(f"  txs {txs:>5}  triggers {status.get('triggers', 0):>3}  "
+                  f"orders {status.get('orders_sent', 0):>3}  acks {status.get('acks', 0):>3}  "
+                  f"rejects {status.get('rejects', 0)}  risk {status.get('risk_rejects', 0)}",
+                  flush=True)
+            if txs >= BLOCK_TXS + len(DEPOSITS) and status.get("acks", 0) >= expected_orders:
+                break
+            time.sleep(0.5)
+        request(sock, "stop")
+        daemon.wait(timeout=30)
+    state = read_shared(work / "run" / "engine.state")
+    png = work / "latency.png"
+    histogram_png(png, state["stages"])
+    ok = state["acks"] == expected_orders and state["rejects"] == 0 and \
+        state["orders_sent"] == expected_orders
+    send, ack = state["stages"]["trigger_to_send"], state["stages"]["trigger_to_ack"]
+    print("\nsummary")
+    print(f"  triggers {state['triggers']} (expected {expected_triggers} deposits + whales: "
+          f"{state['triggers'] - expected_triggers})")
+    print(f"  orders {state['orders_sent']} (expected {expected_orders}), acks {state['acks']}, "
+          f"venue rejects {state['rejects']}, risk rejects {state['risk_rejects']}, "
+          f"unknown {state['unknown']}")
+    print(f"  tick to trade (trigger received -> orders queued, n={send.count}): "
+          f"p50 {send.percentile(0.5) / 1000:.1f} µs, p99 {send.percentile(0.99) / 1000:.1f} µs")
+    print(f"  trigger -> venue answer (n={ack.count}): p50 {ack.percentile(0.5) / 1000:.1f} µs,"
+          f" p99 {ack.percentile(0.99) / 1000:.1f} µs")
+    print(f"  histogram: {png}")
+    print(f"  logs and records: {work}")
+    print("  " + ("every deposit over the threshold traded as prescribed" if ok
+                  else "NOT every deposit traded as prescribed: see the logs"))
+    return 0 if ok else 1
