@@ -8,6 +8,7 @@ JSON request and one JSON reply per connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -59,10 +60,8 @@ class ControlServer:
                 reply = self._dispatch(request)
             except (OSError, ValueError) as exc:
                 reply = {"ok": False, "error": f"bad request: {type(exc).__name__}"}
-            try:
+            with contextlib.suppress(OSError):   # the client went away: its loss
                 conn.sendall(json.dumps(reply).encode() + b"\n")
-            except OSError:
-                pass
 
     def _dispatch(self, raw: bytes) -> dict[str, Any]:
         request = json.loads(raw)

@@ -145,6 +145,7 @@ def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from orchestrator._native import lib
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -170,56 +171,83 @@ def _status(sock: Path) -> dict[str, Any]:
         return {}
 
 
+class World:
+    """The demo's moving parts in one work directory, each started on request
+    (tests use them one by one). Processes end when `stack` closes."""
+
+    def __init__(self, work: Path, shared_data: Path, stack: ExitStack,
+                 secret: str | None = None) -> None:
+        self.work, self.stack = work, stack
+        work.mkdir(parents=True, exist_ok=True)
+        [self.block] = sorted((shared_data / "bitcoin").glob("block-*.blk"))
+        self.cert, self.key = self_signed_localhost(work)
+        secret = secret or secrets.token_hex(32)
+        (work / "accounts.json").write_text(json.dumps(
+            {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
+        (work / "strategy.toml").write_text(_strategy())
+        secrets_file = work / "secrets.toml"
+        secrets_file.write_text(f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
+        os.chmod(secrets_file, 0o600)
+        self.peer_ports = [free_port(), free_port()]
+        self.sim: dict[str, int] = {}
+        self.sock = work / "run" / "control.sock"
+        self.config = work / "stratum.toml"
+
+    def start_exchange(self) -> subprocess.Popen[bytes]:
+        proc = self.stack.enter_context(_process(
+            [sys.executable, str(ROOT / "tools" / "exchange_sim"), "--cert", str(self.cert),
+             "--key", str(self.key), "--accounts", str(self.work / "accounts.json"),
+             "--record-dir", str(self.work / "exchange"), "--ready-file",
+             str(self.work / "exchange.ready")], self.work / "exchange_sim.log"))
+        self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
+        self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert))
+        return proc
+
+    def start_daemon(self) -> subprocess.Popen[bytes]:
+        """`stratum run` in the background; returns once its venue is logged on."""
+        daemon = self.stack.enter_context(_process(
+            [sys.executable, "-m", "orchestrator", "run", "--config", str(self.config)],
+            self.work / "stratum.log"))
+        deadline = time.monotonic() + 30
+        while not all(v["ready"] for v in self.status().get("venues", [{"ready": []}])):
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the daemon did not get ready (see {self.work}/stratum.log)")
+            time.sleep(0.1)
+        return daemon
+
+    def start_peers(self, deposits: list[tuple[str, int]] = DEPOSITS) -> None:
+        args = [a for addr, btc in deposits for a in ("--deposit", f"{addr}:{btc * COIN}")]
+        for i, port in enumerate(self.peer_ports):
+            self.stack.enter_context(_process(
+                [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block",
+                 str(self.block), "--port", str(port), "--rate", str(RATE_TX_PER_S), *args,
+                 *(["--wtxid"] if i else [])], self.work / f"peer{i}.log"))
+
+    def status(self) -> dict[str, Any]:
+        return _status(self.sock)
+
+
 def run_demo(work: Path, shared_data: Path, secret: str | None = None,
              timeout: float = 90.0) -> int:
     """Runs the demo in `work`; returns 0 when every deposit traded as prescribed."""
-    work.mkdir(parents=True, exist_ok=True)
-    [block] = sorted((shared_data / "bitcoin").glob("block-*.blk"))
-    secret = secret or secrets.token_hex(32)
-    cert, key = self_signed_localhost(work)
-    (work / "accounts.json").write_text(json.dumps(
-        {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
-    (work / "strategy.toml").write_text(_strategy())
-    secrets_file = work / "secrets.toml"
-    secrets_file.write_text(f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
-    os.chmod(secrets_file, 0o600)
-    peers = [free_port(), free_port()]
-    deposits = [arg for addr, btc in DEPOSITS for arg in ("--deposit", f"{addr}:{btc * COIN}")]
     expected_triggers = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS)
     expected_orders = expected_triggers * LEGS_PER_TRIGGER
-    python = sys.executable
     with ExitStack() as stack:
         print(f"demo: work directory {work}")
-        sim_proc = stack.enter_context(_process(
-            [python, str(ROOT / "tools" / "exchange_sim"), "--cert", str(cert), "--key",
-             str(key), "--accounts", str(work / "accounts.json"), "--record-dir",
-             str(work / "exchange"), "--ready-file", str(work / "exchange.ready")],
-            work / "exchange_sim.log"))
-        sim = json.loads(_wait_file(work / "exchange.ready", sim_proc, "exchange_sim"))
-        print(f"demo: exchange_sim on 127.0.0.1:{sim['ws_port']} (Binance WS API subset, TLS)")
-        (work / "stratum.toml").write_text(_config(work, sim, peers, cert))
-        daemon = stack.enter_context(_process(
-            [python, "-m", "orchestrator", "run", "--config", str(work / "stratum.toml")],
-            work / "stratum.log"))
-        sock = work / "run" / "control.sock"
-        deadline = time.monotonic() + 30
-        while not all(v["ready"] for v in _status(sock).get("venues", [{"ready": []}])):
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the daemon did not get ready (see {work}/stratum.log)")
-            time.sleep(0.1)
+        world = World(work, shared_data, stack, secret)
+        world.start_exchange()
+        print(f"demo: exchange_sim on 127.0.0.1:{world.sim['ws_port']} "
+              "(Binance WS API subset, TLS)")
+        daemon = world.start_daemon()
         print("demo: daemon running in paper mode, venue logged on (clock synced, standby open)")
-        for i, port in enumerate(peers):
-            stack.enter_context(_process(
-                [python, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
-                 "--port", str(port), "--rate", str(RATE_TX_PER_S), *deposits,
-                 *(["--wtxid"] if i else [])], work / f"peer{i}.log"))
+        world.start_peers()
         print(f"demo: two Bitcoin peers replaying {BLOCK_TXS} mainnet transactions at "
               f"{RATE_TX_PER_S}/s with {len(DEPOSITS)} deposits mixed in "
               f"({expected_triggers} over the {THRESHOLD_BTC} BTC threshold)")
         deadline = time.monotonic() + timeout
         status: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            status = _status(sock) or status
+            status = world.status() or status
             txs = status.get("mempool", {}).get("txs", 0)
             print(f"  txs {txs:>5}  triggers {status.get('triggers', 0):>3}  "
                   f"orders {status.get('orders_sent', 0):>3}  acks {status.get('acks', 0):>3}  "
@@ -228,7 +256,7 @@ def run_demo(work: Path, shared_data: Path, secret: str | None = None,
             if txs >= BLOCK_TXS + len(DEPOSITS) and status.get("acks", 0) >= expected_orders:
                 break
             time.sleep(0.5)
-        request(sock, "stop")
+        request(world.sock, "stop")
         daemon.wait(timeout=30)
     state = read_shared(work / "run" / "engine.state")
     png = work / "latency.png"

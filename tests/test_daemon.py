@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+"""The service as an operator runs it: `stratum run` against exchange_sim and two
+peer simulators (the demo's world), driven through the CLI and its socket."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from orchestrator.demo import DEPOSITS, LEGS_PER_TRIGGER, THRESHOLD_BTC, World, run_demo
+from tests.conftest import ROOT, SHARED_DATA
+
+EXPECTED_ORDERS = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS) * LEGS_PER_TRIGGER
+
+
+def stratum(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+
+
+def wait(done: object, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        world = World(tmp_path, SHARED_DATA, stack)
+        world.start_exchange()
+        daemon = world.start_daemon()
+        assert stat.S_IMODE(world.sock.stat().st_mode) == 0o600
+        world.start_peers()
+        assert wait(lambda: world.status().get("acks", 0) >= EXPECTED_ORDERS
+                    and world.status()["mempool"]["txs"] >= 3314 + len(DEPOSITS))
+        time.sleep(0.5)                           # anything extra would show now
+        proc = stratum("status", "--config", str(world.config), "--json")
+        assert proc.returncode == 0, proc.stderr
+        status = json.loads(proc.stdout)
+        orders = json.loads((tmp_path / "exchange" / "orders.json").read_text())
+        table = stratum("status", "--config", str(world.config))
+        assert stratum("stop", "--config", str(world.config)).returncode == 0
+        assert daemon.wait(timeout=30) == 0
+    assert status["orders_sent"] == status["acks"] == len(orders) == EXPECTED_ORDERS
+    assert status["rejects"] == 0 and status["risk_rejects"] == 0
+    [venue] = status["venues"]
+    assert venue["orders_sent"] == EXPECTED_ORDERS and venue["connections"] == ["open", "open"]
+    assert status["latency"]["trigger_to_send"]["count"] == EXPECTED_ORDERS // 2
+    assert "sim-binance" in table.stdout and "trigger_to_send" in table.stdout
+    after = stratum("status", "--config", str(world.config))
+    assert after.returncode == 3                  # LSB: not running
+    closes = [json.loads(line) for line in
+              (tmp_path / "exchange" / "connections.jsonl").read_text().splitlines()]
+    api = [c for c in closes if c["path"] == "/ws-api/v3"]
+    assert [c["close_code"] for c in api] == [1000, 1000]   # stop closed both properly
+
+
+def test_kill_then_nothing_reaches_the_venue(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        world = World(tmp_path, SHARED_DATA, stack)
+        world.start_exchange()
+        daemon = world.start_daemon()
+        proc = stratum("kill", "--config", str(world.config))
+        assert proc.returncode == 0, proc.stderr
+        world.start_peers()
+        assert wait(lambda: world.status()["mempool"]["txs"] >= 3314 + len(DEPOSITS))
+        status = world.status()
+        assert stratum("stop", "--config", str(world.config)).returncode == 0
+        daemon.wait(timeout=30)
+    assert status["killed"] and status["triggers"] == EXPECTED_ORDERS // 2
+    assert status["orders_sent"] == 0
+    assert not (tmp_path / "exchange" / "orders.json").exists() or \
+        json.loads((tmp_path / "exchange" / "orders.json").read_text()) == []
+    placed = [line for line in (tmp_path / "exchange" / "binance.jsonl").read_text().splitlines()
+              if '"order.place"' in line]
+    assert placed == []
+
+
+def test_failover_command(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        world = World(tmp_path, SHARED_DATA, stack)
+        world.start_exchange()
+        world.start_daemon()
+        assert stratum("failover", "--config", str(world.config), "nope").returncode == 1
+        proc = stratum("failover", "--config", str(world.config), "sim-binance")
+        assert proc.returncode == 0, proc.stderr
+        assert wait(lambda: world.status()["venues"][0]["active"] == 1, 5)
+        stratum("stop", "--config", str(world.config))
+
+
+def test_marker_secret_appears_nowhere(tmp_path: Path, capsys: object) -> None:
+    marker = "MARKERSECRET" + "7" * 20
+    assert run_demo(tmp_path, SHARED_DATA, secret=marker) == 0
+    out = capsys.readouterr()  # type: ignore[attr-defined]
+    assert marker not in out.out and marker not in out.err
+    # Only the two files that hold it by design: our secrets file and the venue's accounts.
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name not in ("secrets.toml", "accounts.json"):
+            assert marker.encode() not in path.read_bytes(), path
