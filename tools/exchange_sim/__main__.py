@@ -26,7 +26,8 @@ executed but answered -1007 (execution status unknown).  --ack-delay-ms: order
 answers leave that much later (the order is executed at once).  --book adds or
 replaces a symbol (defaults BTCUSDT=52000.00:52000.10 and BTC/USD=52000.0:52000.1;
 a symbol with "/" is Kraken's).  SIGUSR1 cuts, with no close frame, the Binance
-connection that carried the latest order.place (a dead primary, for failover tests).  Bad arguments or accounts: one line on stderr, exit
+connection that carried the latest order.place (a dead primary, for failover tests).
+Bad arguments or accounts: one line on stderr, exit
 2.  Runs until SIGTERM or SIGINT, then exits 0.
 """
 
