@@ -1,42 +1,32 @@
 # SPDX-License-Identifier: MIT
 """`stratum check`: what this host gives the engine, item by item.
 
-Each item is ok / not supported / wrong / not checked yet, with the reason.
-Nothing is changed. Items this version cannot check yet are listed as such,
-so the report never implies more than it looked at. Exit 1 when any item is
-wrong, else 0.
+Each item is ok / would change / changed / not supported / wrong / not checked,
+with the reason. Without --config only the host itself is checked. With
+--config, the configuration is validated, the core plan derived and the
+trading interface's set-up checked; nothing is changed unless --apply is given.
+Exit 1 when any item is wrong, else 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+import os
+import sys
+from dataclasses import asdict
 
 from orchestrator import __version__, native
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, Command
-from orchestrator.errors import NativeError
+from orchestrator.errors import ConfigError, NativeError
+from orchestrator.netcfg import NOT_SUPPORTED, OK, WRONG, Item
 
-OK = "ok"
-NOT_SUPPORTED = "not supported"
-WRONG = "wrong"
-NOT_CHECKED = "not checked yet"
+NOT_CHECKED = "not checked"
 
-
-@dataclass(frozen=True)
-class Item:
-    name: str
-    status: str
-    detail: str
-
-
-# Checks that belong to later parts of the engine: honest placeholders.
-_NOT_YET = [
-    ("trading interface", "NIC state, MTU, features and channels (pyroute2) are not checked yet"),
-    ("NIC IRQ affinity", "IRQ placement of the NIC's queues is not checked yet"),
-    ("busy polling", "net.core.busy_poll / busy_read sysctls are not checked yet"),
-    ("core plan", "isolated cores, affinity and scheduling policy are not checked yet"),
-    ("locked memory", "mlockall and RLIMIT_MEMLOCK are not checked yet"),
+# What only a configuration can say.
+_NEEDS_CONFIG = [
+    ("core plan", "which cores to use comes from the configuration (--config)"),
+    ("trading interface", "the interface to check comes from the configuration (--config)"),
 ]
 
 
@@ -68,9 +58,25 @@ def _io_uring_item() -> Item:
     return Item("io_uring", OK, "a ring can be set up")
 
 
-def collect() -> list[Item]:
+def collect(config_path: str | None = None, apply: bool = False) -> list[Item]:
     items = [_native_item(), *_cpu_items(), _io_uring_item()]
-    items += [Item(name, NOT_CHECKED, why) for name, why in _NOT_YET]
+    if config_path is None:
+        return items + [Item(name, NOT_CHECKED, why) for name, why in _NEEDS_CONFIG]
+    from orchestrator import cpu, netcfg
+    from orchestrator.config import load_config
+
+    config = load_config(config_path)
+    items.append(Item("configuration", OK, f"{config_path} is valid"))
+    interface = config.network.interface if config.network else None
+    core_plan = cpu.plan(config.cpus, interface)
+    items.append(Item("core plan", OK, f"hot {core_plan.hot}, sqpoll {core_plan.sqpoll}, "
+                                       f"orchestrator {core_plan.orchestrator} "
+                                       f"({core_plan.reason})"))
+    if config.network is None:
+        items.append(Item("trading interface", NOT_CHECKED, "no [network] in the configuration"))
+    else:
+        items += netcfg.check_network(config.network, core_plan.hot, os.sched_getaffinity(0),
+                                      apply)
     return items
 
 
@@ -83,10 +89,20 @@ def _print_table(items: list[Item]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the items as JSON")
+    parser.add_argument("--config", help="also check this configuration and its interface")
+    parser.add_argument("--apply", action="store_true",
+                        help="change what the configuration asks for (needs --config)")
 
 
 def run(args: argparse.Namespace) -> int:
-    items = collect()
+    if args.apply and not args.config:
+        print("stratum check: --apply needs --config", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        items = collect(args.config, args.apply)
+    except ConfigError as exc:
+        print(f"stratum check: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     if args.json:
         print(json.dumps({"items": [asdict(i) for i in items]}))
     else:
@@ -94,5 +110,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if any(i.status == WRONG for i in items) else EXIT_OK
 
 
-COMMANDS = [Command("check", "report what this host gives the engine (changes nothing)",
+COMMANDS = [Command("check", "report what this host gives the engine (changes nothing "
+                             "without --apply)",
                     add_arguments, run)]
