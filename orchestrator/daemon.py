@@ -23,13 +23,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from orchestrator import __version__
+from orchestrator import __version__, cpu
 from orchestrator._native import lib
 from orchestrator.config import Config, VenueConfig
 from orchestrator.control import ControlServer
 from orchestrator.desk import Desk
 from orchestrator.engine import Engine
 from orchestrator.errors import StratumError
+from orchestrator.health import failover_target, heartbeat_stale, serve_metrics
 from orchestrator.hotline import Connection, HotStandby, Loop, Trust
 from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
@@ -124,6 +125,8 @@ class Daemon:
         self.started = time.time()
         self.stopping = False
         self.errors: list[str] = []
+        self.error_count = 0
+        self.heartbeat_stale = False
         engine_cfg = config.engine
         for directory in (engine_cfg.state_dir, engine_cfg.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
@@ -162,12 +165,24 @@ class Daemon:
     # -- running ---------------------------------------------------------------
 
     def run(self) -> int:
+        interface = self.config.network.interface if self.config.network else None
+        core_plan = cpu.plan(self.config.cpus, interface)
+        for item in cpu.apply(core_plan, self.config.cpus):
+            log.info("cpu: %s: %s (%s)", item.name, item.status, item.detail)
         for desk in self.desks:
             for conn in desk.conns:
                 conn.open()
         for peer in self.peers:
             peer.open()
-        self.engine.start(self.config.cpus.hot if self.config.cpus.hot is not None else -1)
+        self.engine.start(core_plan.hot)
+        if self.config.cpus.sched_fifo:
+            deadline = time.monotonic() + 5
+            while not self.engine.state()["hot_tid"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            item = cpu.set_fifo(self.engine.state()["hot_tid"], self.config.cpus.sched_fifo)
+            log.info("cpu: %s: %s (%s)", item.name, item.status, item.detail)
+        if self.config.metrics:
+            serve_metrics(self, self.config.metrics.host, self.config.metrics.port)
         control = ControlServer(self.socket_path, self.answer)
         selector = selectors.DefaultSelector()
         selector.register(control, selectors.EVENT_READ)
@@ -202,19 +217,23 @@ class Daemon:
         for event in self.watcher.events():
             if event.kind != "action":
                 log.info("peer %d %s %s", event.peer, event.kind, event.error)
-        self._fail_over_dead_primaries()
+        self._watch_health()
 
-    def _fail_over_dead_primaries(self) -> None:
-        """A standby is kept ready so that a dead primary costs no handshake."""
+    def _watch_health(self) -> None:
+        """Fails over from a dead primary (the standby is kept ready, so it costs
+        no handshake) and says when the engine thread stops beating."""
         for index, (desk, session) in enumerate(zip(self.desks, self.sessions, strict=True)):
-            if len(desk.conns) < 2:
-                continue
             active = int(lib.st_conn_pair_active(desk.pair))
-            if desk.conns[active].state != "open" and (1 - active) in session.ready:
-                log.warning("venue %d: active connection %s, failing over", index,
-                            desk.conns[active].state)
+            target = failover_target([c.state for c in desk.conns], active, session.ready)
+            if target is not None:
+                log.warning("%s: active connection %s, failing over to connection %d",
+                            self.config.venues[index].name, desk.conns[active].state, target)
                 self.engine.failover(index)
                 session.ready.discard(active)
+        stale = heartbeat_stale(self.engine.state())
+        if stale and not self.heartbeat_stale:
+            self._error("the engine thread's heartbeat is stale")
+        self.heartbeat_stale = stale
 
     def _reconcile_at_start(self) -> None:
         """Orders a crash left unknown are asked about before trading starts."""
@@ -233,6 +252,7 @@ class Daemon:
 
     def _error(self, text: str) -> None:
         log.error("%s", text)
+        self.error_count += 1
         self.errors = [*self.errors[-19:], text]
 
     def shutdown(self) -> None:

@@ -94,8 +94,10 @@ addresses = ["{WALLET_B}"]
 """
 
 
-def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path) -> str:
-    return f"""[engine]
+def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
+            metrics_port: int | None = None) -> str:
+    metrics = f"[metrics]\nport = {metrics_port}\n" if metrics_port else ""
+    return metrics + f"""[engine]
 paper = true
 loop_mode = "interrupt"
 state_dir = "state"
@@ -176,7 +178,7 @@ class World:
     (tests use them one by one). Processes end when `stack` closes."""
 
     def __init__(self, work: Path, shared_data: Path, stack: ExitStack,
-                 secret: str | None = None) -> None:
+                 secret: str | None = None, metrics_port: int | None = None) -> None:
         self.work, self.stack = work, stack
         work.mkdir(parents=True, exist_ok=True)
         [self.block] = sorted((shared_data / "bitcoin").glob("block-*.blk"))
@@ -192,6 +194,7 @@ class World:
         self.sim: dict[str, int] = {}
         self.sock = work / "run" / "control.sock"
         self.config = work / "stratum.toml"
+        self.metrics_port = metrics_port
 
     def start_exchange(self) -> subprocess.Popen[bytes]:
         proc = self.stack.enter_context(_process(
@@ -200,7 +203,8 @@ class World:
              "--record-dir", str(self.work / "exchange"), "--ready-file",
              str(self.work / "exchange.ready")], self.work / "exchange_sim.log"))
         self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
-        self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert))
+        self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert,
+                                       self.metrics_port))
         return proc
 
     def start_daemon(self) -> subprocess.Popen[bytes]:
@@ -228,13 +232,13 @@ class World:
 
 
 def run_demo(work: Path, shared_data: Path, secret: str | None = None,
-             timeout: float = 90.0) -> int:
+             timeout: float = 90.0, metrics_port: int | None = None) -> int:
     """Runs the demo in `work`; returns 0 when every deposit traded as prescribed."""
     expected_triggers = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS)
     expected_orders = expected_triggers * LEGS_PER_TRIGGER
     with ExitStack() as stack:
         print(f"demo: work directory {work}")
-        world = World(work, shared_data, stack, secret)
+        world = World(work, shared_data, stack, secret, metrics_port)
         world.start_exchange()
         print(f"demo: exchange_sim on 127.0.0.1:{world.sim['ws_port']} "
               "(Binance WS API subset, TLS)")

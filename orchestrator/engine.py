@@ -76,6 +76,7 @@ def snapshot(shared: CData) -> dict[str, Any]:
     return {
         "pid": int(shared.pid),
         "running": bool(shared.running),
+        "hot_tid": int(shared.hot_tid),
         "killed": bool(shared.killed),
         "heartbeat_ns": int(shared.heartbeat_ns),
         **{name: int(getattr(shared, name)) for name in COUNTERS},

@@ -8,11 +8,21 @@ import json
 import stat
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from orchestrator.demo import DEPOSITS, LEGS_PER_TRIGGER, THRESHOLD_BTC, World, run_demo
+from orchestrator.demo import (
+    DEPOSITS,
+    LEGS_PER_TRIGGER,
+    THRESHOLD_BTC,
+    World,
+    free_port,
+    run_demo,
+)
 from tests.conftest import ROOT, SHARED_DATA
 
 EXPECTED_ORDERS = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS) * LEGS_PER_TRIGGER
@@ -32,9 +42,14 @@ def wait(done: object, timeout: float = 60.0) -> bool:
     return True
 
 
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
 def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        world = World(tmp_path, SHARED_DATA, stack)
+        world = World(tmp_path, SHARED_DATA, stack, metrics_port=free_port())
         world.start_exchange()
         daemon = world.start_daemon()
         assert stat.S_IMODE(world.sock.stat().st_mode) == 0o600
@@ -47,6 +62,8 @@ def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
         status = json.loads(proc.stdout)
         orders = json.loads((tmp_path / "exchange" / "orders.json").read_text())
         table = stratum("status", "--config", str(world.config))
+        assert world.metrics_port is not None
+        metrics = scrape(world.metrics_port)
         assert stratum("stop", "--config", str(world.config)).returncode == 0
         assert daemon.wait(timeout=30) == 0
     assert status["orders_sent"] == status["acks"] == len(orders) == EXPECTED_ORDERS
@@ -55,6 +72,9 @@ def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
     assert venue["orders_sent"] == EXPECTED_ORDERS and venue["connections"] == ["open", "open"]
     assert status["latency"]["trigger_to_send"]["count"] == EXPECTED_ORDERS // 2
     assert "sim-binance" in table.stdout and "trigger_to_send" in table.stdout
+    assert f"stratum_acks_total {float(EXPECTED_ORDERS)}" in metrics
+    assert 'stratum_connection_open{active="1",connection="0",venue="sim-binance"} 1.0' in metrics
+    assert 'stratum_latency_seconds{quantile="0.5",stage="trigger_to_send"}' in metrics
     after = stratum("status", "--config", str(world.config))
     assert after.returncode == 3                  # LSB: not running
     closes = [json.loads(line) for line in
@@ -96,11 +116,30 @@ def test_failover_command(tmp_path: Path) -> None:
         stratum("stop", "--config", str(world.config))
 
 
+def scrape_while_up(port: int, out: list[str], timeout: float = 90.0) -> None:
+    """Scrapes the metrics every 0.2 s for as long as they answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            out.append(scrape(port))
+        except (urllib.error.URLError, OSError):
+            if out:
+                return            # it was up and is gone: the run is over
+        time.sleep(0.2)
+
+
 def test_marker_secret_appears_nowhere(tmp_path: Path, capsys: object) -> None:
     marker = "MARKERSECRET" + "7" * 20
-    assert run_demo(tmp_path, SHARED_DATA, secret=marker) == 0
+    port = free_port()
+    scraped: list[str] = []
+    watcher = threading.Thread(target=scrape_while_up, args=(port, scraped), daemon=True)
+    watcher.start()
+    assert run_demo(tmp_path, SHARED_DATA, secret=marker, metrics_port=port) == 0
+    watcher.join(timeout=10)
     out = capsys.readouterr()  # type: ignore[attr-defined]
+    assert scraped, "the metrics were never scraped"
     assert marker not in out.out and marker not in out.err
+    assert not [m for m in scraped if marker in m]
     # Only the two files that hold it by design: our secrets file and the venue's accounts.
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.name not in ("secrets.toml", "accounts.json"):

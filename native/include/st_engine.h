@@ -84,6 +84,7 @@ typedef struct st_engine_shared {
 	uint64_t commands;
 	uint64_t bad_commands;
 	int32_t running;
+	int32_t hot_tid;              /* the engine thread's id (for SCHED_FIFO) */
 	int32_t killed;
 	int32_t nvenues;
 	int32_t npeers;

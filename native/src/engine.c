@@ -308,6 +308,7 @@ static void *engine_main(void *arg)
 		CPU_SET(e->cpu, &set);
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
+	e->shared->hot_tid = (int32_t)gettid();
 	__atomic_store_n(&e->shared->running, 1, __ATOMIC_RELEASE);
 	while (st_engine_run_once(e, wait_ns) == 0)
 		;

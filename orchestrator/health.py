@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+"""Health: the engine's heartbeat, connection and peer states, answer latency,
+reject and error rates, exported as Prometheus metrics on loopback.
+
+The metrics are read from the engine's shared state and the desks' counters
+each time they are scraped; nothing on the hot path does any of this. No label
+or value ever holds a secret: venues are named by their configured names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from prometheus_client import start_http_server
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+HEARTBEAT_STALE_S = 1.0
+
+
+class EngineCollector(Collector):
+    """Prometheus view of one running daemon (orchestrator.daemon.Daemon)."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[Any]:
+        d = self.daemon
+        state = d.engine.state()
+        age = (time.monotonic_ns() - state["heartbeat_ns"]) / 1e9
+        yield GaugeMetricFamily("stratum_heartbeat_age_seconds",
+                                "time since the engine thread's last pass", value=age)
+        yield GaugeMetricFamily("stratum_killed", "1 when the kill switch is set",
+                                value=int(state["killed"]))
+        for name, help_text in (("triggers", "actions the watcher fired"),
+                                ("orders_sent", "orders queued for send"),
+                                ("acks", "orders the venues accepted"),
+                                ("rejects", "orders the venues refused"),
+                                ("risk_rejects", "orders our risk checks refused"),
+                                ("unknown", "orders whose outcome is unknown")):
+            yield CounterMetricFamily(f"stratum_{name}", help_text, value=state[name])
+        conns = GaugeMetricFamily("stratum_connection_open", "1 when a venue connection is open",
+                                  labels=["venue", "connection", "active"])
+        for venue, desk in zip(d.config.venues, d.desks, strict=True):
+            active = state["venues"][desk.index]["active"]
+            for i, conn in enumerate(desk.conns):
+                conns.add_metric([venue.name, str(i), str(int(i == active))],
+                                 int(conn.state == "open"))
+        yield conns
+        peers = GaugeMetricFamily("stratum_peer_open", "1 when a Bitcoin peer is open",
+                                  labels=["peer"])
+        for peer in d.peers:
+            peers.add_metric([peer.address], int(peer.state == "open"))
+        yield peers
+        latency = GaugeMetricFamily("stratum_latency_seconds",
+                                    "per-stage latency quantiles from engine timestamps",
+                                    labels=["stage", "quantile"])
+        for stage, h in state["stages"].items():
+            for q in (0.5, 0.99):
+                latency.add_metric([stage, str(q)], h.percentile(q) / 1e9)
+        yield latency
+        yield CounterMetricFamily("stratum_errors", "errors the daemon reported",
+                                  value=d.error_count)
+
+
+def serve_metrics(daemon: Any, host: str, port: int) -> None:
+    """Exports the daemon's metrics on http://host:port/metrics (loopback only)."""
+    REGISTRY.register(EngineCollector(daemon))
+    start_http_server(port, addr=host)
+
+
+def heartbeat_stale(state: dict[str, Any], now_ns: int | None = None) -> bool:
+    now_ns = now_ns if now_ns is not None else time.monotonic_ns()
+    return bool(state["running"]) and (now_ns - state["heartbeat_ns"]) / 1e9 > HEARTBEAT_STALE_S
+
+
+def failover_target(states: Sequence[str], active: int, ready: set[int]) -> int | None:
+    """The index to fail over to: the standby when the active one is not open
+    and the standby is ready; None otherwise."""
+    if len(states) < 2 or states[active] == "open":
+        return None
+    standby = 1 - active
+    return standby if standby in ready else None
