@@ -144,3 +144,21 @@ def test_marker_secret_appears_nowhere(tmp_path: Path, capsys: object) -> None:
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.name not in ("secrets.toml", "accounts.json"):
             assert marker.encode() not in path.read_bytes(), path
+
+
+def test_start_top_stop_in_the_background(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        world = World(tmp_path, SHARED_DATA, stack)
+        world.start_exchange()
+        started = stratum("start", "--config", str(world.config))
+        assert started.returncode == 0, started.stderr
+        assert "stratum started" in started.stdout
+        again = stratum("start", "--config", str(world.config))
+        assert again.returncode == 1 and "already running" in again.stderr
+        top = stratum("top", "--config", str(world.config), "--count", "2", "--interval", "0.1")
+        assert top.returncode == 0, top.stderr
+        assert top.stdout.count("sim-binance") == 2 and "latency" in top.stdout
+        assert stratum("stop", "--config", str(world.config)).returncode == 0
+        assert stratum("status", "--config", str(world.config)).returncode == 3
+    log = (tmp_path / "run" / "stratum.log").read_text()
+    assert "stratum stopped" in log
