@@ -83,7 +83,10 @@ def apply(core_plan: CorePlan, cfg: CpuConfig) -> list[Item]:
         items.append(Item("orchestrator affinity", CHANGED, f"CPU {core_plan.orchestrator}"))
     except OSError as exc:
         items.append(Item("orchestrator affinity", WRONG, exc.strerror or str(exc)))
-    if cfg.mlockall:
+    if cfg.mlockall and "libasan" in os.environ.get("LD_PRELOAD", ""):
+        items.append(Item("mlockall", NOT_SUPPORTED,
+                          "under AddressSanitizer, whose shadow memory cannot be locked"))
+    elif cfg.mlockall:
         libc = _libc()
         if libc.mlockall(MCL_CURRENT | MCL_FUTURE) == 0:
             items.append(Item("mlockall", CHANGED, "current and future pages locked"))

@@ -58,10 +58,13 @@ def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: fl
 
 
 @contextmanager
-def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _process(args: list[str], log: Path, native: bool = False
+             ) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process; only one that loads our native module (native=True) keeps
+    LD_PRELOAD (the sanitizer runtime of a SANITIZE=1 build)."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {
         "PYTHONPATH": str(ROOT)}
-    if os.environ.get("LD_PRELOAD"):
+    if native and os.environ.get("LD_PRELOAD"):
         env["LD_PRELOAD"] = os.environ["LD_PRELOAD"]
     with log.open("ab") as out:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
@@ -211,7 +214,7 @@ class World:
         """`stratum run` in the background; returns once its venue is logged on."""
         daemon = self.stack.enter_context(_process(
             [sys.executable, "-m", "orchestrator", "run", "--config", str(self.config)],
-            self.work / "stratum.log"))
+            self.work / "stratum.log", native=True))
         deadline = time.monotonic() + 30
         while not all(v["ready"] for v in self.status().get("venues", [{"ready": []}])):
             if daemon.poll() is not None or time.monotonic() > deadline:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import ROOT, shared_file
-from tests.tlsutil import Pki, client_context
+from tests.tlsutil import Pki, child_env, client_context
 
 SIM = ROOT / "tools" / "exchange_sim"
 _SETPRIV = shutil.which("setpriv")  # the simulator dies with a SIGKILLed pytest
@@ -94,7 +94,7 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
             [*_GUARD, sys.executable, str(SIM), "--cert", str(pki.leaf), "--key",
              str(pki.leaf_key), "--accounts", str(accounts), "--record-dir", str(record),
              "--ready-file", str(ready), "--book-static", *args],
-            stdout=subprocess.DEVNULL, stderr=err_file,
+            stdout=subprocess.DEVNULL, stderr=err_file, env=child_env(),
         )
     try:
         deadline = time.monotonic() + 20
@@ -126,7 +126,7 @@ def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
          "--ready-file", str(ready), "--stats-file", str(stats), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env(),
     )
     try:
         deadline = time.monotonic() + 30

@@ -47,6 +47,7 @@ __all__ = [
     "Pki",
     "RawTLSServer",
     "WebSocketEchoServer",
+    "child_env",
     "client_context",
     "close_payload",
     "issue_cert",
@@ -71,7 +72,7 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 LOCALHOST_SANS = ("DNS:localhost", "IP:127.0.0.1")
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """Environment for helper processes: a sanitizer runtime preloaded into pytest
     (STRATUM_SANITIZE=1 runs) has no business inside openssl or a Python server."""
     return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
@@ -112,7 +113,7 @@ def _openssl(*args: str | Path, stdin: bytes | None = None) -> bytes:
     """Runs one openssl CLI command; a failure raises with openssl's own stderr."""
     cmd = [OPENSSL, *(str(a) for a in args)]
     proc = subprocess.run(
-        cmd, input=stdin, capture_output=True, timeout=OPENSSL_TIMEOUT, env=_child_env()
+        cmd, input=stdin, capture_output=True, timeout=OPENSSL_TIMEOUT, env=child_env()
     )
     if proc.returncode != 0:
         raise RuntimeError(
@@ -420,7 +421,7 @@ class OpenSSLServer(_ServerProcess):
             stdin=subprocess.PIPE,
             stdout=self._out.file,
             stderr=self._err.file,
-            env=_child_env(),
+            env=child_env(),
         )
         try:
             self.port = self._wait_ready()
@@ -562,7 +563,7 @@ class WebSocketEchoServer(_ServerProcess):
             stdin=subprocess.PIPE,
             stdout=self._out.file,
             stderr=self._err.file,
-            env=_child_env(),
+            env=child_env(),
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -8,6 +8,7 @@
 #define T_ALLOC_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 static volatile long allocations;
 
@@ -33,5 +34,16 @@ void *realloc(void *p, size_t n) { allocations++; return __libc_realloc(p, n); }
 void free(void *p) { if (p) allocations++; __libc_free(p); }
 static void install_counter(void) {}
 #endif
+
+/* Installs the counter and proves it sees an allocation (a blind counter
+ * would pass every zero-allocation check). Returns 1 when it works. */
+static inline int t_alloc_counter_ready(void)
+{
+	install_counter();
+	long before = allocations;
+	void *volatile probe = malloc(16);
+	free(probe);
+	return allocations - before == 2;
+}
 
 #endif

@@ -10,6 +10,7 @@ time.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,6 +53,21 @@ def result(name: str, samples: Sequence[float], calls_per_sample: int) -> dict[s
         "n": len(ordered) * calls_per_sample,
         "samples": len(ordered),
     }
+
+
+def python_timer(job: Callable[[], object], batch: int) -> Callable[[int], list[float]]:
+    """A measure for `alternate`: n samples, each the mean ns of `batch` calls of job."""
+    def measure(n: int) -> list[float]:
+        out = []
+        clock = time.perf_counter_ns
+        for _ in range(n):
+            start = clock()
+            for _ in range(batch):
+                job()
+            out.append((clock() - start) / batch)
+        return out
+
+    return measure
 
 
 def alternate(

@@ -29,7 +29,6 @@ import json
 import os
 import ssl
 import tempfile
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +38,7 @@ from websockets.frames import Frame, Opcode
 
 from orchestrator import native
 from orchestrator._native import ffi, lib
-from orchestrator.bench import Report, alternate, cpu_description, result
+from orchestrator.bench import Report, alternate, cpu_description, python_timer, result
 from orchestrator.bench.wsecho import CLIENT_CPU, SERVER_CPU, echo_server, self_signed_localhost
 from orchestrator.desk import OrderBuilder
 from orchestrator.hotline import Connection, Loop, LoopMode, Trust
@@ -101,22 +100,14 @@ def _python_measure(cert: Path, key: Path, batch: int) -> Callable[[int], list[f
     base = hmac.new(SECRET.reveal(), digestmod=hashlib.sha256)
     state = {"seq": 10**15}
 
-    def measure(n: int) -> list[float]:
-        out = []
-        clock = time.perf_counter_ns
-        for _ in range(n):
-            start = clock()
-            for _ in range(batch):
-                state["seq"] += 1
-                seq = state["seq"]
-                text = _python_order(base, seq, seq, 1700000000000 + seq % 10**6,
-                                     5200000, 1000000)
-                client.write(Frame(Opcode.TEXT, text.encode()).serialize(mask=True))
-                wire.read()
-            out.append((clock() - start) / batch)
-        return out
+    def one_order() -> None:
+        state["seq"] += 1
+        seq = state["seq"]
+        text = _python_order(base, seq, seq, 1700000000000 + seq % 10**6, 5200000, 1000000)
+        client.write(Frame(Opcode.TEXT, text.encode()).serialize(mask=True))
+        wire.read()
 
-    return measure
+    return python_timer(one_order, batch)
 
 
 def _native_measure(builder: OrderBuilder, conn: Connection, batch: int

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from typing import Any
 
 from orchestrator import native
-from orchestrator.bench import Report, alternate, cpu_description, result
+from orchestrator.bench import Report, alternate, cpu_description, python_timer, result
 from orchestrator.signing import HmacSha256, Sha256Impl
 
 SECRET = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -45,18 +44,7 @@ def _python_measure(batch: int) -> Any:
 
     if sign() != SIGNATURE:
         raise RuntimeError("Python's hmac gives a wrong signature")
-
-    def measure(n: int) -> list[float]:
-        out = []
-        clock = time.perf_counter_ns
-        for _ in range(n):
-            start = clock()
-            for _ in range(batch):
-                sign()
-            out.append((clock() - start) / batch)
-        return out
-
-    return measure
+    return python_timer(sign, batch)
 
 
 def run(samples: int = 2000, batch: int = 32) -> Report:

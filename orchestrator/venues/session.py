@@ -68,6 +68,15 @@ class VenueSession:
         """The id of the request a control message answers, if any."""
         raise NotImplementedError
 
+    @staticmethod
+    def answer_field(text: str, key: str) -> object:
+        """A top-level field of a JSON answer (None when it is not JSON or absent)."""
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            return None
+        return answer.get(key) if isinstance(answer, dict) else None
+
     def on_event(self, event: Event) -> None:
         """React to one desk event (resync the clock, note an error...)."""
 

@@ -10,7 +10,6 @@ again, once. Orders of unknown outcome are resolved with `order.status`.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -40,11 +39,7 @@ class BinanceSession(VenueSession):
         self.resolved: dict[int, int] = {}
 
     def request_id(self, text: str) -> str | None:
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            return None
-        request_id = answer.get("id") if isinstance(answer, dict) else None
+        request_id = self.answer_field(text, "id")
         return request_id if isinstance(request_id, str) else None
 
     # -- readiness ----------------------------------------------------------

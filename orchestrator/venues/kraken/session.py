@@ -4,8 +4,6 @@ ready as soon as it is open; refused tokens surface as errors."""
 
 from __future__ import annotations
 
-import json
-
 from orchestrator.desk import Event
 from orchestrator.venues.session import VenueSession
 
@@ -14,11 +12,7 @@ class KrakenSession(VenueSession):
     name = "kraken"
 
     def request_id(self, text: str) -> str | None:
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            return None
-        request_id = answer.get("req_id") if isinstance(answer, dict) else None
+        request_id = self.answer_field(text, "req_id")
         return f"{self.name}-{request_id}" if isinstance(request_id, int) else None
 
     def prepare(self, conn: int) -> None:
