@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 
-from tests.conftest import signing_cases
+from tests.conftest import SANITIZE, signing_cases
 from tests.simutil import (
     DOC_KEY,
     DOC_SECRET,
@@ -53,6 +53,12 @@ from tools.exchange_sim import signing
 TOKEN_PATH = "/0/private/GetWebSocketsToken"
 EIGHT_DECIMALS = re.compile(r"^[0-9]+\.[0-9]{8}$")
 RFC3339_US = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+# The simulator and these clients are plain Python: under SANITIZE=1 the sanitizer
+# runtime preloaded into pytest only slows the clients' TLS handshakes past their
+# timeouts, with no native code of ours to check.
+pytestmark = pytest.mark.skipif(SANITIZE, reason="pure Python: nothing for the sanitizers")
 
 
 def now_ms() -> int:
