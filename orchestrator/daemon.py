@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from orchestrator import __version__, cpu
+from orchestrator import __version__, cpu, native
 from orchestrator._native import lib
 from orchestrator.config import Config, VenueConfig
 from orchestrator.control import ControlServer
@@ -31,7 +31,7 @@ from orchestrator.desk import Desk
 from orchestrator.engine import Engine
 from orchestrator.errors import StratumError
 from orchestrator.health import failover_target, heartbeat_stale, serve_metrics
-from orchestrator.hotline import Connection, HotStandby, Loop, Trust
+from orchestrator.hotline import STATES, Connection, HotStandby, Loop, Trust
 from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
 from orchestrator.strategy.loader import build_strategy
@@ -209,14 +209,21 @@ class Daemon:
     def tick(self) -> None:
         for venue, session in zip(self.config.venues, self.sessions, strict=True):
             try:
-                session.handle()
+                events = session.handle()
             except VenueError as exc:
                 self._error(f"{venue.name}: {exc}")
+                continue
+            for event in events:
+                if event.kind == "conn":
+                    log.info("%s: connection %d %s%s", venue.name, event.conn,
+                             STATES.get(event.code, event.code),
+                             f" ({native.error_name(event.http_status)})"
+                             if event.http_status else "")
         for feed in self.feeds:
             feed.poll()
-        for event in self.watcher.events():
-            if event.kind != "action":
-                log.info("peer %d %s %s", event.peer, event.kind, event.error)
+        for peer_event in self.watcher.events():
+            if peer_event.kind != "action":
+                log.info("peer %d %s %s", peer_event.peer, peer_event.kind, peer_event.error)
         self._watch_health()
 
     def _watch_health(self) -> None:

@@ -36,6 +36,7 @@ EVENT_NAMES = {
     lib.ST_VEVENT_RATE_LIMIT: "rate_limit",
     lib.ST_VEVENT_CLOCK: "clock",
     lib.ST_VEVENT_AUTH: "auth",
+    lib.ST_VEVENT_CONN: "conn",
 }
 
 

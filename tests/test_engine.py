@@ -198,6 +198,9 @@ def test_venue_connection_killed_standby_takes_over(pki: Pki, tmp_path: Path) ->
         active = int(lib.st_conn_pair_active(desk.pair))
         os.kill(r.sim.proc.pid, signal.SIGUSR1)
         assert r.run_until(lambda: desk.conns[active].state != "open", 10)
+        assert r.run_until(lambda: any(
+            e.kind == "conn" and e.conn == active and e.code != lib.ST_CONN_OPEN
+            for e in r.sessions[desk_index].state.events), 5)   # the change is an event
         # ... and the next deposit for that desk still trades, on the standby.
         action = list(LEGS)[desk_index]
         address = ADDRS[list(LEGS).index(action)]

@@ -40,6 +40,8 @@ def test_binance_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path,
     venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", credentials)
     [ack] = venue.fire_and_wait(1)
     assert ack.order_status == lib.ST_ORDER_STATUS_FILLED and ack.venue_order_id > 0
+    conn_events = [e.code for e in venue.session.state.events if e.kind == "conn"]
+    assert conn_events[-1] == lib.ST_CONN_OPEN and lib.ST_CONN_TLS in conn_events
     client_id = binance.client_order_id("st", ack.seq)
     [order] = [o for o in sim.orders() if o["client_order_id"] == client_id]
     assert order["status"] == "FILLED" and order["side"] == "BUY"
@@ -107,7 +109,7 @@ def test_stale_timestamp_resyncs_and_the_retry_succeeds(sim: Sim, pki: Pki,
     venue.desk.set_clock_offset(-120_000)          # our clock drifted two minutes behind
     assert venue.desk.fire(txid(4)) == 1
     [ack] = venue.wait(("ack",))
-    kinds = [e.kind for e in venue.session.state.events]
+    kinds = [e.kind for e in venue.session.state.events if e.kind != "conn"]
     assert kinds[:4] == ["sent", "clock", "sent", "ack"], kinds
     assert venue.desk.stats["retries"] == 1 and venue.session.state.resyncs == 1
     assert abs(venue.session.clock_offset_ms or 0) < 1000

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st_venue_event e;
 		int conn_index;
 		while (st_venue_next_event(v, &e))
-			if (e.leg >= v->nlegs || e.type < ST_VEVENT_SENT || e.type > ST_VEVENT_AUTH)
+			if (e.leg >= v->nlegs || e.type < ST_VEVENT_SENT || e.type > ST_VEVENT_CONN)
 				__builtin_trap();
 		long n;
 		while ((n = st_venue_next_message(v, out, sizeof(out), &conn_index)) > 0)

@@ -60,6 +60,7 @@
 #define ST_VEVENT_RATE_LIMIT    6   /* 429 / 418: backing off until retry_at_ms */
 #define ST_VEVENT_CLOCK         7   /* -1021: resync the clock, then st_venue_clock_synced */
 #define ST_VEVENT_AUTH          8   /* -1022 or a refused token: credentials are wrong */
+#define ST_VEVENT_CONN          9   /* connection `conn` changed state: code = ST_CONN_* */
 
 /* Venue error codes that matter. */
 #define ST_BINANCE_OUTCOME_UNKNOWN (-1007)
@@ -158,6 +159,7 @@ typedef struct st_venue {
 	uint64_t book_time_ns;
 	int64_t clock_offset_ms;
 	uint64_t ready_opens[2];  /* conn stats.opens when made ready (0: never) */
+	int conn_state[2];        /* as last reported in a CONN event */
 	uint64_t ack_timeout_ns;
 	uint64_t first_seq;       /* the first order id of this process */
 	uint64_t oldest_seq;      /* timeouts are checked from here */

@@ -37,6 +37,7 @@ int st_venue_init(st_venue *v, int kind, uint16_t index, st_conn_pair *pair,
 	v->journal = journal;
 	v->ack_timeout_ns = ack_timeout_ns;
 	v->first_seq = v->oldest_seq = journal->next_seq;
+	v->conn_state[0] = v->conn_state[1] = ST_CONN_CLOSED;
 	return 0;
 }
 
@@ -640,6 +641,13 @@ int st_venue_poll(st_venue *v, uint64_t now_ns)
 		st_conn *c = v->pair->conns[i];
 		if (!c)
 			continue;
+		if (c->state != v->conn_state[i]) {
+			v->conn_state[i] = c->state;
+			st_venue_event e = {.type = ST_VEVENT_CONN, .code = c->state,
+			                    .http_status = c->last_error, .conn = (uint8_t)i,
+			                    .time_ns = now_ns};
+			emit(v, &e);
+		}
 		long n;
 		while ((n = st_conn_recv(c, v->msg, sizeof(v->msg), &opcode)) > 0) {
 			st_venue_on_message(v, i, v->msg, (size_t)n, now_ns);
