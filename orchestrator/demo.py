@@ -277,7 +277,7 @@ def run_demo(work: Path, shared_data: Path, secret: str | None = None,
     print(f"  orders {state['orders_sent']} (expected {expected_orders}), acks {state['acks']}, "
           f"venue rejects {state['rejects']}, risk rejects {state['risk_rejects']}, "
           f"unknown {state['unknown']}")
-    print(f"  tick to trade (trigger received -> orders queued, n={send.count}): "
+    print(f"  tick to trade (trigger received -> its orders submitted, n={send.count}): "
           f"p50 {send.percentile(0.5) / 1000:.1f} µs, p99 {send.percentile(0.99) / 1000:.1f} µs")
     print(f"  trigger -> venue answer (n={ack.count}): p50 {ack.percentile(0.5) / 1000:.1f} µs,"
           f" p99 {ack.percentile(0.99) / 1000:.1f} µs")

@@ -45,9 +45,9 @@
 /* Latency stages (histograms). */
 #define ST_STAGE_PARSE          0   /* receive pass -> transaction parsed */
 #define ST_STAGE_DECIDE         1   /* parsed -> strategy decided */
-#define ST_STAGE_ORDER          2   /* decided -> orders queued for send */
-#define ST_STAGE_TRIGGER_SEND   3   /* receive pass -> orders queued (tick to trade) */
-#define ST_STAGE_ACK            4   /* order queued -> venue's answer */
+#define ST_STAGE_ORDER          2   /* decided -> orders submitted to the kernel */
+#define ST_STAGE_TRIGGER_SEND   3   /* receive pass -> orders submitted (tick to trade) */
+#define ST_STAGE_ACK            4   /* order submitted -> venue's answer */
 #define ST_STAGE_TRIGGER_ACK    5   /* receive pass -> venue's answer */
 #define ST_STAGES               6
 

@@ -88,6 +88,7 @@ typedef struct st_loop {
 	uint64_t now_ns;
 	uint64_t iterations;
 	uint64_t enobufs;
+	int corked;               /* > 0: sends wait for st_loop_uncork() */
 	st_random_context rng;
 } st_loop;
 
@@ -108,6 +109,14 @@ void st_loop_exit(st_loop *loop);
  * completions handled (0 on timeout), or -errno if the ring failed.
  */
 int st_loop_run(st_loop *loop, int64_t timeout_ns);
+
+/*
+ * Holds submissions back while several sends are prepared (the orders of one
+ * trigger), then submits them in one go: one io_uring_enter for all of them
+ * instead of one each. Nests.
+ */
+void st_loop_cork(st_loop *loop);
+void st_loop_uncork(st_loop *loop);
 
 /* "interrupt", "busy", "sqpoll"; "unknown" otherwise. */
 const char *st_loop_mode_name(int mode);

@@ -64,7 +64,7 @@ typedef struct st_mempool_event {
 	int32_t orders;           /* orders the engine sent for it (-risk reason: none) */
 	uint8_t txid[32];         /* internal byte order */
 	/* CLOCK_MONOTONIC ns: the loop pass that received it, parsed, decided,
-	 * and (set by the engine's hook) its orders queued for send. */
+	 * and (set by the engine's hook) its orders submitted to the kernel. */
 	uint64_t t_recv_ns;
 	uint64_t t_parsed_ns;
 	uint64_t t_decided_ns;

@@ -106,6 +106,7 @@ static void on_action(void *ctx, st_mempool_event *ev)
 		return;
 	}
 	int sent = 0, refused = 0;
+	st_loop_cork(e->loop);   /* every order of this trigger leaves in one submit */
 	for (uint32_t i = 0; i < e->nvenues; i++) {
 		if (!(mask & (1u << i)))
 			continue;
@@ -117,7 +118,8 @@ static void on_action(void *ctx, st_mempool_event *ev)
 		else if (rc < 0)
 			refused = rc;
 	}
-	ev->t_sent_ns = st_now_ns();
+	st_loop_uncork(e->loop);
+	ev->t_sent_ns = st_now_ns();  /* after the submit: the orders are with the kernel */
 	ev->orders = sent ? sent : refused;
 	if (!sent)
 		return;

@@ -160,8 +160,19 @@ struct io_uring_sqe *st_loop_sqe(st_loop *loop)
 
 void st_loop_submit(st_loop *loop)
 {
-	if (io_uring_sq_ready(&loop->ring))
+	if (!loop->corked && io_uring_sq_ready(&loop->ring))
 		io_uring_submit(&loop->ring);
+}
+
+void st_loop_cork(st_loop *loop)
+{
+	loop->corked++;
+}
+
+void st_loop_uncork(st_loop *loop)
+{
+	if (loop->corked && --loop->corked == 0)
+		st_loop_submit(loop);
 }
 
 const uint8_t *st_loop_buf(const st_loop *loop, uint32_t group, uint16_t bid)
