@@ -75,6 +75,7 @@ class VenueConfig:
     recv_window_ms: int
     client_prefix: str
     on: tuple[str, ...]       # strategy actions that fire this venue's legs
+    cancel_on_stop: bool      # `stratum stop` cancels the venue's open orders
     risk: RiskLimits
     legs: tuple[Leg, ...]
 
@@ -296,7 +297,7 @@ def _leg(t: Table) -> Leg:
         quantity=t.decimal("quantity"),
         order_type=t.choice("type", ("LIMIT", "LIMIT_MAKER", "MARKET"), "LIMIT"),
         time_in_force=t.choice("time_in_force", ("GTC", "IOC", "FOK"), "IOC"),
-        offset_bps=t.integer("offset_bps", 0, 9999, 10), tick=t.decimal("tick", "0.01"),
+        offset_bps=t.integer("offset_bps", -9999, 9999, 10), tick=t.decimal("tick", "0.01"),
         price_decimals=t.integer("price_decimals", 0, 18, 2),
         quantity_decimals=t.integer("quantity_decimals", 0, 18, 8),
     )
@@ -336,7 +337,7 @@ def _is_simulator(host: str) -> bool:
 
 VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "book_url", "auth",
               "api_key", "secret", "rest_url", "response_type", "recv_window_ms",
-              "client_prefix", "on", "risk", "legs"}
+              "client_prefix", "on", "risk", "legs", "cancel_on_stop"}
 
 
 def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfig,
@@ -374,6 +375,7 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
         response_type=t.choice("response_type", ("ACK", "RESULT", "FULL"), "ACK"),
         recv_window_ms=t.integer("recv_window_ms", 1, 60000, 5000),
         client_prefix=t.get("client_prefix", str, "st"), on=on,
+        cancel_on_stop=t.get("cancel_on_stop", bool, False),
         risk=_risk(t.table("risk", {"max_quantity", "max_notional", "max_open_orders",
                                     "orders_per_second", "burst", "max_price_age"},
                            {"max_quantity", "max_notional"})),

@@ -257,14 +257,37 @@ class Daemon:
             log.info("%s: reconciled %d of %d order(s) of unknown outcome", venue.name,
                      len(resolved), len(unknown))
 
+    def _cancel_open_orders(self) -> None:
+        for venue, session in zip(self.config.venues, self.sessions, strict=True):
+            if not venue.cancel_on_stop:
+                continue
+            resting = {i for i, leg in enumerate(venue.legs) if leg.rests}
+            orders = session.desk.journal.open_orders(resting)
+            if not orders:
+                continue
+            if not isinstance(session, BinanceSession):
+                self._error(f"{venue.name}: {len(orders)} open order(s) not cancelled "
+                            "(no cancel for this venue yet)")
+                continue
+            try:
+                cancelled = session.cancel(orders)
+            except VenueError as exc:
+                self._error(f"{venue.name}: cancelling open orders: {exc}")
+                continue
+            log.info("%s: cancelled %d of %d open order(s)", venue.name, len(cancelled),
+                     len(orders))
+
     def _error(self, text: str) -> None:
         log.error("%s", text)
         self.error_count += 1
         self.errors = [*self.errors[-19:], text]
 
     def shutdown(self) -> None:
-        """Stop triggering, close every venue connection properly, flush the journals."""
+        """Stop triggering, cancel open orders where configured, close every venue
+        connection properly, flush the journals."""
         if self.engine.threaded:
+            self.engine.kill()
+            self._cancel_open_orders()
             self.engine.stop()
         for desk in self.desks:
             desk.journal.sync()

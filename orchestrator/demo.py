@@ -98,8 +98,11 @@ addresses = ["{WALLET_B}"]
 
 
 def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
-            metrics_port: int | None = None) -> str:
+            metrics_port: int | None = None, resting: bool = False) -> str:
+    """The daemon's configuration; `resting` legs rest on the book (GTC, 1 % behind
+    it) and are cancelled at stop, instead of IOC legs that trade at once."""
     metrics = f"[metrics]\nport = {metrics_port}\n" if metrics_port else ""
+    tif, offsets = ("GTC", (-100, -150)) if resting else ("IOC", (10, 20))
     return metrics + f"""[engine]
 paper = true
 loop_mode = "interrupt"
@@ -122,6 +125,7 @@ auth = "hmac"
 api_key = "demo_key"
 secret = "demo_secret"
 response_type = "RESULT"
+cancel_on_stop = {str(resting).lower()}
 on = ["deposit_a", "deposit_b"]
 [venues.risk]
 max_quantity = "0.05"
@@ -134,14 +138,14 @@ max_price_age = 2.0
 symbol = "BTCUSDT"
 side = "SELL"
 quantity = "0.01"
-time_in_force = "IOC"
-offset_bps = 10
+time_in_force = "{tif}"
+offset_bps = {offsets[0]}
 [[venues.legs]]
 symbol = "BTCUSDT"
 side = "SELL"
 quantity = "0.02"
-time_in_force = "IOC"
-offset_bps = 20
+time_in_force = "{tif}"
+offset_bps = {offsets[1]}
 """
 
 
@@ -181,7 +185,8 @@ class World:
     (tests use them one by one). Processes end when `stack` closes."""
 
     def __init__(self, work: Path, shared_data: Path, stack: ExitStack,
-                 secret: str | None = None, metrics_port: int | None = None) -> None:
+                 secret: str | None = None, metrics_port: int | None = None,
+                 resting: bool = False) -> None:
         self.work, self.stack = work, stack
         work.mkdir(parents=True, exist_ok=True)
         [self.block] = sorted((shared_data / "bitcoin").glob("block-*.blk"))
@@ -198,6 +203,7 @@ class World:
         self.sock = work / "run" / "control.sock"
         self.config = work / "stratum.toml"
         self.metrics_port = metrics_port
+        self.resting = resting
 
     def start_exchange(self) -> subprocess.Popen[bytes]:
         proc = self.stack.enter_context(_process(
@@ -207,7 +213,7 @@ class World:
              str(self.work / "exchange.ready")], self.work / "exchange_sim.log"))
         self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
         self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert,
-                                       self.metrics_port))
+                                       self.metrics_port, self.resting))
         return proc
 
     def start_daemon(self) -> subprocess.Popen[bytes]:

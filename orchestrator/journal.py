@@ -130,6 +130,14 @@ class Journal:
         """Orders sent whose outcome nobody has told us."""
         return [o for o in self.orders().values() if o.outcome_unknown]
 
+    def open_orders(self, resting_legs: set[int]) -> list[OrderState]:
+        """Orders the venue may still hold on its book: NEW or partly filled, or
+        accepted without a state (ACK answers) on a leg that can rest."""
+        open_states = (lib.ST_ORDER_STATUS_NEW, lib.ST_ORDER_STATUS_PARTIAL)
+        return [o for o in self.orders().values() if o.answered and (
+            o.status in open_states or
+            (o.status == lib.ST_ORDER_STATUS_ACCEPTED and o.leg in resting_legs))]
+
 
 def fold(records: Iterator[Record] | Journal) -> dict[int, OrderState]:
     orders: dict[int, OrderState] = {}

@@ -15,6 +15,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from orchestrator._native import lib
 from orchestrator.demo import (
     DEPOSITS,
     LEGS_PER_TRIGGER,
@@ -23,6 +24,7 @@ from orchestrator.demo import (
     free_port,
     run_demo,
 )
+from orchestrator.journal import RESOLVED, Journal
 from tests.conftest import ROOT, SHARED_DATA
 
 EXPECTED_ORDERS = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS) * LEGS_PER_TRIGGER
@@ -162,3 +164,23 @@ def test_start_top_stop_in_the_background(tmp_path: Path) -> None:
         assert stratum("status", "--config", str(world.config)).returncode == 3
     log = (tmp_path / "run" / "stratum.log").read_text()
     assert "stratum stopped" in log
+
+
+def test_stop_cancels_resting_orders_when_configured(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        world = World(tmp_path, SHARED_DATA, stack, resting=True)
+        world.start_exchange()
+        daemon = world.start_daemon()
+        world.start_peers([DEPOSITS[0]])                  # one deposit: two resting orders
+        assert wait(lambda: world.status().get("acks", 0) >= LEGS_PER_TRIGGER)
+        orders = json.loads((tmp_path / "exchange" / "orders.json").read_text())
+        assert [o["status"] for o in orders] == ["NEW", "NEW"]
+        assert world.status()["venues"][0]["open_orders"] == 2
+        assert stratum("stop", "--config", str(world.config)).returncode == 0
+        assert daemon.wait(timeout=30) == 0
+    orders = json.loads((tmp_path / "exchange" / "orders.json").read_text())
+    assert [o["status"] for o in orders] == ["CANCELED", "CANCELED"]
+    journal = Journal(tmp_path / "state" / "sim-binance.journal")
+    resolved = [r for r in journal if r.type == RESOLVED]
+    assert sorted(r.order_status for r in resolved) == [lib.ST_ORDER_STATUS_CANCELED] * 2
+    assert journal.open_orders({0, 1}) == []

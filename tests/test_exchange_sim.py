@@ -389,6 +389,26 @@ def test_order_status(sim: Sim) -> None:
         assert error_of(other)[1] == -2013
 
 
+def test_order_cancel(sim: Sim) -> None:
+    with sim.connect() as ws:
+        client = Binance(ws)
+        placed = client.call("order.place", hmac_signed(order("st-cancel")))["result"]
+
+        def cancel(client_id: str) -> dict[str, Any]:
+            return client.call("order.cancel", hmac_signed(
+                {"symbol": "BTCUSDT", "timestamp": now_ms(), "origClientOrderId": client_id}))
+
+        done = cancel("st-cancel")
+        assert done["status"] == 200 and done["result"]["status"] == "CANCELED"
+        assert done["result"]["orderId"] == placed["orderId"]
+        assert done["result"]["origClientOrderId"] == "st-cancel"
+        again = cancel("st-cancel")                     # not open any more
+        assert error_of(again) == (400, -2011, "Unknown order sent.")
+        assert error_of(cancel("never-placed"))[1] == -2011
+    [recorded] = [o for o in sim.orders() if o["client_order_id"] == "st-cancel"]
+    assert recorded["status"] == "CANCELED"
+
+
 def test_outcome_unknown_order_is_executed_but_answered_1007(sim: Sim) -> None:
     with sim.connect() as ws:
         client = Binance(ws)

@@ -70,6 +70,7 @@
 #define ST_BINANCE_SIGNATURE       (-1022)
 #define ST_BINANCE_REJECTED        (-2010)
 #define ST_BINANCE_NO_SUCH_ORDER   (-2013)
+#define ST_BINANCE_UNKNOWN_ORDER   (-2011)   /* order.cancel: not an open order */
 /* Kraken answers with strings; these stand for their classes. */
 #define ST_KRAKEN_EORDER           (-30001)
 #define ST_KRAKEN_EAPI_AUTH        (-30002)
@@ -80,7 +81,7 @@ typedef struct st_venue_leg_spec {
 	/* cdef-visible */
 	int side;                 /* ST_SIDE_* */
 	int64_t quantity;         /* fixed point */
-	int32_t offset_bps;       /* limit price: this far through the book */
+	int32_t offset_bps;       /* limit price: this far through the book (< 0: behind it) */
 	int64_t tick;             /* price rounded to a multiple of this */
 	int has_price;            /* 0: market order */
 	int rests;                /* can rest on the book (GTC limit) */

@@ -56,7 +56,7 @@ int st_venue_add_leg(st_venue *v, const st_venue_leg_spec *spec, const void *mes
 		return -ENOSPC;
 	if (!spec || (spec->side != ST_SIDE_BUY && spec->side != ST_SIDE_SELL) ||
 	    spec->quantity <= 0 || (spec->has_price && spec->tick <= 0) ||
-	    spec->offset_bps < 0 || spec->offset_bps >= 10000 ||
+	    spec->offset_bps <= -10000 || spec->offset_bps >= 10000 ||
 	    (sign == ST_ORDER_SIGN_HMAC_HEX && !v->has_key))
 		return -EINVAL;
 	st_venue_leg *leg = &v->legs[v->nlegs];

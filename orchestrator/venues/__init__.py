@@ -73,7 +73,7 @@ class Leg:
     quantity: Decimal
     order_type: str = "LIMIT"          # LIMIT, LIMIT_MAKER (post only) or MARKET
     time_in_force: str = "IOC"         # GTC, IOC, FOK (LIMIT only)
-    offset_bps: int = 10               # limit price this far through the book
+    offset_bps: int = 10               # limit price this far through the book (< 0: behind)
     tick: Decimal = Decimal("0.01")    # price step of the symbol
     price_decimals: int = 2
     quantity_decimals: int = 8

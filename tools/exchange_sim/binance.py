@@ -36,7 +36,7 @@ from .orders import Fill, Order
 
 WEIGHTS = {
     "ping": 1, "time": 1, "session.logon": 2, "session.status": 2, "session.logout": 2,
-    "order.place": 1, "order.status": 4,
+    "order.place": 1, "order.status": 4, "order.cancel": 1,
 }
 CONNECT_WEIGHT = 2  # "Connecting to WebSocket API costs 2 weight."
 MAX_RECV_WINDOW = Decimal(60000)
@@ -67,6 +67,7 @@ UNSIMULATED_ORDER_PARAMS = (
     "pegOffsetType",
 )
 STATUS_PARAMS = ("symbol", "orderId", "origClientOrderId", *AUTH_PARAMS)
+CANCEL_PARAMS = (*STATUS_PARAMS, "newClientOrderId", "cancelRestrictions")
 TIMEOUT_MSG = ("Timeout waiting for response from backend server. Send status unknown; "
                "execution status unknown.")
 
@@ -204,6 +205,7 @@ class BinanceApi:
             "session.logout": self.logout,
             "order.place": self.order_place,
             "order.status": self.order_status,
+            "order.cancel": self.order_cancel,
         }
 
     # ------------------------------------------------------------------ connection
@@ -555,10 +557,11 @@ class BinanceApi:
             "timeInForce": order.time_in_force, "type": order.type, "side": order.side,
         }
 
-    def order_status(self, call: Call) -> dict[str, Any]:
+    def _find_order(self, call: Call, params: tuple[str, ...]) -> Order:
+        """The order a status or cancel request names (by orderId or client id)."""
         account = self.authenticate(call)
         self.check_timestamp(call)
-        _unread(call.params, STATUS_PARAMS)
+        _unread(call.params, params)
         texts = call.texts
         symbol = texts.get("symbol")
         if not symbol:
@@ -583,6 +586,10 @@ class BinanceApi:
             order = orders.by_client_id("binance", account.api_key, client_id)
         if order is None or order.symbol != symbol:
             raise ApiError(400, -2013, "Order does not exist.")
+        return order
+
+    def order_status(self, call: Call) -> dict[str, Any]:
+        order = self._find_order(call, STATUS_PARAMS)
         return {
             "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
             "clientOrderId": order.client_order_id, **self._order_fields(order),
@@ -590,4 +597,25 @@ class BinanceApi:
             "time": order.transact_ms, "updateTime": order.transact_ms, "isWorking": True,
             "workingTime": order.transact_ms, "selfTradePreventionMode": order.extra["stp"],
             **{k: order.extra[k] for k in ("strategyId", "strategyType") if k in order.extra},
+        }
+
+
+    def order_cancel(self, call: Call) -> dict[str, Any]:
+        """Cancels an open order (NEW or PARTIALLY_FILLED); anything else is -2011."""
+        try:
+            order = self._find_order(call, CANCEL_PARAMS)
+        except ApiError as exc:
+            if exc.code == -2013:
+                raise ApiError(400, -2011, "Unknown order sent.") from None
+            raise
+        if order.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise ApiError(400, -2011, "Unknown order sent.")
+        order.status = "CANCELED"
+        self.ctx.orders.changed()
+        return {
+            "symbol": order.symbol, "origClientOrderId": order.client_order_id,
+            "orderId": order.order_id, "orderListId": -1,
+            "clientOrderId": call.texts.get("newClientOrderId") or f"cancel{order.order_id}",
+            "transactTime": self.ctx.clock.ms(), **self._order_fields(order),
+            "selfTradePreventionMode": order.extra["stp"],
         }

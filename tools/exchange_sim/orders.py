@@ -96,6 +96,10 @@ class OrderStore:
             self._by_client[(order.venue, order.account, order.client_order_id)] = order
         self.recorder.write_orders([o.to_json() for o in self.orders])
 
+    def changed(self) -> None:
+        """An order's state changed (a cancel): orders.json is written again."""
+        self.recorder.write_orders([o.to_json() for o in self.orders])
+
     def by_id(self, venue: str, account: str, order_id: int | str) -> Order | None:
         return self._by_id.get((venue, account, order_id))
 

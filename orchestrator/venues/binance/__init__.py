@@ -62,6 +62,7 @@ ERRORS: dict[int, str] = {
     -1021: "timestamp outside recvWindow: our clock offset is stale",
     -1022: "signature not valid: check the API secret",
     -2010: "order rejected by the matching engine",
+    -2011: "cancel refused: not an open order",
     -2013: "no such order",
     -2014: "API key format invalid",
     -2015: "API key, IP or permissions refused",
@@ -221,12 +222,14 @@ def time_request(request_id: str) -> str:
     return json.dumps({"id": request_id, "method": "time"}, separators=(",", ":"))
 
 
-def order_status_request(request_id: str, symbol: str, client_id: str,
-                         credentials: Credentials, timestamp_ms: int,
-                         logged_on: bool = False) -> str:
+def order_request(method: str, request_id: str, symbol: str, client_id: str,
+                  credentials: Credentials, timestamp_ms: int, logged_on: bool = False) -> str:
+    """`order.status` or `order.cancel` of one order, by its client order id."""
+    if method not in ("order.status", "order.cancel"):
+        raise ValueError(f"not an order request: {method}")
     params = {"symbol": symbol, "origClientOrderId": client_id, "timestamp": str(timestamp_ms)}
     params = _signed(params, credentials, logged_on)
-    return json.dumps({"id": request_id, "method": "order.status", "params": params},
+    return json.dumps({"id": request_id, "method": method, "params": params},
                       separators=(",", ":"), ensure_ascii=False)
 
 

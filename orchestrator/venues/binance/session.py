@@ -11,6 +11,7 @@ again, once. Orders of unknown outcome are resolved with `order.status`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator._native import lib
@@ -105,26 +106,51 @@ class BinanceSession(VenueSession):
     def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
         """Asks order.status for each order of unknown outcome and journals the
         answer. Returns {client id: ST_ORDER_STATUS_*} for those resolved."""
-        conn = int(lib.st_conn_pair_active(self.desk.pair))
-        for order in orders:
-            self._ask_status(conn, order)
-        wanted = {o.seq for o in orders}
-        self.run_until(lambda: wanted <= self.resolved.keys(), timeout)
-        return {seq: self.resolved[seq] for seq in wanted if seq in self.resolved}
+        self._ask_each("order.status", orders, self._on_status, timeout)
+        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
 
-    def _ask_status(self, conn: int, order: OrderState) -> None:
+    def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Cancels open orders (order.cancel) and journals what the venue says.
+        Returns {client id: ST_ORDER_STATUS_*} for those it answered."""
+        self._ask_each("order.cancel", orders, self._on_cancel, timeout)
+        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+
+    def _ask_each(self, method: str, orders: list[OrderState],
+                  on_answer: Callable[[int, dict[str, Any]], None], timeout: float) -> None:
+        conn = int(lib.st_conn_pair_active(self.desk.pair))
+        answered: set[int] = set()
+        for order in orders:
+            self._ask(method, conn, order, on_answer, answered)
+        wanted = {o.seq for o in orders}
+        self.run_until(lambda: wanted <= answered, timeout)
+
+    def _ask(self, method: str, conn: int, order: OrderState,
+             on_answer: Callable[[int, dict[str, Any]], None], answered: set[int]) -> None:
         symbol = self.desk.legs[order.leg].symbol
         client_id = binance.client_order_id(self.client_prefix, order.seq)
         logged_on = self.logged_on[conn]
 
         def build(request_id: str) -> str:
-            return binance.order_status_request(request_id, symbol, client_id,
-                                                self.credentials, self._now_ms(), logged_on)
+            return binance.order_request(method, request_id, symbol, client_id,
+                                         self.credentials, self._now_ms(), logged_on)
 
-        def on_answer(_conn: int, answer: dict[str, Any], _sent_ns: int) -> None:
-            self._on_status(order.seq, answer)
+        def handle(_conn: int, answer: dict[str, Any], _sent_ns: int) -> None:
+            answered.add(order.seq)
+            on_answer(order.seq, answer)
 
-        self.send(conn, build, on_answer)
+        self.send(conn, build, handle)
+
+    def _on_cancel(self, seq: int, answer: dict[str, Any]) -> None:
+        if answer.get("status") == 200:
+            order_id = (answer.get("result") or {}).get("orderId")
+            self.desk.resolve(seq, lib.ST_ORDER_STATUS_CANCELED,
+                              order_id if isinstance(order_id, int) else 0)
+            self.resolved[seq] = lib.ST_ORDER_STATUS_CANCELED
+            return
+        code = int((answer.get("error") or {}).get("code", 0))
+        # -2011: not open any more (filled, expired, cancelled already): nothing to do.
+        if code != lib.ST_BINANCE_UNKNOWN_ORDER:
+            self.state.errors.append(f"order.cancel for {seq}: " + binance.describe_error(code))
 
     def _on_status(self, seq: int, answer: dict[str, Any]) -> None:
         if answer.get("status") == 200:
