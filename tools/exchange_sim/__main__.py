@@ -2,7 +2,7 @@
 """A TLS WebSocket exchange simulator for tests and the demo (loopback only).
 
 Speaks a subset of the Binance Spot WebSocket API (``/ws-api/v3``: ping, time,
-session.logon/status/logout, order.place, order.status; market stream
+session.logon/status/logout, order.place, order.status, order.cancel; market stream
 ``/ws/<symbol>@bookTicker``) and of Kraken WebSocket v2 (``/v2``: ping, add_order)
 with Kraken's REST ``POST /0/private/GetWebSocketsToken`` on a second port.  It
 verifies signatures exactly as the venues document them, enforces timestamps,

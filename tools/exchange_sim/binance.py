@@ -2,7 +2,8 @@
 """The Binance Spot WebSocket API subset, on ``/ws-api/v3``.
 
 Methods: ``ping``, ``time``, ``session.logon`` / ``session.status`` /
-``session.logout``, ``order.place`` (LIMIT, MARKET, LIMIT_MAKER) and ``order.status``.
+``session.logout``, ``order.place`` (LIMIT, MARKET, LIMIT_MAKER), ``order.status`` and
+``order.cancel``.
 Requests and responses are shaped as the Binance docs show them, with the documented
 error codes and messages.  A signed request is checked in this order: API key (-2014,
 -2015), signature (-1022), timestamp against ``recvWindow`` (-1021), then the
