@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from orchestrator.desk import RiskLimits
 from orchestrator.errors import ConfigError
 from orchestrator.hotline import LoopMode
-from orchestrator.strategy.loader import StrategySpec, load_strategy
+from orchestrator.strategy.loader import StrategySpec, load_strategy, read_toml
 from orchestrator.venues import Leg, Secret, Side
 
 PROFILES = ("binance", "kraken")
@@ -436,10 +436,4 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 def load_config(path: str | Path) -> Config:
     """Reads and validates the configuration; ConfigError names what is wrong."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, path)
+    return parse_config(read_toml(path), path)

@@ -136,16 +136,19 @@ def parse_strategy(data: dict[str, Any], source: str = "strategy") -> StrategySp
     return StrategySpec(network, whale_sats, whale_action, tuple(exchanges), actions)
 
 
-def load_strategy(path: str | Path) -> StrategySpec:
-    """Read and validate a strategy file; ConfigError names what is wrong."""
-    path = Path(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's contents; ConfigError names the file and what is wrong."""
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_strategy(data, str(path))
+
+
+def load_strategy(path: str | Path) -> StrategySpec:
+    """Read and validate a strategy file; ConfigError names what is wrong."""
+    return parse_strategy(read_toml(Path(path)), str(path))
 
 
 def build_strategy(spec: StrategySpec) -> Strategy:
