@@ -363,6 +363,9 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
     legs = tuple(_leg(leg) for leg in t.tables("legs", LEG_KEYS, {"symbol", "side", "quantity"}))
     if not legs:
         raise t.fail("legs", "no order legs ([[venues.legs]])")
+    if len({(leg.symbol, leg.price_decimals, leg.quantity_decimals) for leg in legs}) > 1:
+        raise t.fail("legs", "every leg of a venue trades one symbol with the same decimals "
+                             "(a venue prices its legs from one book)")
     where = f"{t.source}: {t.key}"
     return VenueConfig(
         name=t.text("name"), profile=profile, url=url, address=address,

@@ -97,6 +97,9 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "quantity off the step": (edit('quantity = "0.01"', 'quantity = "0.000000001"'),
                               r"venues\[0\]\.legs\[0\]\.quantity: .* not a positive multiple"),
     "not TOML": (lambda tmp: write(tmp, "[engine\n"), r"stratum\.toml: not valid TOML"),
+    "legs of two symbols": (edit('quantity = "0.01"\n', 'quantity = "0.01"\n[[venues.legs]]\n'
+                                 'symbol = "ETHUSDT"\nside = "BUY"\nquantity = "1"\n'),
+                            r"venues\[0\]\.legs: every leg of a venue trades one symbol"),
     "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
                  r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
 }
