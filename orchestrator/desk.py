@@ -271,9 +271,14 @@ class Desk:
     # -- risk and state -------------------------------------------------------
 
     def kill(self, killed: bool = True) -> None:
-        """No further order leaves (or, with False, they may again). The flag is
-        atomic: it takes effect at once, from any thread."""
+        """No further order leaves (or, with False, they may again). The risk
+        flag is atomic and takes effect at once, from any thread; on its own
+        (no engine thread) the desk also drops what its connections still queue,
+        which the engine does itself on its KILL command."""
         lib.st_risk_kill(lib.st_venue_risk(self._ptr), int(killed))
+        if killed and self.engine is None:
+            for conn in self.conns:
+                conn.drop_queued()
 
     @property
     def killed(self) -> bool:

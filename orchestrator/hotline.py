@@ -193,6 +193,10 @@ class Connection:
         lib.st_conn_close(self._ptr)
         self.loop.run_until(lambda: self.state == "closed", timeout)
 
+    def drop_queued(self) -> int:
+        """Drops messages not yet handed to TLS; returns how many."""
+        return int(lib.st_conn_drop_queued(self._ptr))
+
     def abort(self) -> None:
         """Drop the connection as a failure would (it reconnects per backoff)."""
         lib.st_conn_abort(self._ptr, -errno.ECONNRESET)

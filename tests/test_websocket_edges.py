@@ -212,3 +212,19 @@ def test_one_flooding_unread_connection_does_not_starve_another(pki: Pki) -> Non
         quiet.send(server_frame(TEXT, b"fill for b"))
         assert b.recv(5).text == "fill for b"
         assert a.recv(5).data == bytes(16000)  # and the flood is still all there
+
+
+def test_dropped_queue_never_leaves(pki: Pki) -> None:
+    """The kill switch's part in a connection: messages still queued behind one
+    that TLS has started are dropped; the started one leaves whole."""
+    big = bytes(i % 251 for i in range(40000))
+    with run_script(pki, [], False) as (conn, server):
+        conn.send(big)
+        conn.send("order-2")
+        conn.send("order-3")
+        assert conn.drop_queued() == 2
+        assert conn.drop_queued() == 0
+        conn.close(3.0)
+        wait_for_frame(conn, server, CLOSE)
+        frames = client_frames(server)
+    assert frames == [(BINARY, big), (CLOSE, (1000).to_bytes(2, "big"))]

@@ -133,6 +133,13 @@ int st_conn_send(st_conn *conn, int opcode, const void *payload, size_t len);
  */
 long st_conn_recv(st_conn *conn, uint8_t *out, size_t cap, int *opcode);
 
+/*
+ * Drops the messages still waiting in the send queue (not yet handed to TLS);
+ * a message TLS has started on leaves whole. Returns how many were dropped.
+ * For the kill switch: nothing queued leaves after it.
+ */
+int st_conn_drop_queued(st_conn *conn);
+
 /* Starts a graceful close (WS close 1000, then TLS close_notify) with no
  * reconnect afterwards. */
 void st_conn_close(st_conn *conn);

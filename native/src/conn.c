@@ -446,6 +446,24 @@ static int send_message(st_conn *c, int opcode, const void *payload, size_t len)
 	return 0;
 }
 
+int st_conn_drop_queued(st_conn *c)
+{
+	/* The head frame may be partly with TLS already: it must go out whole. */
+	size_t keep = c->out_frame_left, off = c->out_head + keep;
+	int dropped = 0;
+
+	if (c->proto != ST_CONN_PROTO_WS)
+		return 0;
+	while (off < c->out_head + c->out_len) {
+		off += queued_frame_len(c->out + off);
+		dropped++;
+	}
+	c->out_len = keep;
+	if (!keep)
+		c->out_head = 0;
+	return dropped;
+}
+
 int st_conn_send(st_conn *c, int opcode, const void *payload, size_t len)
 {
 	if (opcode != ST_WS_OP_TEXT && opcode != ST_WS_OP_BINARY)

@@ -161,6 +161,16 @@ static void start_stop(st_engine *e)
 	}
 }
 
+/* The kill switch: no new order set passes risk, and nothing still queued in a
+ * connection leaves (those orders time out as unknown and are reconciled). */
+static void kill_venue(st_venue *v, int killed)
+{
+	st_risk_kill(&v->risk, killed);
+	for (int c = 0; killed && c < 2; c++)
+		if (v->pair->conns[c])
+			st_conn_drop_queued(v->pair->conns[c]);
+}
+
 /* Applies one command; returns 0, or -EINVAL when it names nothing we have. */
 static int apply(st_engine *e, const st_engine_command *c)
 {
@@ -173,13 +183,13 @@ static int apply(st_engine *e, const st_engine_command *c)
 	case ST_CMD_KILL:
 		if (c->venue == -1) {
 			for (uint32_t i = 0; i < e->nvenues; i++)
-				st_risk_kill(&e->venues[i]->risk, (int)c->a);
+				kill_venue(e->venues[i], (int)c->a);
 			e->shared->killed = (int32_t)c->a;
 			return 0;
 		}
 		if (!v)
 			return -EINVAL;
-		st_risk_kill(&v->risk, (int)c->a);
+		kill_venue(v, (int)c->a);
 		return 0;
 	case ST_CMD_SET_STRATEGY:
 		if (!e->pool)
