@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from bitcoin.wallet import CBitcoinAddress
 
 from orchestrator._native import lib
 from orchestrator.btc import Strategy
+from orchestrator.demo import free_port
 from orchestrator.desk import Desk, RiskLimits
 from orchestrator.engine import Engine, read_shared
 from orchestrator.hotline import Connection, HotStandby, Loop, Trust
@@ -71,12 +71,6 @@ class Rig:
             for session in self.sessions:
                 session.step(0.005)
         return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
