@@ -164,6 +164,7 @@ def test_start_top_stop_in_the_background(tmp_path: Path) -> None:
         assert stratum("status", "--config", str(world.config)).returncode == 3
     log = (tmp_path / "run" / "stratum.log").read_text()
     assert "stratum stopped" in log
+    assert "cpu: core plan: ok (hot " in log and "cpu: core dumps: changed" in log
 
 
 def test_stop_cancels_resting_orders_when_configured(tmp_path: Path) -> None:
