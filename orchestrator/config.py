@@ -393,14 +393,37 @@ def _metrics(t: Table) -> MetricsConfig:
     return MetricsConfig(host, t.integer("port", 1, 65535, 9464))
 
 
+def _check_routes(t: Table, routes: tuple[str, ...]) -> None:
+    for i, route in enumerate(routes):
+        dst, _, gateway = route.partition(" via ")
+        try:
+            ipaddress.ip_network(dst, strict=False)
+            if gateway:
+                ipaddress.ip_address(gateway)
+        except ValueError:
+            raise t.fail(f"routes[{i}]", f"{route!r} is not \"NET/LEN\" or "
+                                         "\"NET/LEN via GATEWAY\"") from None
+
+
+def _check_addresses(t: Table, addresses: tuple[str, ...]) -> None:
+    for i, address in enumerate(addresses):
+        try:
+            ipaddress.ip_interface(address)
+        except ValueError:
+            raise t.fail(f"addresses[{i}]", f"{address!r} is not ADDRESS/LEN") from None
+
+
 def _network(t: Table) -> NetworkConfig:
     features = t.get("features", dict, {})
     for name, value in features.items():
         if not isinstance(value, bool):
             raise t.fail(f"features.{name}", "must be true or false")
+    addresses, routes = t.texts("addresses", []), t.texts("routes", [])
+    _check_addresses(t, addresses)
+    _check_routes(t, routes)
     return NetworkConfig(
         interface=t.text("interface"), mtu=t.integer("mtu", 68, 65535, None),
-        addresses=t.texts("addresses", []), routes=t.texts("routes", []), features=features,
+        addresses=addresses, routes=routes, features=features,
         channels=t.integer("channels", 1, 1024, None),
         busy_poll_us=t.integer("busy_poll_us", 0, 1_000_000, None))
 

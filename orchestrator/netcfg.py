@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import functools
 import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,12 +161,20 @@ def _link_items(ipr: Any, interface: str, cfg: NetworkConfig, apply: bool) -> li
                              "present:"))
     for route in cfg.routes:
         dst, _, gateway = route.partition(" via ")
-        exists = bool(ipr.get_routes(dst=dst.split("/")[0], dst_len=int(dst.split("/")[1])))
-        items.append(_change(f"route {route}", exists, True, apply,
+        items.append(_change(f"route {route}", _route_present(ipr, dst), True, apply,
                              functools.partial(ipr.route, "add", dst=dst,
                                                gateway=gateway or None, oif=index),
                              "present:"))
     return items
+
+
+def _route_present(ipr: Any, dst: str) -> bool:
+    """Whether the main table has a route to exactly dst (a listing, not a lookup:
+    a lookup fails when the network is unreachable)."""
+    net = ipaddress.ip_network(dst, strict=False)
+    family = socket.AF_INET if net.version == 4 else socket.AF_INET6
+    return any(r.get_attr("RTA_DST") == str(net.network_address) and
+               r["dst_len"] == net.prefixlen for r in ipr.get_routes(family=family))
 
 
 def _ethtool_items(interface: str, cfg: NetworkConfig, apply: bool) -> list[Item]:
@@ -235,8 +244,14 @@ def check_network(cfg: NetworkConfig, hot_cpu: int | None, usable: set[int],
         if not ipr.link_lookup(ifname=cfg.interface):
             return [Item("trading interface", WRONG, f"{cfg.interface} does not exist here")]
         items = [Item("trading interface", OK, f"{cfg.interface} exists")]
-        items += _link_items(ipr, cfg.interface, cfg, apply)
-    items += _ethtool_items(cfg.interface, cfg, apply)
+        try:
+            items += _link_items(ipr, cfg.interface, cfg, apply)
+        except Exception as exc:  # pyroute2's netlink errors have no common base here
+            items.append(Item("link settings", WRONG, f"could not read them: {exc}"))
+    try:
+        items += _ethtool_items(cfg.interface, cfg, apply)
+    except Exception as exc:
+        items.append(Item("ethtool settings", WRONG, f"could not read them: {exc}"))
     items += irq_items(cfg.interface, hot_cpu, usable, apply)
     items += sysctl_items(cfg.busy_poll_us, apply)
     return items

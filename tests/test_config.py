@@ -100,6 +100,9 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "legs of two symbols": (edit('quantity = "0.01"\n', 'quantity = "0.01"\n[[venues.legs]]\n'
                                  'symbol = "ETHUSDT"\nside = "BUY"\nquantity = "1"\n'),
                             r"venues\[0\]\.legs: every leg of a venue trades one symbol"),
+    "bad route": (lambda tmp: write(tmp, GOOD + '[network]\ninterface = "v0"\n'
+                                    'routes = ["198.18.5.0/24 via nowhere"]\n'),
+                  r"network\.routes\[0\]: '198\.18\.5\.0/24 via nowhere' is not"),
     "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
                  r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
 }

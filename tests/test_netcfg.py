@@ -114,6 +114,7 @@ def test_check_and_apply_on_a_veth(netns: str, tmp_path: Path) -> None:
 interface = "v0"
 mtu = 9000
 addresses = ["198.18.0.1/24"]
+routes = ["198.18.5.0/24 via 198.18.0.254"]
 channels = 2
 [network.features]
 rx-gro = true
@@ -124,6 +125,7 @@ rx-gro = true
     assert before["MTU"] == ("would change", "bytes 1500 -> 9000")
     assert before["link state"][0] == "would change"
     assert before["address 198.18.0.1/24"][0] == "would change"
+    assert before["route 198.18.5.0/24 via 198.18.0.254"][0] == "would change"
     assert before["feature rx-gro"][0] == "would change"
     assert before["channels"][0] in ("would change", "not supported")
     assert before["IRQ affinity"][0] == "not supported"        # a veth has none
@@ -135,10 +137,14 @@ rx-gro = true
     assert applied["address 198.18.0.1/24"][0] == "changed"
 
     after = check_in(netns, config)
-    for name in ("MTU", "link state", "address 198.18.0.1/24", "feature rx-gro"):
+    for name in ("MTU", "link state", "address 198.18.0.1/24", "feature rx-gro",
+                 "route 198.18.5.0/24 via 198.18.0.254"):
         assert after[name][0] == "ok", (name, after[name])
     if before["channels"][0] == "would change":
         assert after["channels"][0] == "ok"
     shown = subprocess.run(["ip", "-n", netns, "link", "show", "v0"], capture_output=True,
                            text=True, check=True).stdout
     assert "mtu 9000" in shown
+    routes = subprocess.run(["ip", "-n", netns, "route"], capture_output=True, text=True,
+                            check=True).stdout
+    assert "198.18.5.0/24 via 198.18.0.254 dev v0" in routes
