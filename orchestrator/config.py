@@ -24,9 +24,10 @@ from orchestrator.desk import RiskLimits
 from orchestrator.errors import ConfigError
 from orchestrator.hotline import LoopMode
 from orchestrator.strategy.loader import StrategySpec, load_strategy, read_toml
-from orchestrator.venues import Leg, Secret, Side
+from orchestrator.venues import Leg, Profile, Secret, Side, binance, kraken
 
-PROFILES = ("binance", "kraken")
+PROFILES = {p.name: p for p in (binance.PROFILE, kraken.PROFILE)}
+SHORT_WINDOW_S = 60   # the venue limits our bucket is checked against (not daily ones)
 LOOP_MODES = {m.label: m for m in LoopMode}
 SIMULATOR_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
                   ipaddress.ip_network("198.18.0.0/15"))
@@ -317,6 +318,20 @@ def _risk(t: Table) -> RiskLimits:
         max_price_age=t.number("max_price_age", 2.0))
 
 
+def _check_bucket(t: Table, risk: RiskLimits, profile: Profile) -> None:
+    """Our token bucket must hold orders back before the venue does: at most
+    burst + rate x window orders in any of the venue's short windows."""
+    for limit in profile.order_limits:
+        if limit.seconds > SHORT_WINDOW_S:
+            continue
+        most = risk.burst + risk.orders_per_second * limit.seconds
+        if most > limit.count:
+            raise t.fail("risk", f"orders_per_second {risk.orders_per_second:g} with burst "
+                                 f"{risk.burst} lets {most:g} orders through in "
+                                 f"{limit.seconds:g} s, above {profile.name}'s documented "
+                                 f"{limit.count} ({limit.name})")
+
+
 def _url(t: Table, key: str, schemes: tuple[str, ...], default: Any = _MISSING) -> Any:
     url = t.text(key, default)
     if url is None:
@@ -342,9 +357,9 @@ VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "book_url
 
 def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfig,
            actions: dict[str, int]) -> VenueConfig:
-    profile = t.choice("profile", PROFILES)
+    profile = t.choice("profile", tuple(PROFILES))
     auth_choices = ("hmac", "session") if profile == "binance" else ("token",)
-    url = _url(t, "url", ("wss",))
+    url = _url(t, "url", ("wss",), PROFILES[profile].ws_url)
     address = t.text("address", None)
     if address is not None:
         try:
@@ -360,6 +375,10 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
         if action not in actions:
             raise t.fail(f"on[{i}]", f"{action!r} is not an action of the strategy "
                                      f"({', '.join(actions) or 'none'})")
+    risk = _risk(t.table("risk", {"max_quantity", "max_notional", "max_open_orders",
+                                  "orders_per_second", "burst", "max_price_age"},
+                         {"max_quantity", "max_notional"}))
+    _check_bucket(t, risk, PROFILES[profile])
     legs = tuple(_leg(leg) for leg in t.tables("legs", LEG_KEYS, {"symbol", "side", "quantity"}))
     if not legs:
         raise t.fail("legs", "no order legs ([[venues.legs]])")
@@ -379,10 +398,7 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
         recv_window_ms=t.integer("recv_window_ms", 1, 60000, 5000),
         client_prefix=t.get("client_prefix", str, "st"), on=on,
         cancel_on_stop=t.get("cancel_on_stop", bool, False),
-        risk=_risk(t.table("risk", {"max_quantity", "max_notional", "max_open_orders",
-                                    "orders_per_second", "burst", "max_price_age"},
-                           {"max_quantity", "max_notional"})),
-        legs=legs,
+        risk=risk, legs=legs,
     )
 
 
@@ -442,7 +458,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     bitcoin = _bitcoin(top.table("bitcoin", {"strategy", "peers"}, {"strategy", "peers"}), base)
     venues = tuple(_venue(v, base, secrets, engine, bitcoin.strategy.actions)
                    for v in top.tables("venues", VENUE_KEYS,
-                                       {"name", "profile", "url", "api_key", "secret", "on",
+                                       {"name", "profile", "api_key", "secret", "on",
                                         "risk", "legs"}))
     if not venues:
         raise top.fail("venues", "no venue ([[venues]])")

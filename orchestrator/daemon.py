@@ -25,7 +25,7 @@ from typing import Any
 
 from orchestrator import __version__, cpu, native
 from orchestrator._native import lib
-from orchestrator.config import Config, VenueConfig
+from orchestrator.config import PROFILES, Config, VenueConfig
 from orchestrator.control import ControlServer
 from orchestrator.desk import Desk
 from orchestrator.engine import Engine
@@ -86,7 +86,7 @@ def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
     legs = venue.legs
     decimals = (legs[0].price_decimals, legs[0].quantity_decimals)
     journal = Journal(config.engine.state_dir / f"{venue.name}.journal")
-    kind = lib.ST_VENUE_BINANCE if venue.profile == "binance" else lib.ST_VENUE_KRAKEN
+    kind = PROFILES[venue.profile].kind
     desk = Desk(kind, _connections(loop, venue, trust), journal, venue.risk,
                 price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
                 ack_timeout=config.engine.ack_timeout)

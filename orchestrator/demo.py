@@ -299,6 +299,9 @@ def run_demo(work: Path, shared_data: Path, secret: str | None = None,
           f"unknown {state['unknown']}")
     print(f"  tick to trade (trigger received -> its orders submitted, n={send.count}): "
           f"p50 {send.percentile(0.5) / 1000:.1f} µs, p99 {send.percentile(0.99) / 1000:.1f} µs")
+    parts = ", ".join(f"{name} {state['stages'][name].percentile(0.5) / 1000:.1f}"
+                      for name in ("parse", "decide", "order"))
+    print(f"  of which, at p50 (µs): {parts}")
     print(f"  trigger -> venue answer (n={ack.count}): p50 {ack.percentile(0.5) / 1000:.1f} µs,"
           f" p99 {ack.percentile(0.99) / 1000:.1f} µs")
     print(f"  histogram: {png}")

@@ -36,7 +36,7 @@ STAGES = {
     lib.ST_STAGE_ACK: "ack",
     lib.ST_STAGE_TRIGGER_ACK: "trigger_to_ack",
 }
-COUNTERS = ("iterations", "triggers", "too_few_announcers", "orders_sent", "acks", "rejects",
+COUNTERS = ("publishes", "triggers", "too_few_announcers", "orders_sent", "acks", "rejects",
             "risk_rejects", "unknown", "commands", "bad_commands")
 POST_RETRY_S = 1.0
 

@@ -59,6 +59,13 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert config.engine.state_dir == tmp_path / "state"
 
 
+def test_url_defaults_to_the_profile(tmp_path: Path) -> None:
+    text = GOOD.replace('url = "wss://localhost:9443/ws-api/v3"\n', "").replace(
+        "paper = true", "paper = false")
+    config = load_config(write(tmp_path, text))
+    assert config.venues[0].url == "wss://ws-api.binance.com:443/ws-api/v3"
+
+
 def test_the_example_is_valid_but_for_its_secrets(tmp_path: Path) -> None:
     text = (ROOT / "examples" / "stratum.toml").read_text()
     text = text.replace('"/etc/stratum/secrets.toml"', '"secrets.toml"')
@@ -103,6 +110,10 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "bad route": (lambda tmp: write(tmp, GOOD + '[network]\ninterface = "v0"\n'
                                     'routes = ["198.18.5.0/24 via nowhere"]\n'),
                   r"network\.routes\[0\]: '198\.18\.5\.0/24 via nowhere' is not"),
+    "bucket above the venue's limit": (
+        edit('max_notional = "10000"', 'max_notional = "10000"\norders_per_second = 10'),
+        r"venues\[0\]\.risk: orders_per_second 10 with burst 4 lets 104 orders through in "
+        r"10 s, above binance's documented 50"),
     "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
                  r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
 }

@@ -138,8 +138,14 @@ def test_each_deposit_gives_exactly_its_orders(pki: Pki, tmp_path: Path) -> None
         state = read_shared(r.shared)
         orders = r.sim.orders()
         r.engine.stop()
-        closes = [json.loads(line) for line in
-                  (r.sim.record_dir / "connections.jsonl").read_text().splitlines()]
+        # The sim writes a connection's record once its handler ends: give it a moment.
+        closes: list[dict[str, object]] = []
+        deadline = time.monotonic() + 5
+        while len([c for c in closes if c["path"] == "/ws-api/v3"]) < 2 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+            closes = [json.loads(line) for line in
+                      (r.sim.record_dir / "connections.jsonl").read_text().splitlines()]
     assert state["triggers"] == 3                  # two deposits and the whale
     assert state["orders_sent"] == 3 and state["acks"] == 3
     assert state["rejects"] == 0 and state["risk_rejects"] == 0

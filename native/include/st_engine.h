@@ -72,8 +72,8 @@ typedef struct st_engine_shared {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t pid;
-	uint64_t heartbeat_ns;        /* CLOCK_MONOTONIC of the last pass */
-	uint64_t iterations;
+	uint64_t heartbeat_ns;        /* CLOCK_MONOTONIC of the last publish (each ms) */
+	uint64_t publishes;           /* times this page was refreshed */
 	uint64_t triggers;            /* actions the watcher fired */
 	uint64_t too_few_announcers;  /* triggers below min_announcers: no order */
 	uint64_t orders_sent;
@@ -109,6 +109,7 @@ typedef struct st_engine {
 	volatile int stop;
 	int closing;
 	uint64_t close_deadline_ns;
+	uint64_t next_publish_ns;
 	pthread_t thread;
 	int thread_started;
 	uint32_t cmd_head, cmd_tail;

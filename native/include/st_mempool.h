@@ -61,7 +61,7 @@ typedef struct st_mempool_event {
 	int64_t total;
 	int32_t error;
 	int32_t announcers;       /* peers that had announced it when it fired */
-	int32_t orders;           /* orders the engine sent for it (-risk reason: none) */
+	int32_t orders;           /* orders the engine sent for it (-risk reason: refused) */
 	uint8_t txid[32];         /* internal byte order */
 	/* CLOCK_MONOTONIC ns: the loop pass that received it, parsed, decided,
 	 * and (set by the engine's hook) its orders submitted to the kernel. */

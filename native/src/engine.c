@@ -21,6 +21,7 @@ _Static_assert(sizeof(((st_histogram *)0)->buckets) / sizeof(uint64_t) == ST_HIS
                "buckets size");
 
 #define CLOSE_GRACE_NS 2000000000ull   /* a STOP waits this long for closes */
+#define PUBLISH_EVERY_NS 1000000ull    /* shared state refresh */
 
 static void on_action(void *ctx, st_mempool_event *ev);
 
@@ -101,8 +102,7 @@ static void on_action(void *ctx, st_mempool_event *ev)
 
 	s->triggers++;
 	if ((uint32_t)ev->announcers < e->min_announcers) {
-		s->too_few_announcers++;
-		ev->orders = -ST_RISK_NOT_READY;
+		s->too_few_announcers++;   /* counted here; the event says 0 orders */
 		return;
 	}
 	int sent = 0, refused = 0;
@@ -274,7 +274,7 @@ static void publish(st_engine *e, uint64_t now)
 	s->rejects = rejects;
 	s->unknown = unknown;
 	s->risk_rejects = risk;
-	s->iterations++;
+	s->publishes++;
 	__atomic_store_n(&s->heartbeat_ns, now, __ATOMIC_RELEASE);
 }
 
@@ -298,7 +298,12 @@ int st_engine_run_once(st_engine *e, int64_t timeout_ns)
 	uint64_t now = st_now_ns();
 	for (uint32_t i = 0; i < e->nvenues; i++)
 		st_venue_poll(e->venues[i], now);
-	publish(e, now);
+	/* Shared state is for people and monitors: once a millisecond is plenty, and
+	 * a busy loop spinning millions of passes need not rewrite it every time. */
+	if (now >= e->next_publish_ns || e->closing) {
+		publish(e, now);
+		e->next_publish_ns = now + PUBLISH_EVERY_NS;
+	}
 	if (e->closing && (all_closed(e) || now > e->close_deadline_ns)) {
 		for (uint32_t i = 0; i < e->nvenues; i++)
 			st_journal_sync(e->venues[i]->journal);

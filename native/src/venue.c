@@ -10,11 +10,16 @@
 #define INFLIGHT_MASK (ST_VENUE_INFLIGHT - 1)
 #define DEFAULT_BACKOFF_MS 1000   /* a 429 without retryAfter, or Kraken's */
 
-static uint64_t wall_ms(void)
+static uint64_t wall_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);  /* vDSO: no system call */
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t wall_ms(void)
+{
+	return wall_ns() / 1000000;
 }
 
 /* ---- set-up ---------------------------------------------------------------- */
@@ -219,11 +224,12 @@ static void reject_set(st_venue *v, int reason, uint64_t now_ns)
 	emit(v, &e);
 }
 
-static void journal_order(st_venue *v, uint16_t type, const st_venue_inflight *o, int32_t code)
+static void journal_order(st_venue *v, uint16_t type, const st_venue_inflight *o, int32_t code,
+                          uint64_t wall)
 {
 	st_journal_record rec = {
 		.type = type, .venue = v->index, .seq = o->seq,
-		.time_ns = wall_ms() * 1000000, .price = o->price, .quantity = o->quantity,
+		.time_ns = wall, .price = o->price, .quantity = o->quantity,
 		.error_code = code, .leg = o->leg, .side = (uint8_t)v->legs[o->leg].spec.side,
 	};
 	memcpy(rec.trigger, o->trigger, 32);
@@ -235,10 +241,11 @@ static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_
                        const uint8_t trigger[32], int retried, uint64_t now_ns)
 {
 	uint64_t seq = st_journal_take_seq(v->journal);
+	uint64_t wall = wall_ns();   /* one clock read: the order's timestamp and its record */
 	st_venue_inflight *o = &v->inflight[seq & INFLIGHT_MASK];
 	st_order_fields f = {
 		.request_id = seq, .client_id = seq,
-		.timestamp_ms = (uint64_t)((int64_t)wall_ms() + v->clock_offset_ms),
+		.timestamp_ms = (uint64_t)((int64_t)(wall / 1000000) + v->clock_offset_ms),
 		.price = price, .quantity = quantity,
 	};
 	*o = (st_venue_inflight){.seq = seq, .sent_ns = now_ns, .trigger_ns = v->trigger_ns,
@@ -247,10 +254,10 @@ static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_
 	memcpy(o->trigger, trigger, 32);
 
 	long n = st_order_build(&v->legs[leg].tmpl, &v->key, &f, v->out, sizeof(v->out));
-	journal_order(v, ST_JOURNAL_ORDER, o, 0);
+	journal_order(v, ST_JOURNAL_ORDER, o, 0, wall);
 	int rc = n < 0 ? (int)n : st_conn_send(v->pair->conns[conn], ST_WS_OP_TEXT, v->out, (size_t)n);
 	if (rc) {
-		journal_order(v, ST_JOURNAL_SEND_FAILED, o, rc);
+		journal_order(v, ST_JOURNAL_SEND_FAILED, o, rc, wall);
 		st_risk_order_closed(&v->risk);
 		st_risk_reject(&v->risk, ST_RISK_SEND_FAILED, 1);
 		st_venue_event e = {.type = ST_VEVENT_RISK_REJECT, .code = ST_RISK_SEND_FAILED,
@@ -537,7 +544,7 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 	uint32_t event = classify(v, a);
 	st_journal_record rec = {
 		.type = ST_JOURNAL_ACK, .venue = v->index, .seq = o->seq,
-		.time_ns = wall_ms() * 1000000, .price = o->price, .quantity = o->quantity,
+		.time_ns = wall_ns(), .price = o->price, .quantity = o->quantity,
 		.venue_order_id = (uint64_t)a->venue_order_id, .http_status = (int32_t)a->http_status,
 		.error_code = (int32_t)a->code, .order_status = (uint8_t)a->order_status,
 		.leg = o->leg, .side = (uint8_t)v->legs[o->leg].spec.side,
@@ -620,7 +627,7 @@ static void check_deadlines(st_venue *v, uint64_t now_ns)
 				return; /* still waiting, in time, on the connection it left by */
 		}
 		if (o->busy && o->seq == v->oldest_seq) {
-			journal_order(v, ST_JOURNAL_TIMEOUT, o, 0);
+			journal_order(v, ST_JOURNAL_TIMEOUT, o, 0, wall_ns());
 			v->stats.unknown++;
 			st_venue_event e = {.type = ST_VEVENT_UNKNOWN, .order_status = ST_ORDER_STATUS_UNKNOWN,
 			                    .leg = o->leg, .seq = o->seq, .price = o->price,
@@ -670,7 +677,7 @@ int st_venue_resolve(st_venue *v, uint64_t seq, int order_status, uint64_t venue
 		return -EINVAL;
 	st_journal_record rec = {
 		.type = ST_JOURNAL_RESOLVED, .venue = v->index, .seq = seq,
-		.time_ns = wall_ms() * 1000000, .venue_order_id = venue_order_id,
+		.time_ns = wall_ns(), .venue_order_id = venue_order_id,
 		.http_status = 200, .error_code = error_code, .order_status = (uint8_t)order_status,
 	};
 	int rc = st_journal_append(v->journal, &rec);

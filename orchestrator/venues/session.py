@@ -64,18 +64,9 @@ class VenueSession:
         """Make connection `conn` ready for orders (it has just opened)."""
         raise NotImplementedError
 
-    def request_id(self, text: str) -> str | None:
-        """The id of the request a control message answers, if any."""
+    def request_id(self, answer: dict[str, Any]) -> str | None:
+        """The id of the request an answer is for, if any."""
         raise NotImplementedError
-
-    @staticmethod
-    def answer_field(text: str, key: str) -> object:
-        """A top-level field of a JSON answer (None when it is not JSON or absent)."""
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            return None
-        return answer.get(key) if isinstance(answer, dict) else None
 
     def on_event(self, event: Event) -> None:
         """React to one desk event (resync the clock, note an error...)."""
@@ -132,15 +123,16 @@ class VenueSession:
 
     def _on_message(self, conn: int, raw: bytes) -> None:
         text = raw.decode(errors="replace")
-        request_id = self.request_id(text)
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            log.warning("%s: a message that is not a JSON object: %.200s", self.name, text)
+            return
+        request_id = self.request_id(answer)
         pending = self._pending.pop(request_id, None) if request_id else None
         if pending is None:
             log.debug("%s: message nobody waits for: %.200s", self.name, text)
             return
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            log.warning("%s: answer to %s is not JSON: %.200s", self.name, request_id, text)
-            return
-        if isinstance(answer, dict):
-            pending.handler(conn, answer, pending.sent_ns)
+        pending.handler(conn, answer, pending.sent_ns)

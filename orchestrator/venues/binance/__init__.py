@@ -46,7 +46,6 @@ from orchestrator.venues import (
 WS_URL = "wss://ws-api.binance.com:443/ws-api/v3"
 # The documented defaults (exchangeInfo rateLimits); an account may differ.
 ORDER_LIMITS = (RateLimit(50, 10, "ORDERS/10s"), RateLimit(160000, 86400, "ORDERS/day"))
-REQUEST_WEIGHT_PER_MINUTE = 6000
 PROFILE = Profile("binance", lib.ST_VENUE_BINANCE, WS_URL, ORDER_LIMITS)
 
 RESPONSE_TYPES = ("ACK", "RESULT", "FULL")

@@ -39,8 +39,8 @@ class BinanceSession(VenueSession):
         self.logged_on = [False] * len(desk.conns)
         self.resolved: dict[int, int] = {}
 
-    def request_id(self, text: str) -> str | None:
-        request_id = self.answer_field(text, "id")
+    def request_id(self, answer: dict[str, Any]) -> str | None:
+        request_id = answer.get("id")
         return request_id if isinstance(request_id, str) else None
 
     # -- readiness ----------------------------------------------------------

@@ -4,6 +4,8 @@ ready as soon as it is open; refused tokens surface as errors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator.desk import Event
 from orchestrator.venues.session import VenueSession
 
@@ -11,8 +13,8 @@ from orchestrator.venues.session import VenueSession
 class KrakenSession(VenueSession):
     name = "kraken"
 
-    def request_id(self, text: str) -> str | None:
-        request_id = self.answer_field(text, "req_id")
+    def request_id(self, answer: dict[str, Any]) -> str | None:
+        request_id = answer.get("req_id")
         return f"{self.name}-{request_id}" if isinstance(request_id, int) else None
 
     def prepare(self, conn: int) -> None:
