@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """`stratum demo` (what `make demo` runs): the whole product on one machine.
 
-It starts tools/exchange_sim (the Binance WebSocket API subset over TLS, with a
-moving book) and two tools/btc_peer_sim replaying the shared mainnet block with
-whale and exchange deposits mixed in, then runs the daemon (`stratum run`) in
+It starts the exchange simulator (`orchestrator.sim.exchange`: the Binance
+WebSocket API subset over TLS, with a moving book) and two Bitcoin peer
+simulators (`orchestrator.sim.btc_peer`) replaying the shipped mainnet block
+with whale and exchange deposits mixed in, then runs the daemon (`stratum run`) in
 paper mode against them, shows progress, and ends with a summary (triggers,
 orders, acks, rejects, tick-to-trade percentiles from the engine's own
 timestamps) and a latency histogram PNG. Everything is on 127.0.0.1 and lives
@@ -28,8 +29,8 @@ from typing import Any
 from orchestrator.bench.wsecho import self_signed_localhost
 from orchestrator.control import ControlError, request
 from orchestrator.engine import Histogram, read_shared
+from orchestrator.sim import mainnet_block
 
-ROOT = Path(__file__).resolve().parents[1]
 BLOCK_TXS = 3314
 COIN = 100_000_000
 # Exchange wallets for the demo's strategy (illustrative addresses).
@@ -76,8 +77,7 @@ def _process(args: list[str], log: Path, native: bool = False
              ) -> Iterator[subprocess.Popen[bytes]]:
     """A child process; only one that loads our native module (native=True) keeps
     LD_PRELOAD (the sanitizer runtime of a SANITIZE=1 build)."""
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {
-        "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     if native and os.environ.get("LD_PRELOAD"):
         env["LD_PRELOAD"] = os.environ["LD_PRELOAD"]
     with log.open("ab") as out:
@@ -198,12 +198,12 @@ class World:
     """The demo's moving parts in one work directory, each started on request
     (tests use them one by one). Processes end when `stack` closes."""
 
-    def __init__(self, work: Path, shared_data: Path, stack: ExitStack,
+    def __init__(self, work: Path, stack: ExitStack,
                  secret: str | None = None, metrics_port: int | None = None,
                  resting: bool = False) -> None:
         self.work, self.stack = work, stack
         work.mkdir(parents=True, exist_ok=True)
-        [self.block] = sorted((shared_data / "bitcoin").glob("block-*.blk"))
+        self.block = mainnet_block()
         self.cert, self.key = self_signed_localhost(work)
         secret = secret or secrets.token_hex(32)
         (work / "accounts.json").write_text(json.dumps(
@@ -221,7 +221,7 @@ class World:
 
     def start_exchange(self) -> subprocess.Popen[bytes]:
         proc = self.stack.enter_context(_process(
-            [sys.executable, str(ROOT / "tools" / "exchange_sim"), "--cert", str(self.cert),
+            [sys.executable, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert),
              "--key", str(self.key), "--accounts", str(self.work / "accounts.json"),
              "--record-dir", str(self.work / "exchange"), "--ready-file",
              str(self.work / "exchange.ready")], self.work / "exchange_sim.log"))
@@ -246,7 +246,7 @@ class World:
         args = [a for addr, btc in deposits for a in ("--deposit", f"{addr}:{btc * COIN}")]
         for i, port in enumerate(self.peer_ports):
             self.stack.enter_context(_process(
-                [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block",
+                [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block",
                  str(self.block), "--port", str(port), "--rate", str(RATE_TX_PER_S), *args,
                  *(["--wtxid"] if i else [])], self.work / f"peer{i}.log"))
 
@@ -254,14 +254,14 @@ class World:
         return _status(self.sock)
 
 
-def run_demo(work: Path, shared_data: Path, secret: str | None = None,
+def run_demo(work: Path, secret: str | None = None,
              timeout: float = 90.0, metrics_port: int | None = None) -> int:
     """Runs the demo in `work`; returns 0 when every deposit traded as prescribed."""
     expected_triggers = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS)
     expected_orders = expected_triggers * LEGS_PER_TRIGGER
     with ExitStack() as stack:
         print(f"demo: work directory {work}")
-        world = World(work, shared_data, stack, secret, metrics_port)
+        world = World(work, stack, secret, metrics_port)
         world.start_exchange()
         print(f"demo: exchange_sim on 127.0.0.1:{world.sim['ws_port']} "
               "(Binance WS API subset, TLS)")

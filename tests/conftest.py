@@ -11,21 +11,21 @@ import pytest
 from tests.tlsutil import Pki, make_pki
 
 ROOT = Path(__file__).resolve().parents[1]
-# Real data nobody on this project wrote, kept beside the repository (../shared/data).
-SHARED_DATA = Path(os.environ.get("STRATUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# Real data nobody on this project wrote (tests/data/README.md says where each file is from).
+DATA = ROOT / "tests" / "data"
 SANITIZE = os.environ.get("STRATUM_SANITIZE") == "1"
 
 
-def shared_file(*parts: str) -> Path:
-    path = SHARED_DATA.joinpath(*parts)
+def data_file(name: str) -> Path:
+    path = DATA / name
     if not path.exists():
-        pytest.fail(f"test data {path} is missing: set STRATUM_SHARED_DATA to shared/data")
+        pytest.fail(f"test data {path} is missing")
     return path
 
 
 def signing_cases() -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = json.loads(
-        shared_file("vectors", "signing.json").read_text()
+        data_file("signing.json").read_text()
     )["cases"]
     return cases
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""tools/exchange_sim as a subprocess for tests: accounts with keys made here,
+"""the exchange simulator as a subprocess for tests: accounts with keys made here,
 the ready file, the record files. Everything on 127.0.0.1, every wait bounded."""
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import ROOT, shared_file
+from orchestrator.sim import mainnet_block
 from tests.tlsutil import Pki, child_env, client_context
 
-SIM = ROOT / "tools" / "exchange_sim"
+SIM = [sys.executable, "-m", "orchestrator.sim.exchange"]
 _SETPRIV = shutil.which("setpriv")  # the simulator dies with a SIGKILLed pytest
 _GUARD = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 TIMEOUT = 5.0
@@ -91,7 +91,7 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
     accounts = write_accounts(tmp / f"accounts-{n}.json")
     with err.open("wb") as err_file:
         proc = subprocess.Popen(
-            [*_GUARD, sys.executable, str(SIM), "--cert", str(pki.leaf), "--key",
+            [*_GUARD, *SIM, "--cert", str(pki.leaf), "--key",
              str(pki.leaf_key), "--accounts", str(accounts), "--record-dir", str(record),
              "--ready-file", str(ready), "--book-static", *args],
             stdout=subprocess.DEVNULL, stderr=err_file, env=child_env(),
@@ -120,11 +120,11 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
 @contextmanager
 def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
     """A running simulator's port; its stats land in <tmp>/stats-<port>.json at exit."""
-    [block] = shared_file("bitcoin").glob("block-*.blk")
+    block = mainnet_block()
     ready = tmp / f"port-{time.monotonic_ns()}"
     stats = tmp / f"stats-{time.monotonic_ns()}.json"
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tools" / "btc_peer_sim.py"), "--block", str(block),
+        [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block", str(block),
          "--ready-file", str(ready), "--stats-file", str(stats), *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env(),
     )

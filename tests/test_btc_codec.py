@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The native Bitcoin codec against python-bitcoinlib and against bad input.
 
-Real data: the shared mainnet block (3315 transactions) and Bitcoin Core's
+Real data: the mainnet block (3315 transactions) and Bitcoin Core's
 tx_valid.json / tx_invalid.json vectors."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import pytest
 from bitcoin.core import CBlock, CTransaction, b2lx
 
 from orchestrator.btc import Decoder, MalformedError, frame, inv_count, parse_tx
-from tests.conftest import shared_file
+from orchestrator.sim import mainnet_block
+from tests.conftest import data_file
 
 
 @cache
 def block() -> CBlock:
-    [path] = shared_file("bitcoin").glob("block-*.blk")
+    path = mainnet_block()
     return CBlock.deserialize(path.read_bytes())
 
 
@@ -35,7 +36,7 @@ def test_every_transaction_of_the_mainnet_block_agrees_with_bitcoinlib() -> None
     parsed = [parse_tx(tx.serialize()) for tx in txs]
     for ours, theirs in zip(parsed, txs, strict=True):
         same(ours, theirs)
-    # The facts shared/data/README.md states about this block.
+    # The facts tests/data/README.md states about this block.
     assert len(parsed) == 3315
     assert sum(t.segwit for t in parsed) == 1341
     assert sum(len(t.outputs) for t in parsed) == 8150
@@ -44,7 +45,7 @@ def test_every_transaction_of_the_mainnet_block_agrees_with_bitcoinlib() -> None
 def core_vectors(name: str) -> list[tuple[str, CTransaction]]:
     """Bitcoin Core's vectors that python-bitcoinlib can deserialize."""
     out = []
-    for entry in json.loads(shared_file("bitcoin", name).read_text()):
+    for entry in json.loads(data_file(name).read_text()):
         if not isinstance(entry[0], list):
             continue  # a comment line
         raw = bytes.fromhex(entry[1])

@@ -25,7 +25,7 @@ from orchestrator.demo import (
     run_demo,
 )
 from orchestrator.journal import RESOLVED, Journal
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT
 
 EXPECTED_ORDERS = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS) * LEGS_PER_TRIGGER
 
@@ -51,7 +51,7 @@ def scrape(port: int) -> str:
 
 def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        world = World(tmp_path, SHARED_DATA, stack, metrics_port=free_port())
+        world = World(tmp_path, stack, metrics_port=free_port())
         world.start_exchange()
         daemon = world.start_daemon()
         assert stat.S_IMODE(world.sock.stat().st_mode) == 0o600
@@ -87,7 +87,7 @@ def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
 
 def test_kill_then_nothing_reaches_the_venue(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        world = World(tmp_path, SHARED_DATA, stack)
+        world = World(tmp_path, stack)
         world.start_exchange()
         daemon = world.start_daemon()
         proc = stratum("kill", "--config", str(world.config))
@@ -108,7 +108,7 @@ def test_kill_then_nothing_reaches_the_venue(tmp_path: Path) -> None:
 
 def test_failover_command(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        world = World(tmp_path, SHARED_DATA, stack)
+        world = World(tmp_path, stack)
         world.start_exchange()
         world.start_daemon()
         assert stratum("failover", "--config", str(world.config), "nope").returncode == 1
@@ -136,7 +136,7 @@ def test_marker_secret_appears_nowhere(tmp_path: Path, capsys: object) -> None:
     scraped: list[str] = []
     watcher = threading.Thread(target=scrape_while_up, args=(port, scraped), daemon=True)
     watcher.start()
-    assert run_demo(tmp_path, SHARED_DATA, secret=marker, metrics_port=port) == 0
+    assert run_demo(tmp_path, secret=marker, metrics_port=port) == 0
     watcher.join(timeout=10)
     out = capsys.readouterr()  # type: ignore[attr-defined]
     assert scraped, "the metrics were never scraped"
@@ -150,7 +150,7 @@ def test_marker_secret_appears_nowhere(tmp_path: Path, capsys: object) -> None:
 
 def test_start_top_stop_in_the_background(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        world = World(tmp_path, SHARED_DATA, stack)
+        world = World(tmp_path, stack)
         world.start_exchange()
         started = stratum("start", "--config", str(world.config))
         assert started.returncode == 0, started.stderr
@@ -169,7 +169,7 @@ def test_start_top_stop_in_the_background(tmp_path: Path) -> None:
 
 def test_stop_cancels_resting_orders_when_configured(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        world = World(tmp_path, SHARED_DATA, stack, resting=True)
+        world = World(tmp_path, stack, resting=True)
         world.start_exchange()
         daemon = world.start_daemon()
         world.start_peers([DEPOSITS[0]])                  # one deposit: two resting orders

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The whole path on the engine's thread: two Bitcoin peer simulators replaying
-the shared block with injected deposits -> the native engine (watcher, strategy,
-risk, orders) -> tools/exchange_sim over TLS; and the engine's commands."""
+the mainnet block with injected deposits -> the native engine (watcher, strategy,
+risk, orders) -> the exchange simulator over TLS; and the engine's commands."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The exchange simulator (tools/exchange_sim) as a client sees it: a subprocess on
+"""The exchange simulator (the exchange simulator) as a client sees it: a subprocess on
 127.0.0.1, spoken to over TLS with a plain ``websockets`` client and ``http.client``.
 
 The clients here sign with their own few lines of hmac/cryptography code, not the
@@ -19,7 +19,6 @@ import random
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 
+from orchestrator.sim.exchange import signing
 from tests.conftest import SANITIZE, signing_cases
 from tests.simutil import (
     DOC_KEY,
@@ -48,7 +48,6 @@ from tests.simutil import (
     run_sim,
 )
 from tests.tlsutil import Pki
-from tools.exchange_sim import signing
 
 TOKEN_PATH = "/0/private/GetWebSocketsToken"
 EIGHT_DECIMALS = re.compile(r"^[0-9]+\.[0-9]{8}$")
@@ -692,7 +691,7 @@ def test_bad_input_is_one_line_and_exit_2(
     path = tmp_path / "accounts.json"
     path.write_text(accounts if isinstance(accounts, str) else json.dumps(accounts))
     proc = subprocess.run(
-        [sys.executable, str(SIM), "--cert", str(pki.leaf), "--key", str(pki.leaf_key),
+        [*SIM, "--cert", str(pki.leaf), "--key", str(pki.leaf_key),
          "--accounts", str(path), "--record-dir", str(tmp_path / "rec"),
          "--ready-file", str(tmp_path / "ready"), *args],
         capture_output=True, text=True, timeout=30,

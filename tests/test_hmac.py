@@ -2,7 +2,7 @@
 """HMAC-SHA256 with a precomputed key state, on both SHA-256 backends.
 
 RFC 4231 cases 1-7 are in native/tests/test_hmac.c; here: every HMAC-SHA256
-case of shared/data/vectors/signing.json, agreement with Python's hmac on
+case of tests/data/signing.json, agreement with Python's hmac on
 random keys and messages, and that secrets do not leak through repr.
 """
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Orders end to end over real TLS against tools/exchange_sim: both Binance
+"""Orders end to end over real TLS against the exchange simulator: both Binance
 modes and Kraken accepted; a wrong secret, a stale clock, a trigger storm, a
 duplicate trigger, the kill switch, a 429, and an outcome the venue would not
 tell, each doing what an operator expects."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from orchestrator import native
 from orchestrator.errors import BadArgumentError, UnsupportedCPUError
-from tests.conftest import shared_file
+from orchestrator.sim import mainnet_block
 
 BOTH = [native.SHA256_PORTABLE, native.SHA256_SHANI]
 
@@ -64,7 +64,7 @@ def test_sha256d_genesis_block_header() -> None:
 
 
 def test_sha256d_of_the_shared_mainnet_block_header() -> None:
-    [block] = shared_file("bitcoin").glob("block-*.blk")
+    block = mainnet_block()
     expected = block.stem.removeprefix("block-")
     assert native.sha256d(block.read_bytes()[:80])[::-1].hex() == expected
 

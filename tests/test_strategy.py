@@ -11,11 +11,11 @@ from bitcoin.wallet import CBitcoinAddress
 from orchestrator.bench import mempool
 from orchestrator.btc import Strategy
 from orchestrator.errors import NativeError
-from tests.conftest import shared_file
+from orchestrator.sim import mainnet_block
 
 
 def test_native_decisions_equal_the_python_rules_on_every_block_transaction() -> None:
-    [path] = shared_file("bitcoin").glob("block-*.blk")
+    path = mainnet_block()
     txs = CBlock.deserialize(path.read_bytes()).vtx
     scripts = mempool.exchange_scripts(list(txs))
     strategy = mempool.build_strategy(scripts)
@@ -29,7 +29,7 @@ def test_native_decisions_equal_the_python_rules_on_every_block_transaction() ->
 
 
 def test_deposit_beats_whale_and_names_the_exchange() -> None:
-    [path] = shared_file("bitcoin").glob("block-*.blk")
+    path = mainnet_block()
     txs = CBlock.deserialize(path.read_bytes()).vtx
     big = max(txs[1:], key=lambda tx: sum(o.nValue for o in tx.vout))
     top = max(big.vout, key=lambda o: o.nValue)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""A Binance desk and session wired to tools/exchange_sim, for the order tests
+"""A Binance desk and session wired to the exchange simulator, for the order tests
 and the crash child (tests/order_child.py)."""
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: MIT
 """`stratum bench mempool`: ns per transaction to parse and match the strategy.
 
-Input: the 3315 transactions of the real mainnet block in shared/data
-(STRATUM_SHARED_DATA, default ../shared/data beside the repository), as if
-each arrived in a `tx` message. Strategy: 200 of the block's own output
+Input: the 3315 transactions of the real mainnet block shipped in
+orchestrator/sim/data, as if each arrived in a `tx` message. Strategy: 200 of the block's own output
 scripts split over 5 exchanges plus 20,000 other scripts (a realistic table),
 deposit rule 1 BTC per exchange, whale rule 100 BTC.
 
@@ -16,9 +15,7 @@ Both must fire the same number of actions, or the bench refuses to report.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from pathlib import Path
 
 from bitcoin.core import CBlock, CTransaction
 
@@ -26,6 +23,7 @@ from orchestrator import native
 from orchestrator._native import ffi, lib
 from orchestrator.bench import Report, alternate, cpu_description, result
 from orchestrator.btc import Strategy
+from orchestrator.sim import mainnet_block
 
 COIN = 100_000_000
 DEPOSIT_SATS, WHALE_SATS = 1 * COIN, 100 * COIN
@@ -34,13 +32,7 @@ EXCHANGES = 5
 
 
 def shared_block() -> bytes:
-    root = Path(os.environ.get("STRATUM_SHARED_DATA",
-                               Path(__file__).resolve().parents[3] / "shared" / "data"))
-    blocks = sorted((root / "bitcoin").glob("block-*.blk"))
-    if not blocks:
-        raise FileNotFoundError(f"no block-*.blk under {root / 'bitcoin'} "
-                                "(set STRATUM_SHARED_DATA to shared/data)")
-    return blocks[0].read_bytes()
+    return mainnet_block().read_bytes()
 
 
 def exchange_scripts(txs: list[CTransaction]) -> dict[bytes, int]:

@@ -2,7 +2,7 @@
 """`stratum bench sign`: HMAC-SHA256 of a real Binance order payload.
 
 The payload and secret are the first example of the Binance Spot WebSocket
-API documentation (also the first case of shared/data/vectors/signing.json;
+API documentation (also the first case of tests/data/signing.json;
 a test keeps them equal). Results: hmac_sha256/shani, hmac_sha256/portable
 (native, key state precomputed, hex out) and hmac_sha256/python (hmac with a
 reused key object, hexdigest).

@@ -3,12 +3,12 @@
 
 Built on python-bitcoinlib's message classes. For each connection it does
 the version/verack handshake, then replays the transactions of a real block
-(shared/data/bitcoin) as mempool traffic: announced by inv (MSG_TX, txid),
+(orchestrator/sim/data) as mempool traffic: announced by inv (MSG_TX, txid),
 served on getdata. On request it mixes in deposits to given addresses and a
 whale, made the same way every time so two simulators announce the very same
 transactions, and it can send a malformed message instead.
 
-    python tools/btc_peer_sim.py --block FILE [--port 0] [--ready-file PATH]
+    python -m orchestrator.sim.btc_peer --block FILE [--port 0] [--ready-file PATH]
         [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
         [--wtxid] [--stats-file PATH] [--stall] [--unsolicited ADDRESS:SATS]
@@ -34,6 +34,7 @@ import signal
 import struct
 import sys
 from io import BytesIO
+from pathlib import Path
 
 import bitcoin
 from bitcoin.core import (
@@ -85,7 +86,7 @@ def build_stream(block: CBlock, deposits: list[tuple[str, int]], whale: int | No
 
 
 def malformed(kind: str) -> bytes:
-    ping = msg_ping(nonce=1).to_bytes()
+    ping: bytes = msg_ping(nonce=1).to_bytes()
     if kind == "bad-magic":
         return b"\x0b\x11\x09\x07" + ping[4:]
     if kind == "bad-checksum":
@@ -221,8 +222,7 @@ async def main_async(args: argparse.Namespace) -> None:
     port = server.sockets[0].getsockname()[1]
     print(f"READY {port}", flush=True)
     if args.ready_file:
-        with open(args.ready_file, "w") as f:
-            f.write(f"{port}\n")
+        Path(args.ready_file).write_text(f"{port}\n")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -230,9 +230,9 @@ async def main_async(args: argparse.Namespace) -> None:
     async with server:
         await stop.wait()
     if args.stats_file:
-        with open(args.stats_file, "w") as f:
-            json.dump({"connections": [{"pongs": p.pongs, "getdata_entries": p.getdata_entries}
-                                       for p in peers]}, f)
+        Path(args.stats_file).write_text(json.dumps(
+            {"connections": [{"pongs": p.pongs, "getdata_entries": p.getdata_entries}
+                             for p in peers]}))
 
 
 def main(argv: list[str] | None = None) -> int:

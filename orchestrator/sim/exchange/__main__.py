@@ -9,7 +9,7 @@ verifies signatures exactly as the venues document them, enforces timestamps,
 rate limits (429, then 418 bans) and unique client order ids, and executes orders
 against a random-walking top of book.
 
-    python tools/exchange_sim --cert CERT.pem --key KEY.pem --accounts ACCOUNTS.json
+    python -m orchestrator.sim.exchange --cert CERT.pem --key KEY.pem --accounts ACCOUNTS.json
         --record-dir DIR --ready-file FILE [--host 127.0.0.1] [--port 0] [--rest-port 0]
         [--clock-skew-ms MS] [--orders-per-10s 50] [--orders-per-day 160000]
         [--weight-per-minute 6000] [--ban-after 3] [--ban-ms 120000]
@@ -43,10 +43,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
-
-if __package__ in (None, ""):  # run as `python tools/exchange_sim`: import it as a package
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    __package__ = "exchange_sim"  # lets the relative imports below resolve (PEP 366)
 
 from .accounts import AccountsError, load_accounts
 from .book import DEFAULT_BOOKS, Book, parse_book_spec
