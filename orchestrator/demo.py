@@ -26,10 +26,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from orchestrator.bench.wsecho import self_signed_localhost
 from orchestrator.control import ControlError, request
 from orchestrator.engine import Histogram, read_shared
-from orchestrator.sim import mainnet_block
+from orchestrator.sim import mainnet_block, self_signed_localhost
 
 BLOCK_TXS = 3314
 COIN = 100_000_000

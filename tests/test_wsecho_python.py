@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 from orchestrator.bench import wsecho
 from orchestrator.bench.wsecho_python import measure_picows, measure_websockets
 from orchestrator.hotline import LoopMode
+from orchestrator.sim import self_signed_localhost
 
 PAYLOAD = wsecho.PAYLOAD
 
@@ -20,7 +21,7 @@ PAYLOAD = wsecho.PAYLOAD
 @pytest.fixture(scope="module")
 def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A running echo server: (wss URL, CA file)."""
-    cert, key = wsecho.self_signed_localhost(tmp_path_factory.mktemp("wsecho"))
+    cert, key = self_signed_localhost(tmp_path_factory.mktemp("wsecho"))
     with wsecho.echo_server(cert, key) as port:
         yield f"wss://127.0.0.1:{port}/", str(cert)
 

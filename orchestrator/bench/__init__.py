@@ -9,6 +9,7 @@ time.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -82,8 +83,12 @@ def alternate(
     return out
 
 
-def suites() -> dict[str, Callable[..., Report]]:
-    from orchestrator.bench import mempool, order, sign, wsecho
+SUITES = ("sign", "wsecho", "mempool", "order")
 
-    return {"sign": sign.run, "wsecho": wsecho.run, "mempool": mempool.run,
-            "order": order.run}
+
+def suite(name: str) -> Callable[..., Report]:
+    """The `run` of one suite, imported only when asked for: some suites need
+    developer-only packages (picows) that an installed wheel does not carry."""
+    module = importlib.import_module(f"orchestrator.bench.{name}")
+    run: Callable[..., Report] = module.run
+    return run

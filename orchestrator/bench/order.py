@@ -39,10 +39,11 @@ from websockets.frames import Frame, Opcode
 from orchestrator import native
 from orchestrator._native import ffi, lib
 from orchestrator.bench import Report, alternate, cpu_description, python_timer, result
-from orchestrator.bench.wsecho import CLIENT_CPU, SERVER_CPU, echo_server, self_signed_localhost
+from orchestrator.bench.wsecho import CLIENT_CPU, SERVER_CPU, echo_server
 from orchestrator.desk import OrderBuilder
 from orchestrator.hotline import Connection, Loop, LoopMode, Trust
 from orchestrator.signing import HmacSha256
+from orchestrator.sim import self_signed_localhost
 from orchestrator.venues import Leg, Secret, Side, binance
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

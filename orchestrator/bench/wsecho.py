@@ -25,23 +25,11 @@ from orchestrator._native import ffi, lib
 from orchestrator.bench import Report, alternate, cpu_description, result
 from orchestrator.bench.wsecho_python import measure_picows, measure_websockets
 from orchestrator.hotline import Connection, Loop, LoopMode, Trust
+from orchestrator.sim import self_signed_localhost
 
 PAYLOAD = (bytes(range(0x20, 0x7F)) * 3)[:256]  # 256 printable ASCII bytes
 READY_TIMEOUT_S = 15.0
 SERVER_CPU, CLIENT_CPU = 0, 1
-
-
-def self_signed_localhost(directory: Path) -> tuple[Path, Path]:
-    """A throwaway EC P-256 certificate for localhost (its own trust anchor)."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-addext", "basicConstraints=critical,CA:TRUE"],
-        check=True, capture_output=True, timeout=30,
-    )
-    return cert, key
 
 
 def echo_server_binary() -> Path:

@@ -7,8 +7,8 @@ import argparse
 import json
 import sys
 
-from orchestrator.bench import Report, suites
-from orchestrator.cli import EXIT_OK, EXIT_USAGE, Command
+from orchestrator.bench import SUITES, Report, suite
+from orchestrator.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 
 
 def _positive(text: str) -> int:
@@ -22,7 +22,7 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", help=f"one of: {', '.join(suites())}, all")
+    parser.add_argument("suite", help=f"one of: {', '.join(SUITES)}, all")
     parser.add_argument("--json", action="store_true", help="one JSON object per suite")
     parser.add_argument("--samples", type=_positive,
                         help="timed samples per competitor (default: the suite's own)")
@@ -40,15 +40,20 @@ def _print_human(report: Report) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    available = suites()
-    if args.suite != "all" and args.suite not in available:
+    if args.suite != "all" and args.suite not in SUITES:
         print(f"stratum bench: unknown suite {args.suite!r}; choose from: "
-              f"{', '.join(available)}, all", file=sys.stderr)
+              f"{', '.join(SUITES)}, all", file=sys.stderr)
         return EXIT_USAGE
-    names = list(available) if args.suite == "all" else [args.suite]
+    names = list(SUITES) if args.suite == "all" else [args.suite]
     for name in names:
         options = {k: v for k, v in (("samples", args.samples), ("batch", args.batch)) if v}
-        report = available[name](**options)
+        try:
+            run_suite = suite(name)
+        except ModuleNotFoundError as exc:
+            print(f"stratum bench: suite {name} needs the Python package {exc.name!r} "
+                  "(pip install 'stratum-engine[bench]')", file=sys.stderr)
+            return EXIT_FAILURE
+        report = run_suite(**options)
         if args.json:
             print(json.dumps(report), flush=True)
         else:
