@@ -7,6 +7,8 @@
 #   make test SANITIZE=1   the same with the native code under ASan + UBSan
 #   make bench             every benchmark suite, one JSON object per suite
 #   make fuzz              every libFuzzer target, FUZZ_SECONDS each (default 60)
+#   make wheelhouse        the engine's wheel and every dependency, for `make deploy`
+#   make deploy INVENTORY=FILE [VAULT_PASSWORD_FILE=FILE]   ansible/site.yml on those hosts
 SHELL := /bin/bash
 SANITIZE ?= 0
 PYTHON ?= python3
@@ -17,7 +19,7 @@ FLAVOR := $(if $(filter 1,$(SANITIZE)),sanitize,release)
 OTHER_FLAVOR := $(if $(filter 1,$(SANITIZE)),release,sanitize)
 
 APT_PACKAGES := build-essential pkg-config liburing-dev libbearssl-dev libnuma-dev \
-	clang libclang-rt-14-dev openssl
+	clang libclang-rt-14-dev openssl git openssh-client debootstrap systemd-container
 NATIVE_INPUTS := $(wildcard native/src/*.c native/src/*.h native/include/*.h) \
 	orchestrator/_build_native.py orchestrator/_version.py setup.py
 NATIVE_STAMP := build/native-$(FLAVOR).stamp
@@ -30,7 +32,11 @@ endif
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: setup apt native test lint demo bench fuzz clean
+WHEELHOUSE := build/wheelhouse
+INVENTORY ?= ansible/inventory.yml
+VAULT_PASSWORD_FILE ?=
+
+.PHONY: setup apt native test lint demo bench fuzz wheelhouse deploy clean
 setup: apt $(VENV)/.installed native
 
 # Checked every time (fast): a package removed since is noticed.
@@ -67,6 +73,22 @@ test: setup
 lint: setup
 	$(PY) -m ruff check orchestrator tests tools
 	$(PY) -m mypy
+	$(VENV)/bin/yamllint -c ansible/.yamllint --strict ansible
+	cd ansible && ../$(VENV)/bin/ansible-lint --offline --profile production -q
+
+# Built from the tracked files, so the wheel holds what a clone has and nothing else.
+wheelhouse: setup
+	rm -rf $(WHEELHOUSE) build/wheel-src && mkdir -p $(WHEELHOUSE) build/wheel-src
+	git ls-files -z | xargs -0 cp --parents -t build/wheel-src
+	$(PY) -m pip wheel -q --no-build-isolation -w $(WHEELHOUSE) build/wheel-src
+	rm -rf build/wheel-src
+
+deploy: setup
+	@test -e $(INVENTORY) || { echo "make deploy: no inventory $(INVENTORY): copy ansible/inventory.example.yml"; exit 1; }
+	@test -d $(WHEELHOUSE) || { echo "make deploy: no $(WHEELHOUSE): run make wheelhouse first"; exit 1; }
+	cd ansible && ANSIBLE_CONFIG=ansible.cfg ../$(VENV)/bin/ansible-playbook -i $(abspath $(INVENTORY)) \
+		$(if $(VAULT_PASSWORD_FILE),--vault-password-file $(abspath $(VAULT_PASSWORD_FILE)),--ask-vault-pass) \
+		-e stratum_wheelhouse=$(abspath $(WHEELHOUSE)) $(ANSIBLE_ARGS) site.yml
 
 demo: setup
 	$(SAN_ENV) $(STRATUM) demo

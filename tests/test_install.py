@@ -8,7 +8,6 @@ Heavy (a wheel build, a venv with the dependencies, the demo): marked
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,70 +17,49 @@ import pytest
 
 from orchestrator import __version__
 from tests.conftest import ROOT
+from tests.packaging import build_wheels, clean_env, run_ok
 
 pytestmark = pytest.mark.integration
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    # Nothing of the checkout leaks in: no PYTHONPATH, no sanitizer runtime, no venv.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "LD_PRELOAD", "VIRTUAL_ENV")}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run(cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"{result.args}: rc {result.returncode}\n" \
-        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin/ folder of a fresh venv with the wheel built from `git ls-files`."""
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs a git checkout: the wheel is built from the tracked files only")
+    """The bin/ folder of a fresh venv with the wheel built from `git ls-files`
+    (its source removed: the installed package must not need it)."""
     tmp = tmp_path_factory.mktemp("install")
-    src = tmp / "src"
-    tracked = _ok(_run(["git", "ls-files", "-z"], ROOT)).split("\0")
-    for name in filter(None, tracked):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
-    wheels = tmp / "wheels"
-    # The build dependencies (setuptools, wheel, cffi) are those of the running venv.
-    _ok(_run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-              "-q", "-w", str(wheels), str(src)], tmp))
-    [wheel] = wheels.glob("stratum_engine-*.whl")
+    [wheel] = build_wheels(tmp, with_dependencies=False).glob("stratum_engine-*.whl")
     venv = tmp / "venv"
-    base_python = shutil.which("python3") or sys.executable
-    _ok(_run([base_python, "-m", "venv", str(venv)], tmp))
-    _ok(_run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp))
-    shutil.rmtree(src)  # the installed package must not need its source
+    run_ok([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)], tmp)
+    run_ok([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp)
     return venv / "bin"
 
 
 def test_the_installed_package_is_the_one_run(installed: Path, tmp_path: Path) -> None:
-    where = _ok(_run([str(installed / "python"), "-c",
-                      "import orchestrator, sys; print(orchestrator.__file__); print(sys.path)"],
-                     tmp_path))
+    where = run_ok([str(installed / "python"), "-c",
+                    "import orchestrator, sys; print(orchestrator.__file__); print(sys.path)"],
+                   tmp_path)
     assert str(installed.parent) in where.splitlines()[0]
     assert str(ROOT) not in where
 
 
 def test_version(installed: Path, tmp_path: Path) -> None:
-    assert _ok(_run([str(installed / "stratum"), "--version"], tmp_path)).split() \
+    assert run_ok([str(installed / "stratum"), "--version"], tmp_path).split() \
         == ["stratum", __version__]
 
 
 def test_check(installed: Path, tmp_path: Path) -> None:
-    out = _ok(_run([str(installed / "stratum"), "check"], tmp_path))
+    out = run_ok([str(installed / "stratum"), "check"], tmp_path)
     assert "native module" in out and "ok" in out
 
 
 def test_demo(installed: Path, tmp_path: Path) -> None:
-    out = _ok(_run([str(installed / "stratum"), "demo", "--work", str(tmp_path / "demo")],
-                   tmp_path))
+    out = run_ok([str(installed / "stratum"), "demo", "--work", str(tmp_path / "demo")],
+                 tmp_path)
     assert "every deposit over the threshold traded as prescribed" in out
     assert (tmp_path / "demo" / "latency.png").stat().st_size > 0
 

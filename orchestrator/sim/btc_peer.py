@@ -58,6 +58,8 @@ from bitcoin.messages import (
 from bitcoin.net import CInv
 from bitcoin.wallet import CBitcoinAddress
 
+from orchestrator.sim import listen_address
+
 MSG_TX, MSG_WITNESS_TX, MSG_WTX = 1, 0x40000001, 5
 INV_BATCH = 50
 MAINNET_MAGIC = bytes.fromhex("f9beb4d9")
@@ -218,7 +220,7 @@ async def main_async(args: argparse.Namespace) -> None:
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             writer.close()  # the client left, or we are shutting down
 
-    server = await asyncio.start_server(on_client, "127.0.0.1", args.port)
+    server = await asyncio.start_server(on_client, args.host, args.port)
     port = server.sockets[0].getsockname()[1]
     print(f"READY {port}", flush=True)
     if args.ready_file:
@@ -238,6 +240,8 @@ async def main_async(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--block", required=True)
+    parser.add_argument("--host", type=listen_address, default="127.0.0.1",
+                        help="127.x.x.x or 198.18.0.0/15 address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file")
     parser.add_argument("--rate", type=float, default=0, help="transactions per second (0: max)")

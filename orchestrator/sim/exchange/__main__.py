@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import re
 import signal
 import ssl
@@ -43,6 +42,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
+
+from orchestrator.sim import listen_address
 
 from .accounts import AccountsError, load_accounts
 from .book import DEFAULT_BOOKS, Book, parse_book_spec
@@ -56,7 +57,6 @@ from .server import Simulator, server_context
 PROG = "exchange_sim"
 # Binance's documented newClientOrderId rule.
 CLIENT_ID_REGEX = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
-ALLOWED_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("198.18.0.0/15"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,17 +95,6 @@ def _regex(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression ({exc})") from None
 
 
-def _host(text: str) -> str:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
-    if not any(address in net for net in ALLOWED_NETS):
-        raise argparse.ArgumentTypeError(
-            f"{text} is neither loopback (127.0.0.0/8) nor a benchmark address (198.18.0.0/15)")
-    return text
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     doc = (__doc__ or "").split("\n\n")
     p = _Parser(prog=PROG, description=doc[0], epilog="\n\n".join(doc[2:]),
@@ -116,7 +105,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--record-dir", type=Path, required=True, help="where logs are written")
     p.add_argument("--ready-file", type=Path, required=True,
                    help='written as {"ws_port", "rest_port", "pid"} once listening')
-    p.add_argument("--host", type=_host, default="127.0.0.1",
+    p.add_argument("--host", type=listen_address, default="127.0.0.1",
                    help="127.x.x.x or 198.18.0.0/15 address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=0, help="WebSocket port (0: any)")
     p.add_argument("--rest-port", type=_port, default=0, help="REST port (0: any)")
