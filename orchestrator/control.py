@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator import safefs
 from orchestrator.errors import StratumError
 
 MAX_REQUEST = 4096
@@ -31,16 +32,13 @@ class ControlServer:
 
     def __init__(self, path: Path, handler: Handler) -> None:
         self.path, self.handler = path, handler
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()           # a socket left by a daemon that died
+        safefs.remove_socket(path)  # a dead daemon's; a symlink or file there is refused
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)       # the socket is created 0600: no window at 0777
         try:
-            self.sock.bind(str(path))
+            self.sock.bind(str(path))   # bind creates; it never follows a symlink
         finally:
             os.umask(old)
-        os.chmod(path, 0o600)
         self.sock.listen(8)
         self.sock.setblocking(False)
 
@@ -71,8 +69,8 @@ class ControlServer:
 
     def close(self) -> None:
         self.sock.close()
-        if self.path.exists():
-            self.path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()      # unlink removes the entry itself, never a target
 
 
 def _read_line(conn: socket.socket) -> bytes:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from orchestrator import __version__, cpu, native
+from orchestrator import __version__, cpu, native, safefs
 from orchestrator._native import lib
 from orchestrator.config import PROFILES, Config, VenueConfig
 from orchestrator.control import ControlServer
@@ -32,6 +32,7 @@ from orchestrator.engine import Engine
 from orchestrator.errors import StratumError
 from orchestrator.health import failover_target, heartbeat_stale, serve_metrics
 from orchestrator.hotline import STATES, Connection, HotStandby, Loop, Trust
+from orchestrator.instance import InstanceLock
 from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
 from orchestrator.strategy.loader import build_strategy
@@ -128,9 +129,12 @@ class Daemon:
         self.error_count = 0
         self.heartbeat_stale = False
         engine_cfg = config.engine
-        for directory in (engine_cfg.state_dir, engine_cfg.run_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
+        # Before anything is created or opened: our folders are checked (never
+        # chmod'ed), and one daemon per configuration holds the lock.
+        safefs.prepare_folder(engine_cfg.run_dir)
+        self.lock = InstanceLock(engine_cfg.run_dir)
+        safefs.prepare_folder(engine_cfg.state_dir)
+        safefs.remove_socket(self.socket_path)      # a dead daemon's; refused if not a socket
         spec = config.bitcoin.strategy
         self.loop = Loop(engine_cfg.loop_mode,
                          sqpoll_cpu=config.cpus.sqpoll if config.cpus.sqpoll is not None else -1)
@@ -201,6 +205,7 @@ class Daemon:
             control.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            self.lock.release()
         return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

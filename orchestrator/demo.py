@@ -223,7 +223,8 @@ class World:
             [sys.executable, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert),
              "--key", str(self.key), "--accounts", str(self.work / "accounts.json"),
              "--record-dir", str(self.work / "exchange"), "--ready-file",
-             str(self.work / "exchange.ready")], self.work / "exchange_sim.log"))
+             str(self.work / "exchange.ready")], self.work / "exchange_sim.log",
+            native=True))       # importing orchestrator.sim loads the native module
         self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
         self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert,
                                        self.metrics_port, self.resting))
@@ -247,7 +248,7 @@ class World:
             self.stack.enter_context(_process(
                 [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block",
                  str(self.block), "--port", str(port), "--rate", str(RATE_TX_PER_S), *args,
-                 *(["--wtxid"] if i else [])], self.work / f"peer{i}.log"))
+                 *(["--wtxid"] if i else [])], self.work / f"peer{i}.log", native=True))
 
     def status(self) -> dict[str, Any]:
         return _status(self.sock)

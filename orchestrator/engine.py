@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import errno
 import mmap
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator import native
+from orchestrator import native, safefs
 from orchestrator._native import ffi, lib
 from orchestrator.btc import Strategy
 from orchestrator.desk import Desk
@@ -107,9 +108,10 @@ class Engine:
         self.desks: list[Desk] = []
         self.shared_path = shared_path
         self._ptr = ffi.new("st_engine *")
+        # Opened here without following a symlink; the engine owns the descriptor.
+        fd = safefs.open_file(shared_path, os.O_RDWR | os.O_CREAT) if shared_path else -1
         native.ensure(lib.st_engine_init(
-            self._ptr, loop._ptr, watcher._ptr if watcher else ffi.NULL,
-            str(shared_path).encode() if shared_path else ffi.NULL), "engine")
+            self._ptr, loop._ptr, watcher._ptr if watcher else ffi.NULL, fd), "engine")
         self._cmd = ffi.new("st_engine_command *")
         self._strategies: list[Strategy] = []   # kept alive: the thread may hold one
         self.threaded = False

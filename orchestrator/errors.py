@@ -55,3 +55,8 @@ class ConfigError(StratumError, ValueError):
 
 class NotBuiltError(StratumError, NotImplementedError):
     """A command or feature that this version does not have yet."""
+
+
+class UnsafePathError(StratumError, PermissionError):
+    """A folder or file the daemon would use is not safe: a symlink, owned by
+    another user, or writable by others. The message names it and says why."""

@@ -10,11 +10,12 @@ sending it again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import native
+from orchestrator import native, safefs
 from orchestrator._native import ffi, lib
 from orchestrator.native import CData
 
@@ -102,8 +103,9 @@ class Journal:
     def __init__(self, path: str | Path, capacity: int = 1 << 20) -> None:
         self.path = Path(path)
         self._ptr = ffi.new("st_journal *")
-        native.ensure(lib.st_journal_open(self._ptr, str(self.path).encode(), capacity),
-                      f"journal {self.path}")
+        # Opened here without following a symlink; the journal owns the descriptor.
+        fd = safefs.open_file(self.path, os.O_RDWR | os.O_CREAT)
+        native.ensure(lib.st_journal_open_fd(self._ptr, fd, capacity), f"journal {self.path}")
 
     def __len__(self) -> int:
         return int(lib.st_journal_count(self._ptr))

@@ -15,6 +15,8 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
+
 from orchestrator._native import lib
 from orchestrator.demo import (
     DEPOSITS,
@@ -24,6 +26,7 @@ from orchestrator.demo import (
     free_port,
     run_demo,
 )
+from orchestrator.engine import read_shared
 from orchestrator.journal import RESOLVED, Journal
 from tests.conftest import ROOT
 
@@ -104,6 +107,33 @@ def test_kill_then_nothing_reaches_the_venue(tmp_path: Path) -> None:
     placed = [line for line in (tmp_path / "exchange" / "binance.jsonl").read_text().splitlines()
               if '"order.place"' in line]
     assert placed == []
+
+
+def test_a_second_run_is_refused_and_leaves_the_first_as_it_was(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        world.start_exchange()
+        daemon = world.start_daemon()
+        assert stratum("kill", "--config", str(world.config)).returncode == 0
+        world.start_peers()
+        assert wait(lambda: world.status()["mempool"]["txs"] >= 3314 + len(DEPOSITS))
+        before = world.status()
+        try:        # the deadline only guards against a second daemon that runs on
+            second = subprocess.run([sys.executable, "-m", "orchestrator", "run", "--config",
+                                     str(world.config)], capture_output=True, text=True,
+                                    timeout=30, cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the second `stratum run` ran instead of refusing")
+        after = world.status()
+        shared = read_shared(tmp_path / "run" / "engine.state")
+        assert stratum("stop", "--config", str(world.config)).returncode == 0
+        assert daemon.wait(timeout=30) == 0
+    assert second.returncode == 1, second.stderr
+    assert second.stderr.strip() == f"stratum run: already running (pid {daemon.pid})"
+    assert before["killed"] and before["triggers"] == EXPECTED_ORDERS // 2
+    assert after["pid"] == daemon.pid and after["killed"]
+    assert after["triggers"] == shared["triggers"] == before["triggers"]
+    assert shared["killed"] and shared["pid"] == daemon.pid
 
 
 def test_failover_command(tmp_path: Path) -> None:

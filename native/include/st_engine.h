@@ -119,10 +119,12 @@ typedef struct st_engine {
 
 /*
  * Sets up an engine over a loop and a watcher (NULL: venues only). Shared
- * state goes to a file created at shared_path with mode 0600 (NULL: private
- * memory). Returns 0 or -errno.
+ * state goes to shared_fd, a file open for writing that the caller opened
+ * safely (O_NOFOLLOW, in a folder it checked); it is emptied, sized and
+ * mapped, and the engine owns it from here (closed by st_engine_exit, or
+ * before an error return). -1: private memory. Returns 0 or -errno.
  */
-int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, const char *shared_path);
+int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, int shared_fd);
 
 /* Adds a venue desk; returns its index or -ENOSPC. Before start. */
 int st_engine_add_venue(st_engine *e, st_venue *v);

@@ -67,10 +67,17 @@ typedef struct st_journal {
 
 /*
  * Opens (or creates, sized for capacity records) the journal at path and
- * finds its end. Returns 0, -errno, ST_EJOURNAL_CORRUPT (not a journal, or
- * another record size) or -EINVAL.
+ * finds its end; a symlink at path is refused (-ELOOP). Returns 0, -errno,
+ * ST_EJOURNAL_CORRUPT (not a journal, or another record size) or -EINVAL.
  */
 int st_journal_open(st_journal *j, const char *path, uint64_t capacity);
+
+/*
+ * The same over fd, a file open for reading and writing that the caller
+ * opened safely (an empty one is created as a journal). The journal owns fd
+ * from here: closed by st_journal_close, or before an error return.
+ */
+int st_journal_open_fd(st_journal *j, int fd, uint64_t capacity);
 
 /* Appends one record (its commit field is set here). Returns 0 or
  * ST_EJOURNAL_FULL. */

@@ -25,21 +25,25 @@ _Static_assert(sizeof(((st_histogram *)0)->buckets) / sizeof(uint64_t) == ST_HIS
 
 static void on_action(void *ctx, st_mempool_event *ev);
 
-int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, const char *shared_path)
+int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, int shared_fd)
 {
-	if (!e || !loop)
+	if (!e || !loop) {
+		if (shared_fd >= 0)
+			close(shared_fd);
 		return -EINVAL;
+	}
 	memset(e, 0, sizeof(*e));
 	e->loop = loop;
 	e->pool = pool;
 	e->min_announcers = 1;
 	e->cpu = -1;
-	e->shared_fd = -1;
+	e->shared_fd = shared_fd;
 	e->shared_len = (sizeof(st_engine_shared) + 4095) & ~(size_t)4095;
 	int flags = MAP_SHARED | MAP_ANONYMOUS;
-	if (shared_path) {
-		e->shared_fd = open(shared_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (e->shared_fd < 0 || ftruncate(e->shared_fd, (off_t)e->shared_len) != 0) {
+	if (shared_fd >= 0) {
+		/* emptied, then sized: a previous run's counters do not survive */
+		if (ftruncate(shared_fd, 0) != 0 ||
+		    ftruncate(shared_fd, (off_t)e->shared_len) != 0) {
 			int rc = -errno;
 			st_engine_exit(e);
 			return rc;

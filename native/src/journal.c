@@ -95,15 +95,26 @@ static void find_end(st_journal *j)
 
 int st_journal_open(st_journal *j, const char *path, uint64_t capacity)
 {
+	if (!j || !path)
+		return -EINVAL;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	return st_journal_open_fd(j, fd, capacity);
+}
+
+int st_journal_open_fd(st_journal *j, int fd, uint64_t capacity)
+{
 	struct stat st;
 	int rc;
 
-	if (!j || !path || !capacity || capacity > (1ull << 32))
+	if (!j || fd < 0 || !capacity || capacity > (1ull << 32)) {
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
+	}
 	memset(j, 0, sizeof(*j));
-	j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (j->fd < 0)
-		return -errno;
+	j->fd = fd;
 	if (fstat(j->fd, &st)) {
 		rc = -errno;
 		goto fail;
@@ -161,7 +172,7 @@ void st_journal_close(st_journal *j)
 {
 	if (j->map)
 		munmap(j->map, j->map_len);
-	if (j->fd > 0)
+	if (j->fd >= 0)
 		close(j->fd);
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;

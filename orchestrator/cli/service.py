@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestrator import safefs
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 from orchestrator.config import load_config
 from orchestrator.control import ControlError, request
-from orchestrator.errors import ConfigError, StratumError
+from orchestrator.errors import ConfigError, StratumError, UnsafePathError
 
 STATUS_RUNNING, STATUS_NOT_RUNNING, STATUS_UNKNOWN = 0, 3, 4
 START_TIMEOUT_S = 60.0
@@ -76,9 +77,13 @@ def _start(args: argparse.Namespace) -> int:
         return _fail("start", RuntimeError(f"already running (answering on {sock})"))
     except ControlError:
         pass
-    config.engine.run_dir.mkdir(parents=True, exist_ok=True)
     log_path = config.engine.run_dir / "stratum.log"
-    with log_path.open("ab") as log_file:
+    try:    # the daemon checks its folders too; the log is opened before it runs
+        safefs.prepare_folder(config.engine.run_dir)
+        log_fd = safefs.open_file(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    except UnsafePathError as exc:
+        return _fail("start", exc)
+    with os.fdopen(log_fd, "ab") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "run", "--config", str(args.config)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,

@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator import safefs
 from orchestrator._native import lib
 from orchestrator.errors import ConfigError, StratumError
 from orchestrator.venues import (
@@ -88,7 +89,7 @@ class NonceSource:
         self.path = path
 
     def next(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = safefs.open_file(self.path, os.O_RDWR | os.O_CREAT)   # never a symlink
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             text = os.read(fd, 64).decode(errors="replace").strip()
