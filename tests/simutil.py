@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 import secrets
 import shutil
 import ssl
@@ -26,12 +27,19 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.sync.client import ClientConnection, connect
 
 from orchestrator.sim import mainnet_block
-from tests.tlsutil import Pki, child_env, client_context
+from tests.tlsutil import Pki, client_context
 
 SIM = [sys.executable, "-m", "orchestrator.sim.exchange"]
 _SETPRIV = shutil.which("setpriv")  # the simulator dies with a SIGKILLed pytest
 _GUARD = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 TIMEOUT = 5.0
+
+
+def sim_env() -> dict[str, str]:
+    """Environment for the simulators. Unlike openssl (tlsutil.child_env), they import
+    the orchestrator package, which loads the native module: under SANITIZE=1 that
+    module needs the sanitizer runtime preloaded, as in pytest itself."""
+    return dict(os.environ)
 
 # The Binance docs' example HMAC key (signing.json) and two keys made up here.
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -94,7 +102,7 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
             [*_GUARD, *SIM, "--cert", str(pki.leaf), "--key",
              str(pki.leaf_key), "--accounts", str(accounts), "--record-dir", str(record),
              "--ready-file", str(ready), "--book-static", *args],
-            stdout=subprocess.DEVNULL, stderr=err_file, env=child_env(),
+            stdout=subprocess.DEVNULL, stderr=err_file, env=sim_env(),
         )
     try:
         deadline = time.monotonic() + 20
@@ -126,7 +134,7 @@ def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block", str(block),
          "--ready-file", str(ready), "--stats-file", str(stats), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=sim_env(),
     )
     try:
         deadline = time.monotonic() + 30
