@@ -33,9 +33,13 @@ SIM = [sys.executable, "-m", "orchestrator.sim.exchange"]
 _SETPRIV = shutil.which("setpriv")  # the simulator dies with a SIGKILLed pytest
 _GUARD = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 TIMEOUT = 5.0
-# The simulators are modules of our package, whose import loads the native module:
-# under SANITIZE=1 they need the sanitizer runtime preloaded like pytest.
-SIM_ENV = dict(os.environ)
+
+
+def sim_env() -> dict[str, str]:
+    """Environment for the simulators. Unlike openssl (tlsutil.child_env), they import
+    the orchestrator package, which loads the native module: under SANITIZE=1 that
+    module needs the sanitizer runtime preloaded, as in pytest itself."""
+    return dict(os.environ)
 
 # The Binance docs' example HMAC key (signing.json) and two keys made up here.
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -98,7 +102,7 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
             [*_GUARD, *SIM, "--cert", str(pki.leaf), "--key",
              str(pki.leaf_key), "--accounts", str(accounts), "--record-dir", str(record),
              "--ready-file", str(ready), "--book-static", *args],
-            stdout=subprocess.DEVNULL, stderr=err_file, env=SIM_ENV,
+            stdout=subprocess.DEVNULL, stderr=err_file, env=sim_env(),
         )
     try:
         deadline = time.monotonic() + 20
@@ -130,7 +134,7 @@ def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block", str(block),
          "--ready-file", str(ready), "--stats-file", str(stats), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=SIM_ENV,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=sim_env(),
     )
     try:
         deadline = time.monotonic() + 30

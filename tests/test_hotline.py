@@ -4,12 +4,14 @@ servers on loopback (Python websockets behind ssl, openssl s_server)."""
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from orchestrator._native import lib
 from orchestrator.errors import NativeError
 from orchestrator.hotline import Connection, HotStandby, Loop, LoopMode, Trust
 from tests.tlsutil import OpenSSLServer, Pki, RawTLSServer, WebSocketEchoServer, spki_sha256
@@ -252,3 +254,28 @@ def test_trust_file_errors_are_named(tmp_path: Path) -> None:
         Trust(str(empty))
     with pytest.raises(OSError, match="ENOENT"):
         Trust(str(tmp_path / "missing.pem"))
+
+
+U64_MAX = (1 << 64) - 1
+
+
+@pytest.mark.parametrize(("base_ms", "max_ms"),
+                         [(100, 30000), (250, 1000), (1, 1), (3, 0xFFFFFFFF), (0, 0), (500, 100)])
+def test_reconnect_backoff_stays_between_half_its_cap_and_its_cap(base_ms: int,
+                                                                   max_ms: int) -> None:
+    """Over attempts 0-100 and random words from 0 to 2^64-1: never above max, never
+    zero, at least max/2 once the doubling has reached max (which it may overshoot:
+    100 ms doubling passes 30 s at 51.2 s). Base 0 counts as 1 ms, a max below the
+    base as the base."""
+    rng = random.Random(1)
+    base_ns = max(base_ms, 1) * 1_000_000
+    max_ns = max(max_ms * 1_000_000, base_ns)
+    for attempt in range(101):
+        cap = min(base_ns << attempt, max_ns)
+        words = (0, 1, U64_MAX, cap // 2, cap // 2 + 1, *(rng.getrandbits(64) for _ in range(20)))
+        for word in words:
+            delay = lib.st_loop_backoff_ns(base_ms, max_ms, attempt, word)
+            assert 0 < delay <= max_ns, (attempt, word, delay)
+            assert cap // 2 <= delay <= cap, (attempt, word, delay)
+            if base_ns << attempt >= max_ns:
+                assert delay >= max_ns // 2, (attempt, word, delay)

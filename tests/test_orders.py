@@ -7,6 +7,8 @@ tell, each doing what an operator expects."""
 from __future__ import annotations
 
 import base64
+import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -117,6 +119,30 @@ def test_stale_timestamp_resyncs_and_the_retry_succeeds(sim: Sim, pki: Pki,
     codes = [line["code"] for line in sim.log("binance")
              if line["method"] == "order.place" and any(i in line["raw"] for i in ids)]
     assert codes == [-1021, None]
+
+
+SKEW_MS = 300_000  # the venue's clock five minutes ahead of ours
+
+
+def test_known_clock_offset_is_applied_to_the_first_order(pki: Pki, tmp_path: Path) -> None:
+    """The offset learnt at connect goes into the order's timestamp with its
+    sign: against a venue five minutes ahead, the first order is accepted as
+    sent, with no -1021 and no resync (a flipped sign would be ten minutes off)."""
+    with run_sim(tmp_path, pki, "--clock-skew-ms", str(SKEW_MS)) as skewed:
+        venue = binance_venue(skewed.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC)
+        assert abs((venue.session.clock_offset_ms or 0) - SKEW_MS) < 5000
+        before_ms = time.time_ns() // 1_000_000
+        [ack] = venue.fire_and_wait(5)
+        assert ack.order_status == lib.ST_ORDER_STATUS_FILLED
+        assert venue.session.state.resyncs == 0 and venue.desk.stats["retries"] == 0
+        client_id = binance.client_order_id("st", ack.seq)
+        [line] = [line for line in skewed.log("binance")
+                  if line["method"] == "order.place" and client_id in line["raw"]]
+        assert line["code"] is None
+        found = re.search(r'"timestamp":"?(\d+)', line["raw"])
+        assert found, line["raw"]
+        stamp = int(found.group(1))
+        assert stamp >= before_ms + SKEW_MS // 2, (stamp, before_ms)  # shifted forward
 
 
 def test_trigger_storm_is_held_back_by_our_bucket(sim: Sim, pki: Pki, tmp_path: Path) -> None:

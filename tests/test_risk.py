@@ -116,3 +116,41 @@ def test_zero_limits_are_refused() -> None:
                                           "max_open_orders": 0, "burst": 1, "interval_ns": 1,
                                           "max_price_age_ns": 1})
     assert lib.st_risk_init(ffi.new("st_risk *"), limits, 1) < 0
+
+
+def check_one(risk: object, quantity: int, price: int, age: int = 0, now: int = 100_000) -> int:
+    q = ffi.new("int64_t[]", [quantity])
+    p = ffi.new("int64_t[]", [price])
+    return int(lib.st_risk_check(risk, 1, q, p, now - age, now))
+
+
+def test_orders_at_a_limit_pass_and_one_tick_above_are_refused() -> None:
+    """Every limit is inclusive: an order exactly at it passes, one tick over does not."""
+    at_limit_price = MAX_NOTIONAL // MAX_QTY  # MAX_QTY x this == MAX_NOTIONAL exactly
+    assert MAX_QTY * at_limit_price == MAX_NOTIONAL
+    cases = [
+        (MAX_QTY, 1, 0, lib.ST_RISK_OK),                          # quantity at its limit
+        (MAX_QTY + 1, 1, 0, lib.ST_RISK_MAX_QUANTITY),
+        (MAX_QTY, at_limit_price, 0, lib.ST_RISK_OK),             # both at their limits
+        (MAX_QTY, at_limit_price + 1, 0, lib.ST_RISK_MAX_NOTIONAL),
+        (1, MAX_NOTIONAL, 0, lib.ST_RISK_OK),                     # notional at its limit
+        (1, MAX_NOTIONAL + 1, 0, lib.ST_RISK_MAX_NOTIONAL),
+        (1, 1, MAX_AGE, lib.ST_RISK_OK),                          # price exactly as old as allowed
+        (1, 1, MAX_AGE + 1, lib.ST_RISK_STALE_PRICE),
+    ]
+    for quantity, price, age, want in cases:
+        got = check_one(new_risk(), quantity, price, age)
+        assert got == want, (quantity, price, age, lib.st_risk_reason_name(got))
+
+
+def test_open_orders_and_burst_at_their_limits_pass() -> None:
+    risk = new_risk()
+    now = 100_000
+    for _ in range(BURST):  # a full burst at one instant
+        assert check_one(risk, 1, 1, now=now) == lib.ST_RISK_OK
+    assert check_one(risk, 1, 1, now=now) == lib.ST_RISK_RATE
+    for _ in range(MAX_OPEN - BURST):  # the bucket refilled: open orders up to their cap
+        now += BURST * INTERVAL
+        assert check_one(risk, 1, 1, now=now) == lib.ST_RISK_OK
+    assert lib.st_risk_open_orders(risk) == MAX_OPEN
+    assert check_one(risk, 1, 1, now=now + BURST * INTERVAL) == lib.ST_RISK_OPEN_ORDERS

@@ -46,6 +46,7 @@ __all__ = [
     "OpenSSLServer",
     "Pki",
     "RawTLSServer",
+    "Unencrypted",
     "WebSocketEchoServer",
     "child_env",
     "client_context",
@@ -708,6 +709,11 @@ def read_client_frames(data: bytes) -> list[ClientFrame]:
     return frames
 
 
+class Unencrypted(bytes):
+    """A script item that :class:`RawTLSServer` writes to the TCP socket itself, outside
+    TLS: garbage where the client expects a TLS record."""
+
+
 class RawTLSServer:
     """Accepts ONE TLS connection on 127.0.0.1 and plays a WebSocket server by script.
 
@@ -716,6 +722,7 @@ class RawTLSServer:
     ``script``, then records all the client sends in ``.received`` until the client
     closes or ``read_timeout`` passes.  ``byte_by_byte`` writes every byte of the
     response and script in its own send() (so its own TLS record) with TCP_NODELAY.
+    ``byte_delay`` is the pause between those bytes (a slowloris at 1.0).
     ``shutdown_after_script`` closes the connection right after the script.
     ``send()`` queues more bytes for the server thread to write while it reads.
     Runs in a thread: it only ever waits on sockets, with short timeouts.
@@ -728,6 +735,7 @@ class RawTLSServer:
         script: Sequence[bytes] = (),
         *,
         byte_by_byte: bool = False,
+        byte_delay: float = 0.0,
         response: bytes | None = None,
         extra_headers: Iterable[tuple[str, str]] = (),
         shutdown_after_script: bool = False,
@@ -736,6 +744,7 @@ class RawTLSServer:
     ) -> None:
         self.script = list(script)
         self.byte_by_byte = byte_by_byte
+        self.byte_delay = byte_delay
         self.response = response
         self.extra_headers = list(extra_headers)
         self.shutdown_after_script = shutdown_after_script
@@ -813,12 +822,18 @@ class RawTLSServer:
     # -- the server thread
 
     def _write(self, conn: ssl.SSLSocket, data: bytes) -> None:
+        if isinstance(data, Unencrypted):  # small: the socket buffer takes it whole
+            if os.write(conn.fileno(), data) != len(data):
+                raise ConnectionError("unencrypted write cut short")
+            return
         if not self.byte_by_byte:
             conn.sendall(data)
             return
         for i in range(len(data)):
+            if self._stop.is_set():
+                return
             conn.sendall(data[i : i + 1])
-            time.sleep(0)
+            time.sleep(self.byte_delay)
 
     def _record(self, data: bytes) -> None:
         with self._cond:

@@ -134,6 +134,12 @@ int st_conn_send(st_conn *conn, int opcode, const void *payload, size_t len);
 long st_conn_recv(st_conn *conn, uint8_t *out, size_t cap, int *opcode);
 
 /*
+ * Releases the next received message unread (one too large for the caller's
+ * buffer). Returns its length, or 0 when none is waiting. Cannot fail.
+ */
+long st_conn_discard(st_conn *conn);
+
+/*
  * Drops the messages still waiting in the send queue (not yet handed to TLS);
  * a message TLS has started on leaves whole. Returns how many were dropped.
  * For the kill switch: nothing queued leaves after it.

@@ -127,6 +127,17 @@ const char *st_loop_mode_name(int mode);
  * kernel.io_uring_disabled or a seccomp policy; -ENOMEM: locked-memory limit).
  */
 int st_loop_probe(void);
+
+/*
+ * Reconnect delay (equal jitter) for the attempt-th retry, attempt 0 the
+ * first: cap = min(base_ms * 2^attempt, max_ms), and the delay is cap / 2
+ * plus random % (cap / 2 + 1), so within [cap / 2, cap]: never above max_ms,
+ * never zero, at least max_ms / 2 once the doubling reaches the cap. A base
+ * of 0 counts as 1 ms and a max below the base as the base. Pure: the
+ * caller supplies the random word. Cannot fail.
+ */
+uint64_t st_loop_backoff_ns(uint32_t base_ms, uint32_t max_ms, uint32_t attempt,
+                            uint64_t random);
 /* cdef-end */
 
 #endif

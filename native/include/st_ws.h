@@ -59,6 +59,8 @@
 #define ST_EWS_TOO_BIG            (-10110)
 #define ST_EWS_BAD_UTF8           (-10111)
 #define ST_EWS_BAD_CLOSE          (-10112)
+/* A 64-bit frame length with its most significant bit set (RFC 6455 5.2). */
+#define ST_EWS_LENGTH_TOP_BIT     (-10113)
 
 /* Receiver states. */
 #define ST_WS_OPEN        0   /* messages flow */

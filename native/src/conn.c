@@ -708,26 +708,20 @@ static uint64_t conn_next_deadline(const st_endpoint *ep)
 
 /* ---- the caller's side -------------------------------------------------------- */
 
-long st_conn_recv(st_conn *c, uint8_t *out, size_t cap, int *opcode)
+/* The next received message and its opcode; 0 when none is waiting. */
+static int next_message(st_conn *c, const uint8_t **m, size_t *len)
 {
-	const uint8_t *m;
-	size_t len;
-	int op;
-
-	*opcode = 0;
-	if (c->proto == ST_CONN_PROTO_TLS) {
-		if (!c->msg_ready)
-			return 0;
-		m = c->msg;
-		len = c->msg_len;
-		op = ST_WS_OP_BINARY;
-	} else if (!(op = st_ws_message(&c->ws, &m, &len))) {
+	if (c->proto != ST_CONN_PROTO_TLS)
+		return st_ws_message(&c->ws, m, len);
+	if (!c->msg_ready)
 		return 0;
-	}
-	if (len > cap)
-		return -EMSGSIZE;
-	memcpy(out, m, len);
-	*opcode = op;
+	*m = c->msg;
+	*len = c->msg_len;
+	return ST_WS_OP_BINARY;
+}
+
+static void release_message(st_conn *c)
+{
 	if (c->proto == ST_CONN_PROTO_TLS)
 		c->msg_ready = 0;
 	else
@@ -735,6 +729,33 @@ long st_conn_recv(st_conn *c, uint8_t *out, size_t cap, int *opcode)
 	/* Bytes may wait behind the message we just released. */
 	pump(c);
 	st_loop_submit(c->ep.loop);
+}
+
+long st_conn_recv(st_conn *c, uint8_t *out, size_t cap, int *opcode)
+{
+	const uint8_t *m;
+	size_t len;
+	int op;
+
+	*opcode = 0;
+	if (!(op = next_message(c, &m, &len)))
+		return 0;
+	if (len > cap)
+		return -EMSGSIZE;
+	memcpy(out, m, len);
+	*opcode = op;
+	release_message(c);
+	return (long)len;
+}
+
+long st_conn_discard(st_conn *c)
+{
+	const uint8_t *m;
+	size_t len;
+
+	if (!next_message(c, &m, &len))
+		return 0;
+	release_message(c);
 	return (long)len;
 }
 

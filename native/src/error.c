@@ -48,6 +48,8 @@ static const struct error_entry ERRORS[] = {
 	{ST_EWS_TOO_BIG, "ST_EWS_TOO_BIG", "message larger than the configured limit"},
 	{ST_EWS_BAD_UTF8, "ST_EWS_BAD_UTF8", "text message is not valid UTF-8"},
 	{ST_EWS_BAD_CLOSE, "ST_EWS_BAD_CLOSE", "close frame with an invalid code or length"},
+	{ST_EWS_LENGTH_TOP_BIT, "ST_EWS_LENGTH_TOP_BIT",
+	 "64-bit frame length with its most significant bit set"},
 	{ST_ECONN_NOT_OPEN, "ST_ECONN_NOT_OPEN", "the connection is not open"},
 	{ST_ECONN_QUEUE_FULL, "ST_ECONN_QUEUE_FULL",
 	 "the connection's send queue is full (or the message is larger than it)"},

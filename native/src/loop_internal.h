@@ -61,10 +61,7 @@ void st_endpoint_consume(st_endpoint *ep, size_t n);
 /* Closes the socket, gives back its buffers; later completions are stale. */
 void st_endpoint_close(st_endpoint *ep);
 
-/*
- * Reconnect delay with equal jitter: half of min(base * 2^attempt, max),
- * plus a random part up to that again. Counts the attempt.
- */
+/* st_loop_backoff_ns() with the loop's random word; counts the attempt. */
 uint64_t st_backoff_ns(st_loop *loop, uint32_t base_ms, uint32_t max_ms, uint32_t *attempt);
 
 #endif

@@ -163,16 +163,23 @@ void st_endpoint_close(st_endpoint *ep)
 	ep->eof = 0;
 }
 
-uint64_t st_backoff_ns(st_loop *loop, uint32_t base_ms, uint32_t max_ms, uint32_t *attempt)
+uint64_t st_loop_backoff_ns(uint32_t base_ms, uint32_t max_ms, uint32_t attempt,
+                            uint64_t random)
 {
+	uint64_t cap = (uint64_t)(base_ms ? base_ms : 1) * 1000000u;
 	uint64_t max = (uint64_t)max_ms * 1000000u;
-	uint64_t cap = (uint64_t)base_ms * 1000000u;
 
-	for (uint32_t i = 0; i < *attempt && cap < max; i++)
-		cap *= 2;
+	if (max < cap)
+		max = cap;
+	for (uint32_t i = 0; i < attempt && cap < max; i++)
+		cap *= 2; /* stops at the first value >= max: no overflow */
 	if (cap > max)
 		cap = max;
-	(*attempt)++;
+	return cap / 2 + random % (cap / 2 + 1);
+}
+
+uint64_t st_backoff_ns(st_loop *loop, uint32_t base_ms, uint32_t max_ms, uint32_t *attempt)
+{
 	uint64_t r = (uint64_t)st_random_u32(&loop->rng) << 32 | st_random_u32(&loop->rng);
-	return cap / 2 + r % (cap / 2 + 1);
+	return st_loop_backoff_ns(base_ms, max_ms, (*attempt)++, r);
 }

@@ -661,8 +661,11 @@ int st_venue_poll(st_venue *v, uint64_t now_ns)
 			handled++;
 		}
 		if (n == -EMSGSIZE) {
-			/* Larger than any answer we expect: the connection is not sane. */
+			/* Larger than any answer we expect: the connection is not sane.
+			 * The message goes too, or every poll would fail the connection
+			 * again and push its reconnect back. */
 			v->stats.bad_messages++;
+			st_conn_discard(c);
 			st_conn_abort(c, -EMSGSIZE);
 		}
 	}

@@ -329,8 +329,10 @@ static int on_header(st_ws_context *ws)
 		len = 0;
 		for (int i = 2; i < 10; i++)
 			len = (len << 8) | ws->hdr[i];
-		if (len < 65536 || (len >> 63))
-			return ST_EWS_BAD_LENGTH;
+		if (len >> 63)
+			return ST_EWS_LENGTH_TOP_BIT;
+		if (len < 65536)
+			return ST_EWS_BAD_LENGTH; /* not the minimal encoding */
 	}
 	ws->frame_op = op;
 	ws->frame_fin = (b0 & 0x80) != 0;

@@ -28,6 +28,11 @@
 #include "t_util.h"
 
 #define ORDERS 200
+/* The whole test takes a few seconds; past this it has hung (a broken codec
+ * the echo server cannot read): fail with a message, not a runner timeout. */
+#define DEADLINE_S 60
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const char MESSAGE[] =
 	"{\"id\":\0\1,\"method\":\"order.place\",\"params\":{\"apiKey\":\"k\","
@@ -103,6 +108,19 @@ static int pump_until(st_loop *loop, st_venue *v, uint64_t answers)
 	return 0;
 }
 
+static volatile pid_t server_pid = -1;
+
+static void on_deadline(int sig)
+{
+	static const char msg[] = "test_order_alloc: no result after " STR(DEADLINE_S)
+	                          " s: the echoes stopped coming back\n";
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0) { /* nothing more to do */ }
+	if (server_pid > 0)
+		kill(server_pid, SIGTERM);
+	_exit(T_EXIT_FAIL);
+}
+
 static st_loop loop;
 static st_tls_trust trust;
 static st_conn conn;
@@ -114,19 +132,23 @@ static uint8_t msgbuf[65536];
 int main(void)
 {
 	char dir[] = "/tmp/st-order-alloc-XXXXXX", path[600];
-	pid_t server = -1;
+	pid_t pid = -1;
+
+	signal(SIGALRM, on_deadline);
+	alarm(DEADLINE_S);
 
 	if (!mkdtemp(dir) || make_cert(dir) != 0) {
 		printf("no openssl CLI to make a certificate\n");
 		return T_EXIT_SKIP;
 	}
-	int port = start_server(dir, &server);
+	int port = start_server(dir, &pid);
+	server_pid = pid;
 	T_CHECK(port > 0, "echo server did not start");
 	if (port <= 0)
 		goto out;
 	if (st_loop_init(&loop, ST_LOOP_INTERRUPT, -1) != 0) {
 		printf("no io_uring here\n");
-		kill(server, SIGTERM);
+		kill(pid, SIGTERM);
 		return T_EXIT_SKIP;
 	}
 	snprintf(path, sizeof(path), "%s/cert.pem", dir);
@@ -161,7 +183,9 @@ int main(void)
 	uint8_t txid[32] = {1};
 	st_venue_set_book(&venue, 5200000, 5200010, now_ns());
 	T_CHECK(st_venue_fire(&venue, txid, now_ns()) == 1, "warm-up order not sent");
-	T_CHECK(pump_until(&loop, &venue, 1) == 0, "warm-up echo did not come back");
+	T_CHECK(pump_until(&loop, &venue, 1) == 0, "warm-up echo did not come back within 10 s");
+	if (t_failures)
+		goto out;
 
 	T_CHECK(t_alloc_counter_ready(), "allocation counter is blind");
 
@@ -171,7 +195,10 @@ int main(void)
 		txid[1] = (uint8_t)((i + 2) >> 8);
 		st_venue_set_book(&venue, 5200000 + i, 5200010 + i, now_ns());
 		T_CHECK(st_venue_fire(&venue, txid, now_ns()) == 1, "order %u not sent", i);
-		T_CHECK(pump_until(&loop, &venue, i + 2) == 0, "echo %u did not come back", i);
+		if (pump_until(&loop, &venue, i + 2) != 0) {
+			T_CHECK(0, "echo %u did not come back within 10 s", i);
+			goto out; /* the rest would wait 10 s each */
+		}
 	}
 	long during = allocations - before;
 	T_CHECK(during == 0, "%ld allocations for %d orders", during, ORDERS);
@@ -184,9 +211,9 @@ int main(void)
 	printf("allocations during %d orders (fire, sign, send, echo, parse, journal): %ld\n",
 	       ORDERS, during);
 out:
-	if (server > 0) {
-		kill(server, SIGTERM);
-		waitpid(server, NULL, 0);
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
 	}
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -186,7 +186,7 @@ static void errors(void)
 	expect_close("nested", nested, sizeof(nested), MSG_CAP, ST_EWS_BAD_CONTINUATION, 1002);
 	expect_close("16-bit length", nonminimal16, sizeof(nonminimal16), MSG_CAP, ST_EWS_BAD_LENGTH, 1002);
 	expect_close("64-bit length", nonminimal64, sizeof(nonminimal64), MSG_CAP, ST_EWS_BAD_LENGTH, 1002);
-	expect_close("top bit", huge64, sizeof(huge64), MSG_CAP, ST_EWS_BAD_LENGTH, 1002);
+	expect_close("top bit", huge64, sizeof(huge64), MSG_CAP, ST_EWS_LENGTH_TOP_BIT, 1002);
 	expect_close("overlong", bad_utf8, sizeof(bad_utf8), MSG_CAP, ST_EWS_BAD_UTF8, 1007);
 	expect_close("surrogate", surrogate, sizeof(surrogate), MSG_CAP, ST_EWS_BAD_UTF8, 1007);
 	expect_close("past U+10FFFF", past_max, sizeof(past_max), MSG_CAP, ST_EWS_BAD_UTF8, 1007);
