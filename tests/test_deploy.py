@@ -69,9 +69,13 @@ def _host_vars(host: BootedHost, ws_port: int, cert_pem: str) -> dict[str, Any]:
         "stratum_apt_update_cache": False,
         "stratum_paper": True,
         "stratum_loop_mode": "interrupt",
+        "stratum_min_announcers": 1,
         "stratum_cpus_hot": "1", "stratum_cpus_orchestrator": "0",
         "stratum_mlockall": False,
         "stratum_metrics_port": 9464,
+        # The trading interface as the test host has it: checked item by item.
+        "stratum_network": {"interface": "eth0", "mtu": 1500,
+                            "addresses": [f"{host.address}/30"]},
         "stratum_bitcoin_peers": [f"{host.gateway}:{port}" for port in PEER_PORTS],
         "stratum_strategy": {
             "network": "mainnet",
@@ -179,8 +183,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         deployment.left_by_bad_input = host.ssh(
             "ls -d /opt/stratum /etc/stratum /etc/tuned/stratum-latency 2>/dev/null").stdout
         deployment.runs["check"] = _playbook(deployment, "--check", "--diff")
-        deployment.runs["first"] = _deploy(deployment)
-        deployment.runs["second"] = _playbook(deployment)
+        # The peers listen before the engine starts: it connects to both at once and
+        # each deposit is announced by both (min_announcers = 2).
         deposits = [a for addr, btc in DEPOSITS for a in ("--deposit", f"{addr}:{btc * COIN}")]
         for i, port in enumerate(PEER_PORTS):
             stack.enter_context(_process(
@@ -188,6 +192,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                  "--port", str(port), "--block", str(mainnet_block()),
                  "--rate", str(RATE_TX_PER_S), *deposits, *(["--wtxid"] if i else [])],
                 sim / f"peer{i}.log"))
+        deployment.runs["first"] = _deploy(deployment)
+        deployment.runs["second"] = _playbook(deployment)
         yield deployment
 
 
