@@ -74,7 +74,7 @@ lint: setup
 	$(PY) -m ruff check orchestrator tests tools
 	$(PY) -m mypy
 	$(VENV)/bin/yamllint -c ansible/.yamllint --strict ansible
-	cd ansible && ../$(VENV)/bin/ansible-lint --offline --profile production -q
+	cd ansible && PATH=$(abspath $(VENV))/bin:$$PATH ansible-lint --offline --profile production -q
 
 # Built from the tracked files, so the wheel holds what a clone has and nothing else.
 wheelhouse: setup

@@ -39,7 +39,8 @@ from tests.conftest import ROOT
 from tests.packaging import build_wheels, clean_env
 from tests.testhost import BootedHost, booted
 
-pytestmark = pytest.mark.integration
+# The module fixture builds the image (once), the wheelhouse and runs five playbooks.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 COIN = 100_000_000
 API_KEY = "deploy" + "K" * 58
