@@ -34,3 +34,11 @@ def signing_cases() -> list[dict[str, Any]]:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """Test certificates made once per session with the openssl CLI."""
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make wheelhouse` once per session (the installed-wheel and deployment tests)."""
+    from tests.packaging import build_wheelhouse
+
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))

@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""Wheels built as a user or an operator builds them: from the tracked files of
-the checkout alone (what a clone has), never from the working tree's leftovers."""
+"""Wheels built as an operator builds them (`make wheelhouse`): from the tracked
+files of the checkout alone (what a clone has), never from the working tree's leftovers."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,18 +29,11 @@ def run_ok(cmd: list[str], cwd: Path, timeout: float = 900) -> str:
     return result.stdout
 
 
-def build_wheels(work: Path, with_dependencies: bool) -> Path:
-    """A folder with the engine's wheel (and, if asked, a wheel of every
-    dependency: a wheelhouse), built from `git ls-files`."""
+def build_wheelhouse(work: Path) -> Path:
+    """`make wheelhouse` (README's command) into a folder of `work`: the engine's
+    wheel, built from `git ls-files`, and a wheel of every dependency."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs a git checkout: wheels are built from the tracked files only")
-    src, wheels = work / "src", work / "wheels"
-    for name in filter(None, run_ok(["git", "ls-files", "-z"], ROOT).split("\0")):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
-    # The build dependencies (setuptools, wheel, cffi) are those of the running venv.
-    run_ok([sys.executable, "-m", "pip", "wheel", "-q", "--no-build-isolation",
-            *([] if with_dependencies else ["--no-deps"]), "-w", str(wheels), str(src)], work)
-    shutil.rmtree(src)
+        pytest.skip("needs a git checkout: the wheel is built from the tracked files only")
+    wheels = work / "wheels"
+    run_ok(["make", "--no-print-directory", "wheelhouse", f"WHEELHOUSE={wheels}"], ROOT)
     return wheels

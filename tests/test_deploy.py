@@ -36,7 +36,7 @@ from orchestrator.demo import (
 )
 from orchestrator.sim import mainnet_block, self_signed_localhost
 from tests.conftest import ROOT
-from tests.packaging import build_wheels, clean_env
+from tests.packaging import clean_env
 from tests.testhost import BootedHost, booted
 
 # The module fixture builds the image (once), the wheelhouse and runs five playbooks.
@@ -51,6 +51,7 @@ PEER_PORTS = (18333, 18334)
 @dataclass
 class Deployment:
     host: BootedHost
+    wheelhouse: Path
     secret: str
     vault_password: str
     inventory: Path
@@ -138,7 +139,7 @@ def _playbook(deployment: Deployment, *args: str, extra: dict[str, Any] | None =
               inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [_tool("ansible-playbook"), "-v", "-i", str(inventory or deployment.inventory),
            "--vault-password-file", str(deployment.inventory.parent / "vault-password"),
-           "-e", f"stratum_wheelhouse={deployment.inventory.parent / 'wheels'}"]
+           "-e", f"stratum_wheelhouse={deployment.wheelhouse}"]
     if extra:
         cmd += ["-e", json.dumps(extra)]
     return subprocess.run([*cmd, *args, "site.yml"], cwd=ROOT / "ansible", capture_output=True,
@@ -152,11 +153,11 @@ def _recap(run: subprocess.CompletedProcess[str]) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Deployment]:
     work = tmp_path_factory.mktemp("deploy")
     with ExitStack() as stack:
         host = stack.enter_context(booted(work / "host", subnet=40))
-        build_wheels(work, with_dependencies=True)
         sim = work / "sim"
         sim.mkdir()
         cert, key = self_signed_localhost(sim, EXCHANGE_NAME)
@@ -174,7 +175,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         vault_password = secrets.token_urlsafe(24)
         host_vars = _host_vars(host, ws_port, cert.read_text())
         inventory = _write_inventory(work, host_vars, secret, vault_password)
-        deployment = Deployment(host, secret, vault_password, inventory)
+        deployment = Deployment(host, wheelhouse, secret, vault_password, inventory)
         # A wrong type and a missing variable: refused by the argument specs first.
         deployment.runs["wrong type"] = _playbook(
             deployment, extra={"stratum_metrics_port": "not-a-port"})
@@ -203,7 +204,7 @@ def _deploy(deployment: Deployment) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", "deploy", f"INVENTORY={deployment.inventory}",
          f"VAULT_PASSWORD_FILE={deployment.inventory.parent / 'vault-password'}",
-         f"WHEELHOUSE={deployment.inventory.parent / 'wheels'}", "ANSIBLE_ARGS=-v"],
+         f"WHEELHOUSE={deployment.wheelhouse}", "ANSIBLE_ARGS=-v"],
         cwd=ROOT, capture_output=True, text=True, timeout=1200,
         env=clean_env() | {"ANSIBLE_NOCOLOR": "1"})
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""The package as a user installs it: a wheel built from the tracked files alone,
-installed into a fresh virtual environment in a temporary folder, run from a
-folder with no checkout on `sys.path` (no `tools/`, no `tests/`, no source tree).
+"""The package as a user installs it: `make wheelhouse` (the wheel built from the
+tracked files alone), installed with `pip --no-index` into a fresh virtual
+environment in a temporary folder, run from a folder with no checkout on
+`sys.path` (no `tools/`, no `tests/`, no source tree).
 
 Heavy (a wheel build, a venv with the dependencies, the demo): marked
 `integration`, kept out of the sanitizer pass (`.ci/run`)."""
@@ -17,7 +18,7 @@ import pytest
 
 from orchestrator import __version__
 from tests.conftest import ROOT
-from tests.packaging import build_wheels, clean_env, run_ok
+from tests.packaging import clean_env, run_ok
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +29,13 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complete
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin/ folder of a fresh venv with the wheel built from `git ls-files`
-    (its source removed: the installed package must not need it)."""
-    tmp = tmp_path_factory.mktemp("install")
-    [wheel] = build_wheels(tmp, with_dependencies=False).glob("stratum_engine-*.whl")
-    venv = tmp / "venv"
-    run_ok([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)], tmp)
-    run_ok([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp)
+def installed(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin/ folder of a fresh venv with the engine installed from the wheelhouse
+    alone (`--no-index`: what a host with no route to PyPI does)."""
+    venv = tmp_path_factory.mktemp("install") / "venv"
+    run_ok([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)], venv.parent)
+    run_ok([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index",
+            "--find-links", str(wheelhouse), "stratum-engine"], venv.parent)
     return venv / "bin"
 
 
