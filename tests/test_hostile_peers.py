@@ -149,3 +149,18 @@ def test_a_peer_that_does_not_keep_up_is_dropped_after_the_liveness_timeout(
         pings, pongs = p.hostile.stats["pings"], p.hostile.stats["pongs"]
     assert pings >= 1
     assert (pongs == 0) == (reason == "ST_EBTC_PING_TIMEOUT")  # the silent one answers
+
+
+def test_backoff_does_not_start_over_at_verack(tmp_path: Path) -> None:
+    """Parking off, quick backoff: every reconnect completes the handshake and
+    misbehaves again; the backoff's exponent keeps counting (before the fix,
+    each verack reset it to 0, so it was 1 after every drop)."""
+    policy = PeerPolicy(backoff=(0.01, 0.05), park_score=0)
+    with pair(tmp_path, ["--malformed", "bad-checksum", "--malformed-after", "0"],
+              policy=policy) as p:
+        assert p.loop.run_until(lambda: p.hostile.stats["failures"] >= 5, 30), p.hostile.stats
+        stats = p.hostile.stats
+        assert stats["handshakes"] >= 5  # each drop came after a verack
+        assert stats["backoff_attempt"] == stats["failures"]
+        assert p.hostile.state != "parked"
+        honest_still_served(p)

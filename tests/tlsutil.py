@@ -75,7 +75,11 @@ LOCALHOST_SANS = ("DNS:localhost", "IP:127.0.0.1")
 def child_env() -> dict[str, str]:
     """Environment for helper processes: a sanitizer runtime preloaded into pytest
     (STRATUM_SANITIZE=1 runs) has no business inside openssl or a Python server."""
-    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    if "LD_PRELOAD" in os.environ:  # the simulators import the (sanitized) package
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                     "verify_asan_link_order=0"]))
+    return env
 
 
 class _Capture:

@@ -97,7 +97,8 @@ typedef struct st_mempool_stats {
 	uint64_t unrequested;     /* transactions we did not ask that peer for: dropped */
 	uint64_t actions;
 	uint64_t inv_entries;
-	uint64_t inv_duplicates;  /* received already, or asked of a live peer */
+	uint64_t inv_duplicates;  /* received already, or asked of a live peer (when
+	                             announced or when its turn to be asked came) */
 	uint64_t getdata_entries;
 	uint64_t malformed;       /* peers dropped for bad bytes */
 	uint64_t events_dropped;  /* the ring was full */
@@ -151,6 +152,7 @@ typedef struct st_peer_stats {
 	/* Current values, not counters: */
 	uint64_t pending;         /* announcements waiting to be requested */
 	uint64_t score;           /* misbehaviour since it was last parked */
+	uint64_t backoff_attempt; /* drops since it last behaved (the backoff's exponent) */
 	uint64_t parked_until_ns; /* CLOCK_MONOTONIC; 0 when not parked */
 } st_peer_stats;
 

@@ -339,14 +339,18 @@ static int pending_take(st_peer *p, const uint8_t *e, uint64_t now, st_mempool_r
 	const uint8_t *id = e + 4;
 	st_mempool_request *r;
 
-	if (st_seen_contains(&m->received, id))
+	if (st_seen_contains(&m->received, id)) {
+		m->stats.inv_duplicates++; /* received while it waited */
 		return 0;
+	}
 	r = find_request(m, id);
 	if (r) {
 		r->announcers |= (uint16_t)(1u << p->id);
 		int mine = r->peer == p->id && r->peer_gen == p->ep.gen;
-		if (requested(m, r, now) && !(mine && r->queued))
+		if (requested(m, r, now) && !(mine && r->queued)) {
+			m->stats.inv_duplicates++; /* asked of another peer while it waited */
 			return 0;
+		}
 	} else {
 		r = claim_request(m, id, now);
 		if (!r) {
@@ -464,6 +468,7 @@ static void peer_behaved(st_peer *p)
 {
 	p->good_at_ns = 0;
 	p->backoff_attempt = 0;
+	p->stats.backoff_attempt = 0;
 }
 
 static void peer_fail(st_peer *p, int err)
@@ -494,6 +499,7 @@ static void peer_fail(st_peer *p, int err)
 		p->deadline_ns = now + st_backoff_ns(p->ep.loop, pol->backoff_base_ms,
 		                                     pol->backoff_max_ms, &p->backoff_attempt);
 	}
+	p->stats.backoff_attempt = p->backoff_attempt;
 	if (was_open) {
 		peer_event(p, ST_EVENT_PEER_DOWN, err);
 		p->pool->next_sweep_ns = 0; /* its requests go to others at the next tick */
