@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from orchestrator.desk import RiskLimits
 from orchestrator.errors import ConfigError
 from orchestrator.hotline import LoopMode
+from orchestrator.mempool import PeerPolicy
 from orchestrator.strategy.loader import StrategySpec, load_strategy, read_toml
 from orchestrator.venues import Leg, Profile, Secret, Side, binance, kraken
 
@@ -57,6 +58,7 @@ class CpuConfig:
 class BitcoinConfig:
     strategy: StrategySpec
     peers: tuple[tuple[str, int], ...]
+    policy: PeerPolicy  # liveness and misbehaviour, for every peer
 
 
 @dataclass(frozen=True)
@@ -280,12 +282,38 @@ def _peer(t: Table, i: int, text: str) -> tuple[str, int]:
     return host.strip("[]"), number
 
 
+PEER_TIMERS = ("ping_interval", "ping_timeout", "idle_timeout", "good_after", "park_time",
+               "park_max")
+PENALTIES = ("malformed", "unresponsive", "idle", "network")
+BITCOIN_KEYS = {"strategy", "peers", "park_score", "penalties", *PEER_TIMERS}
+
+
+def _peer_policy(t: Table) -> PeerPolicy:
+    default = PeerPolicy()
+    seconds: dict[str, Any] = {}
+    for key in PEER_TIMERS:
+        value = t.get(key, (int, float), getattr(default, key))
+        if value < 0 or (value == 0 and key not in ("ping_interval", "idle_timeout")):
+            off = "0 (off) or " if key in ("ping_interval", "idle_timeout") else ""
+            raise t.fail(key, f"must be {off}a positive number of seconds, not {value}")
+        if value > 4_000_000:  # kept in milliseconds, 32 bits, natively
+            raise t.fail(key, f"{value} is over 4000000 seconds")
+        seconds[key] = float(value)
+    if seconds["park_max"] < seconds["park_time"]:
+        raise t.fail("park_max", f"{seconds['park_max']} is shorter than park_time")
+    penalties = t.table("penalties", set(PENALTIES), default={})
+    return PeerPolicy(
+        **seconds, park_score=t.integer("park_score", 0, 1_000_000, default.park_score),
+        **{f"penalty_{k}": penalties.integer(k, 0, 1_000_000, getattr(default, f"penalty_{k}"))
+           for k in PENALTIES})
+
+
 def _bitcoin(t: Table, base: Path) -> BitcoinConfig:
     strategy = load_strategy(t.path("strategy", base))
     peers = tuple(_peer(t, i, p) for i, p in enumerate(t.texts("peers")))
     if not peers:
         raise t.fail("peers", "lists no peer")
-    return BitcoinConfig(strategy, peers)
+    return BitcoinConfig(strategy, peers, _peer_policy(t))
 
 
 LEG_KEYS = {"symbol", "side", "quantity", "type", "time_in_force", "offset_bps", "tick",
@@ -455,7 +483,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     secrets_table = top.table("secrets", {"file"}, default={})
     secrets_file = secrets_table.path("file", base, None)
     secrets = load_secrets(secrets_file) if secrets_file is not None else {}
-    bitcoin = _bitcoin(top.table("bitcoin", {"strategy", "peers"}, {"strategy", "peers"}), base)
+    bitcoin = _bitcoin(top.table("bitcoin", BITCOIN_KEYS, {"strategy", "peers"}), base)
     venues = tuple(_venue(v, base, secrets, engine, bitcoin.strategy.actions)
                    for v in top.tables("venues", VENUE_KEYS,
                                        {"name", "profile", "api_key", "secret", "on",

@@ -140,7 +140,8 @@ class Daemon:
                          sqpoll_cpu=config.cpus.sqpoll if config.cpus.sqpoll is not None else -1)
         self.strategy = build_strategy(spec)
         self.watcher = Watcher(self.loop, self.strategy, network=spec.network)
-        self.peers = [self.watcher.add_peer(ip, port) for ip, port in config.bitcoin.peers]
+        self.peers = [self.watcher.add_peer(ip, port, policy=config.bitcoin.policy)
+                      for ip, port in config.bitcoin.peers]
         self.engine = Engine(self.loop, self.watcher, shared_path=self.state_path)
         self.engine.set_min_announcers(engine_cfg.min_announcers)
         self.desks: list[Desk] = []
@@ -351,6 +352,6 @@ class Daemon:
             "acks": state["acks"], "rejects": state["rejects"],
             "risk_rejects": state["risk_rejects"], "unknown": state["unknown"],
             "venues": venues,
-            "peers": [{"address": p.address, "state": p.state} for p in self.peers],
+            "peers": [p.status() for p in self.peers],
             "mempool": self.watcher.stats, "latency": stages, "errors": self.errors,
         }

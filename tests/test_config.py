@@ -13,6 +13,7 @@ import pytest
 
 from orchestrator.config import load_config
 from orchestrator.errors import ConfigError
+from orchestrator.mempool import PeerPolicy
 from tests.conftest import ROOT
 
 GOOD = """
@@ -56,7 +57,17 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert venue.profile == "binance" and venue.auth == "hmac" and venue.on == ("deposit_a",)
     assert venue.secret.reveal() == b"S" and "S" not in repr(config)
     assert config.bitcoin.peers == (("127.0.0.1", 18444),)
+    assert config.bitcoin.policy == PeerPolicy()  # the defaults
     assert config.engine.state_dir == tmp_path / "state"
+
+
+def test_peer_settings_reach_the_peer_policy(tmp_path: Path) -> None:
+    text = GOOD.replace('peers = ["127.0.0.1:18444"]', 'peers = ["127.0.0.1:18444"]\n'
+                        'ping_interval = 5\nidle_timeout = 0\npark_time = 60\n'
+                        'penalties = { malformed = 100 }')
+    policy = load_config(write(tmp_path, text)).bitcoin.policy
+    assert (policy.ping_interval, policy.idle_timeout, policy.park_time) == (5.0, 0.0, 60.0)
+    assert (policy.penalty_malformed, policy.penalty_unresponsive) == (100, 20)
 
 
 def test_url_defaults_to_the_profile(tmp_path: Path) -> None:
@@ -116,6 +127,12 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
         r"10 s, above binance's documented 50"),
     "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
                  r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
+    "negative ping timeout": (edit('peers = ["127.0.0.1:18444"]',
+                                   'peers = ["127.0.0.1:18444"]\nping_timeout = -1'),
+                              r"bitcoin\.ping_timeout: must be a positive number of seconds"),
+    "unknown penalty": (edit('peers = ["127.0.0.1:18444"]',
+                             'peers = ["127.0.0.1:18444"]\npenalties = { rude = 5 }'),
+                        r"bitcoin\.penalties\.rude: unknown key"),
 }
 
 

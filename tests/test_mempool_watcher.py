@@ -31,8 +31,16 @@ def strategy() -> Strategy:
     return s
 
 
-@pytest.mark.parametrize("announce", ["txid+txid", "txid+wtxid"])
-def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path, announce: str) -> None:
+@pytest.mark.parametrize(("announce", "request_slots"), [
+    ("txid+txid", 1 << 18), ("txid+wtxid", 1 << 18),
+    # Far fewer request slots than transactions in flight: requests wait for a
+    # slot. Evicting one in flight instead (as a 4-way table once did, rarely,
+    # under load) lost the transaction: its delivery came back unrequested.
+    ("txid+wtxid", 256),
+], ids=["txid+txid", "txid+wtxid", "txid+wtxid-small-table"])
+def test_two_peers_each_injected_trigger_reported_once(
+    tmp_path: Path, announce: str, request_slots: int
+) -> None:
     sim_args = ["--deposit", f"{DEPOSIT_ADDRS[0]}:{50 * COIN}",
                 "--deposit", f"{DEPOSIT_ADDRS[1]}:{12 * COIN}",
                 "--deposit", f"{DEPOSIT_ADDRS[0]}:{1 * COIN}",  # under the threshold
@@ -40,7 +48,7 @@ def test_two_peers_each_injected_trigger_reported_once(tmp_path: Path, announce:
     second = [*sim_args, "--wtxid"] if announce == "txid+wtxid" else sim_args
     with peer_sim(tmp_path, *sim_args) as port_a, peer_sim(tmp_path, *second) as port_b:
         loop = Loop()
-        watcher = Watcher(loop, strategy())
+        watcher = Watcher(loop, strategy(), request_slots=request_slots)
         peers = [watcher.add_peer("127.0.0.1", port_a), watcher.add_peer("127.0.0.1", port_b)]
         for peer in peers:
             peer.open()

@@ -65,6 +65,8 @@ static const struct error_entry ERRORS[] = {
 	 "a count larger than the bytes left can hold (or over the protocol limit)"},
 	{ST_EBTC_TRAILING, "ST_EBTC_TRAILING", "bytes left over after the message's content"},
 	{ST_EBTC_HANDSHAKE, "ST_EBTC_HANDSHAKE", "version/verack out of order"},
+	{ST_EBTC_PING_TIMEOUT, "ST_EBTC_PING_TIMEOUT", "the peer did not answer our ping in time"},
+	{ST_EBTC_IDLE, "ST_EBTC_IDLE", "the peer announced no transaction for too long"},
 	{ST_ETLS_PEM, "ST_ETLS_PEM", "malformed PEM or certificate in the trust file"},
 	{ST_ETLS_NO_ANCHORS, "ST_ETLS_NO_ANCHORS", "the trust file holds no usable certificate"},
 	{ST_ETLS_BAD_HOST, "ST_ETLS_BAD_HOST", "invalid TLS host name"},

@@ -8,7 +8,7 @@
 #include "st_mempool.h"
 
 #define MS 1000000ull
-#define REQUEST_WAYS 4 /* entries per bucket: collisions evict only when 4 meet */
+#define REQUEST_WAYS 16 /* entries per bucket: a bucket full of requests in flight is rare */
 #define PROTOCOL_VERSION 70016
 #define USER_AGENT "/stratum:0.1.0/"
 
@@ -98,7 +98,8 @@ int st_seen_insert(st_seen *s, const uint8_t id[32])
 
 int st_mempool_init(st_mempool *m, uint32_t magic, st_strategy *strategy,
                     uint8_t (*received)[32], uint8_t (*acted)[32],
-                    st_mempool_request *requests, uint32_t slots, uint64_t seed)
+                    st_mempool_request *requests, uint32_t request_slots, uint32_t slots,
+                    uint64_t seed)
 {
 	memset(m, 0, sizeof(*m));
 	m->magic = magic;
@@ -107,50 +108,70 @@ int st_mempool_init(st_mempool *m, uint32_t magic, st_strategy *strategy,
 	int rc = st_seen_init(&m->received, received, slots, seed);
 	if (rc)
 		return rc;
-	if (slots < REQUEST_WAYS)
+	if (request_slots < REQUEST_WAYS || (request_slots & (request_slots - 1)))
 		return -EINVAL;
-	memset(requests, 0, (size_t)slots * sizeof(*requests));
+	memset(requests, 0, (size_t)request_slots * sizeof(*requests));
 	m->requests = requests;
-	m->requests_mask = slots / REQUEST_WAYS - 1;
+	m->requests_mask = request_slots / REQUEST_WAYS - 1;
 	return st_seen_init(&m->acted, acted, slots, seed * 31 + 7);
 }
 
 
-/*
- * The live request for id, or NULL. With `create`, a missing one takes a
- * free entry of its bucket, or else the one whose deadline is oldest.
- */
-static st_mempool_request *find_request(st_mempool *m, const uint8_t id[32], int create)
-{
-	uint64_t h;
-
-	memcpy(&h, id + 16, 8);
-	h = (h ^ m->received.seed) * 0xBF58476D1CE4E5B9ull;
-	st_mempool_request *bucket =
-		&m->requests[((uint32_t)(h >> 32) & m->requests_mask) * REQUEST_WAYS];
-	st_mempool_request *victim = &bucket[0];
-	for (int w = 0; w < REQUEST_WAYS; w++) {
-		st_mempool_request *r = &bucket[w];
-		if (r->live && !memcmp(r->id, id, 32))
-			return r;
-		if (victim->live && (!r->live || r->deadline_ns < victim->deadline_ns))
-			victim = r;
-	}
-	if (!create)
-		return NULL;
-	memcpy(victim->id, id, 32);
-	victim->announcers = 0;
-	victim->live = 0; /* the caller fills it in */
-	return victim;
-}
-
-/* Asked of a live peer recently, and not received since? */
+/* Asked of a live peer recently (or queued for it), and not received since? */
 static int requested(const st_mempool *m, const st_mempool_request *r, uint64_t now)
 {
 	if (!r->live || now >= r->deadline_ns)
 		return 0;
 	const struct st_peer *peer = m->peers[r->peer];
 	return peer && peer->state == ST_PEER_OPEN && peer->ep.gen == r->peer_gen;
+}
+
+static st_mempool_request *bucket_of(const st_mempool *m, const uint8_t id[32])
+{
+	uint64_t h;
+
+	memcpy(&h, id + 16, 8);
+	h = (h ^ m->received.seed) * 0xBF58476D1CE4E5B9ull;
+	return &m->requests[((uint32_t)(h >> 32) & m->requests_mask) * REQUEST_WAYS];
+}
+
+/* The live request for id, or NULL. */
+static st_mempool_request *find_request(st_mempool *m, const uint8_t id[32])
+{
+	st_mempool_request *bucket = bucket_of(m, id);
+
+	for (int w = 0; w < REQUEST_WAYS; w++)
+		if (bucket[w].live && !memcmp(bucket[w].id, id, 32))
+			return &bucket[w];
+	return NULL;
+}
+
+/*
+ * A fresh request for id (not live yet: the caller fills it in): a free entry
+ * of its bucket, or else the stalest one not in flight. NULL when all of them
+ * are in flight: evicting one would drop the transaction its peer is about
+ * to deliver, so the caller waits until one answers or its deadline passes.
+ */
+static st_mempool_request *claim_request(st_mempool *m, const uint8_t id[32], uint64_t now)
+{
+	st_mempool_request *bucket = bucket_of(m, id), *victim = NULL;
+
+	for (int w = 0; w < REQUEST_WAYS; w++) {
+		st_mempool_request *r = &bucket[w];
+		if (!r->live) {
+			victim = r;
+			break;
+		}
+		if (!requested(m, r, now) && (!victim || r->deadline_ns < victim->deadline_ns))
+			victim = r;
+	}
+	if (!victim)
+		return NULL;
+	memcpy(victim->id, id, 32);
+	victim->announcers = 0;
+	victim->queued = 0;
+	victim->live = 0;
+	return victim;
 }
 
 
@@ -195,14 +216,42 @@ const st_mempool_stats *st_mempool_get_stats(const st_mempool *m)
 
 /* ---- a peer ---------------------------------------------------------------------- */
 
+#define REQUEST_GIVE_UP_NS (60ull * 1000 * MS)  /* then an id is forgotten */
+#define SWEEP_EVERY_NS (500ull * MS)
+#define OUT_RESERVE 1024 /* out-queue room getdata leaves for pings, pongs */
+#define PEER_HOLD 2      /* on_message: the message waits, unread, for room */
+
 static void peer_complete(st_endpoint *ep, int op, int res, unsigned flags);
 static int peer_tick(st_endpoint *ep, uint64_t now);
 static uint64_t peer_next_deadline(const st_endpoint *ep);
 static void peer_teardown(st_endpoint *ep);
+static void peer_pump(st_peer *p);
 
 static const st_endpoint_ops PEER_OPS = {
 	peer_complete, peer_tick, peer_next_deadline, peer_teardown,
 };
+
+void st_peer_default_policy(st_peer_policy *out)
+{
+	*out = (st_peer_policy){
+		.backoff_base_ms = 200, .backoff_max_ms = 30000, .handshake_timeout_ms = 10000,
+		.good_after_ms = 60000, .ping_interval_ms = 30000, .ping_timeout_ms = 60000,
+		.idle_timeout_ms = 600000, .park_score = 100, .park_ms = 600000,
+		.park_max_ms = 86400000, .penalty_malformed = 50, .penalty_unresponsive = 20,
+		.penalty_idle = 10, .penalty_network = 0,
+	};
+}
+
+int st_peer_set_policy(st_peer *p, const st_peer_policy *policy)
+{
+	if (!policy->handshake_timeout_ms || (policy->ping_interval_ms && !policy->ping_timeout_ms))
+		return -EINVAL;
+	p->policy = *policy;
+	st_peer_set_backoff(p, policy->backoff_base_ms, policy->backoff_max_ms);
+	if (p->policy.park_max_ms < p->policy.park_ms)
+		p->policy.park_max_ms = p->policy.park_ms;
+	return 0;
+}
 
 int st_peer_init(st_peer *p, st_loop *loop, st_mempool *m, int32_t id, const char *ip,
                  int port, uint8_t *buf, size_t cap)
@@ -213,9 +262,7 @@ int st_peer_init(st_peer *p, st_loop *loop, st_mempool *m, int32_t id, const cha
 	p->ep.fd = -1;
 	p->pool = m;
 	p->id = id;
-	p->backoff_base_ms = 200;
-	p->backoff_max_ms = 30000;
-	p->handshake_timeout_ms = 10000;
+	st_peer_default_policy(&p->policy);
 	st_btc_decoder_init(&p->dec, m->magic, buf, cap);
 	int rc = st_endpoint_init(&p->ep, loop, &PEER_OPS, ip, port);
 	if (rc == 0)
@@ -225,8 +272,9 @@ int st_peer_init(st_peer *p, st_loop *loop, st_mempool *m, int32_t id, const cha
 
 void st_peer_set_backoff(st_peer *p, uint32_t base_ms, uint32_t max_ms)
 {
-	p->backoff_base_ms = base_ms ? base_ms : 1;
-	p->backoff_max_ms = max_ms < p->backoff_base_ms ? p->backoff_base_ms : max_ms;
+	p->policy.backoff_base_ms = base_ms ? base_ms : 1;
+	p->policy.backoff_max_ms = max_ms < p->policy.backoff_base_ms ? p->policy.backoff_base_ms
+	                                                              : max_ms;
 }
 
 static void peer_event(st_peer *p, int kind, int error)
@@ -242,68 +290,133 @@ static void peer_teardown(st_endpoint *ep)
 
 	st_endpoint_close(ep);
 	p->out_len = p->out_sending = 0;
-	p->got_version = p->got_verack = p->wtxid_relay = 0;
+	p->got_version = p->got_verack = p->wtxid_relay = p->held = 0;
+	p->pend_head = p->pend_count = 0; /* requests of a closed connection: swept to others */
+	p->good_at_ns = p->ping_at_ns = p->ping_nonce = p->idle_at_ns = 0;
 	st_btc_decoder_init(&p->dec, p->pool->magic, p->dec.buf, p->dec.cap);
 }
 
 static int peer_queue(st_peer *p, const char *command, const void *payload, size_t len);
 static void peer_flush(st_peer *p);
 
-/* ---- getdata batches and the request sweep --------------------------------- */
+/* ---- pending requests, getdata, and the request sweep --------------------- */
 
-#define REQUEST_GIVE_UP_NS (60ull * 1000 * MS)  /* then an id is forgotten */
-#define SWEEP_EVERY_NS (500ull * MS)
-
-/* Queues the batch in pool->getdata as one getdata to `to`. With `may_fail`
- * a full queue drops the peer (it does not read); otherwise the batch is
- * just not sent and the next sweep tries again. */
-static int batch_flush(st_peer *to, size_t *n, int may_fail)
+static void pending_push(st_peer *p, uint32_t type, const uint8_t id[32])
 {
-	uint8_t *want = to->pool->getdata;
-	size_t count = *n, hdr = count < 0xFD ? 1 : 3;
-	uint8_t *start = want + 9 - hdr; /* the CompactSize count, right before the entries */
+	uint8_t *e = p->pending[(p->pend_head + p->pend_count) % ST_PEER_PENDING];
 
-	*n = 0;
+	put_le(e, type, 4);
+	memcpy(e + 4, id, 32);
+	p->pend_count++;
+}
+
+/* Queues the entries in pool->getdata as one getdata (the caller checked the room). */
+static void getdata_send(st_peer *p, size_t count)
+{
+	uint8_t *start = p->pool->getdata + 9 - (count < 0xFD ? 1 : 3); /* CompactSize, then entries */
+
 	if (!count)
-		return 0;
-	if (hdr == 1) {
+		return;
+	if (count < 0xFD) {
 		start[0] = (uint8_t)count;
 	} else {
 		start[0] = 0xFD;
 		put_le(start + 1, count, 2);
 	}
-	if (!may_fail && to->out_len + ST_BTC_HEADER_LEN + hdr + count * 36 > sizeof(to->out))
-		return 0;
-	to->pool->stats.getdata_entries += count;
-	return peer_queue(to, "getdata", start, hdr + count * 36) < 0 ? 1 : 0;
+	p->pool->stats.getdata_entries += count;
+	p->stats.getdata_entries += count;
+	peer_queue(p, "getdata", start, (size_t)(p->pool->getdata + 9 - start) + count * 36);
 }
 
-/* Adds one request to the batch for `to`; sends the batch when full. */
-static int batch_add(st_peer *to, size_t *n, st_mempool_request *r, uint64_t now, int may_fail)
+/*
+ * What the head of the pending ring asks for: 1 with r set (send it), 0 when
+ * it is not needed any more (received, or asked of another live peer), -1 when
+ * it must wait (every request slot of its bucket is in flight).
+ */
+static int pending_take(st_peer *p, const uint8_t *e, uint64_t now, st_mempool_request **out)
 {
-	uint8_t *w = to->pool->getdata + 9 + *n * 36;
+	st_mempool *m = p->pool;
+	const uint8_t *id = e + 4;
+	st_mempool_request *r;
 
-	/* Ask for witness data: MSG_WITNESS_TX for a txid, MSG_WTX as is. */
-	put_le(w, r->inv_type == ST_BTC_INV_TX ? ST_BTC_INV_WITNESS_TX : ST_BTC_INV_WTX, 4);
-	memcpy(w + 4, r->id, 32);
-	r->peer = to->id;
-	r->peer_gen = to->ep.gen;
-	r->deadline_ns = now + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
-	return ++*n == ST_PEER_MAX_GETDATA ? batch_flush(to, n, may_fail) : 0;
+	if (st_seen_contains(&m->received, id)) {
+		m->stats.inv_duplicates++; /* received while it waited */
+		return 0;
+	}
+	r = find_request(m, id);
+	if (r) {
+		r->announcers |= (uint16_t)(1u << p->id);
+		int mine = r->peer == p->id && r->peer_gen == p->ep.gen;
+		if (requested(m, r, now) && !(mine && r->queued)) {
+			m->stats.inv_duplicates++; /* asked of another peer while it waited */
+			return 0;
+		}
+	} else {
+		r = claim_request(m, id, now);
+		if (!r) {
+			m->stats.requests_full++;
+			return -1;
+		}
+		r->inv_type = e[0]; /* ST_BTC_INV_TX or ST_BTC_INV_WTX */
+		r->announcers = (uint16_t)(1u << p->id);
+		r->live = 1;
+	}
+	*out = r;
+	return 1;
+}
+
+/*
+ * Moves pending requests into the out-queue as getdata batches, in the order
+ * they were announced, while they fit (leaving room for pings and pongs). The
+ * rest goes as the peer reads what we sent; then an inv held for room is read.
+ */
+static void peer_drain(st_peer *p)
+{
+	st_mempool *m = p->pool;
+	uint64_t now = p->ep.loop->now_ns;
+	size_t n = 0;
+
+	while (p->pend_count && p->state == ST_PEER_OPEN) {
+		if (n == ST_PEER_MAX_GETDATA) {
+			getdata_send(p, n);
+			n = 0;
+		}
+		if (p->out_len + OUT_RESERVE + ST_BTC_HEADER_LEN + 3 + (n + 1) * 36 > sizeof(p->out))
+			break;
+		const uint8_t *e = p->pending[p->pend_head];
+		st_mempool_request *r = NULL;
+		int take = pending_take(p, e, now, &r);
+		if (take < 0)
+			break; /* the next drain (a send done, the sweep) tries again */
+		if (take) {
+			uint8_t *w = m->getdata + 9 + n++ * 36;
+			/* Ask for witness data: MSG_WITNESS_TX for a txid, MSG_WTX as is. */
+			put_le(w, r->inv_type == ST_BTC_INV_TX ? ST_BTC_INV_WITNESS_TX : ST_BTC_INV_WTX, 4);
+			memcpy(w + 4, r->id, 32);
+			r->peer = p->id;
+			r->peer_gen = p->ep.gen;
+			r->deadline_ns = now + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
+			r->queued = 0;
+		}
+		p->pend_head = (p->pend_head + 1) % ST_PEER_PENDING;
+		p->pend_count--;
+	}
+	getdata_send(p, n);
+	p->stats.pending = p->pend_count;
+	peer_flush(p);
 }
 
 /*
  * Requests that went unanswered (the peer dropped, said notfound, or let the
- * deadline pass) go to another peer that announced the same id, in batches;
+ * deadline pass) are queued for another peer that announced the same id;
  * ids nobody delivers for a minute are forgotten (Bitcoin Core's
- * TxRequestTracker does this, and more).
+ * TxRequestTracker does this, and more). Every open peer's ring is drained.
  */
 static void sweep_requests(st_mempool *m, uint64_t now)
 {
 	m->next_sweep_ns = now + SWEEP_EVERY_NS;
 	for (int32_t q = 0; q < ST_MEMPOOL_MAX_PEERS; q++) {
 		st_peer *to = m->peers[q];
-		size_t n = 0;
 		if (!to || to->state != ST_PEER_OPEN)
 			continue;
 		for (uint32_t i = 0; i < (m->requests_mask + 1) * REQUEST_WAYS; i++) {
@@ -317,26 +430,76 @@ static void sweep_requests(st_mempool *m, uint64_t now)
 			if (requested(m, r, now) || !(r->announcers & (1u << q)) ||
 			    (r->peer == q && r->peer_gen == to->ep.gen))
 				continue;
-			if (batch_add(to, &n, r, now, 0))
+			if (to->pend_count == ST_PEER_PENDING)
 				break;
+			/* Queued for `to`: no other sweep re-asks it while it waits. */
+			r->peer = q;
+			r->peer_gen = to->ep.gen;
+			r->deadline_ns = now + (uint64_t)ST_MEMPOOL_REQUEST_MS * MS;
+			r->queued = 1;
+			pending_push(to, r->inv_type, r->id);
 		}
-		batch_flush(to, &n, 0);
-		peer_flush(to);
+		peer_drain(to);
+		if (to->held && to->state == ST_PEER_OPEN)
+			peer_pump(to);
 	}
+}
+
+/* ---- misbehaviour, backoff, parking ------------------------------------------- */
+
+static int malformed(int err)
+{
+	return err <= ST_EBTC_BAD_MAGIC && err >= ST_EBTC_HANDSHAKE;
+}
+
+static uint32_t penalty_of(const st_peer_policy *pol, int err)
+{
+	if (malformed(err))
+		return pol->penalty_malformed;
+	if (err == ST_EBTC_PING_TIMEOUT || err == -ETIMEDOUT || err == -ENOBUFS)
+		return pol->penalty_unresponsive;
+	if (err == ST_EBTC_IDLE)
+		return pol->penalty_idle;
+	return pol->penalty_network;
+}
+
+/* Open and behaved long enough, or delivered what it was asked for. */
+static void peer_behaved(st_peer *p)
+{
+	p->good_at_ns = 0;
+	p->backoff_attempt = 0;
+	p->stats.backoff_attempt = 0;
 }
 
 static void peer_fail(st_peer *p, int err)
 {
+	const st_peer_policy *pol = &p->policy;
 	int was_open = p->state == ST_PEER_OPEN;
+	uint64_t now = p->ep.loop->now_ns;
 
 	p->last_error = err;
 	p->stats.failures++;
-	if (err <= ST_EBTC_BAD_MAGIC && err >= ST_EBTC_HANDSHAKE)
+	if (malformed(err))
 		p->pool->stats.malformed++;
 	peer_teardown(&p->ep);
-	p->state = ST_PEER_BACKOFF;
-	p->deadline_ns = p->ep.loop->now_ns + st_backoff_ns(p->ep.loop, p->backoff_base_ms,
-	                                                    p->backoff_max_ms, &p->backoff_attempt);
+	p->stats.score += penalty_of(pol, err);
+	p->stats.pending = 0;
+	if (pol->park_score && p->stats.score >= pol->park_score) {
+		uint64_t park = pol->park_ms;
+		for (uint64_t k = 0; k < p->stats.parks && park < pol->park_max_ms; k++)
+			park *= 2;
+		if (park > pol->park_max_ms)
+			park = pol->park_max_ms;
+		p->stats.parks++;
+		p->stats.score = 0;
+		p->state = ST_PEER_PARKED;
+		p->deadline_ns = p->stats.parked_until_ns = now + park * MS;
+	} else {
+		p->state = ST_PEER_BACKOFF;
+		p->deadline_ns = now + st_backoff_ns(p->ep.loop, pol->backoff_base_ms,
+		                                     pol->backoff_max_ms, &p->backoff_attempt);
+	}
+	p->stats.backoff_attempt = p->backoff_attempt;
 	if (was_open) {
 		peer_event(p, ST_EVENT_PEER_DOWN, err);
 		p->pool->next_sweep_ns = 0; /* its requests go to others at the next tick */
@@ -384,42 +547,57 @@ static void send_version(st_peer *p)
 	peer_queue(p, "version", v, n);
 }
 
-/* inv -> getdata for what is neither received nor asked of a live peer. */
+/* Something useful came: the idle timer starts over. */
+static void peer_useful(st_peer *p)
+{
+	if (p->policy.idle_timeout_ms)
+		p->idle_at_ns = p->ep.loop->now_ns + (uint64_t)p->policy.idle_timeout_ms * MS;
+}
+
+/*
+ * inv -> pending requests for what is neither received nor asked of a live
+ * peer; they go out as the out-queue drains. An inv whose entries do not fit
+ * in the ring waits, unread, until they do.
+ */
 static int on_inv(st_peer *p, const uint8_t *payload, size_t len)
 {
 	st_mempool *m = p->pool;
 	uint64_t now = p->ep.loop->now_ns;
-	size_t first, n_want = 0;
+	size_t first;
 	long n = st_btc_inv_parse(payload, len, &first);
+	int useful = 0;
 
 	if (n < 0)
 		return (int)n;
+	if ((size_t)n > ST_PEER_PENDING - p->pend_count)
+		return PEER_HOLD;
+	p->stats.messages++;
 	for (long i = 0; i < n; i++) {
 		const uint8_t *e = payload + first + (size_t)i * 36;
 		uint32_t type = (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 |
 		                (uint32_t)e[3] << 24;
 		if (type != ST_BTC_INV_TX && type != ST_BTC_INV_WTX)
 			continue;
+		useful = 1;
 		m->stats.inv_entries++;
 		if (st_seen_contains(&m->received, e + 4)) {
 			m->stats.inv_duplicates++;
 			continue;
 		}
-		st_mempool_request *r = find_request(m, e + 4, 1);
-		if (!r->live) {
-			r->deadline_ns = now; /* not asked of anyone yet */
-			r->inv_type = (uint8_t)type;
-			r->live = 1;
+		st_mempool_request *r = find_request(m, e + 4);
+		if (r) {
+			r->announcers |= (uint16_t)(1u << p->id);
+			if (requested(m, r, now)) {
+				m->stats.inv_duplicates++;
+				continue;
+			}
 		}
-		r->announcers |= (uint16_t)(1u << p->id);
-		if (requested(m, r, now)) {
-			m->stats.inv_duplicates++;
-			continue;
-		}
-		if (batch_add(p, &n_want, r, now, 1))
-			return 1; /* dropped: it does not read what we send */
+		pending_push(p, type, e + 4);
 	}
-	return batch_flush(p, &n_want, 1);
+	if (useful)
+		peer_useful(p);
+	peer_drain(p);
+	return p->ep.fd < 0 ? 1 : 0;
 }
 
 /* notfound: what this peer was asked and will not deliver goes elsewhere. */
@@ -431,12 +609,13 @@ static int on_notfound(st_peer *p, const uint8_t *payload, size_t len)
 	if (n < 0)
 		return (int)n;
 	for (long i = 0; i < n; i++) {
-		st_mempool_request *r = find_request(p->pool, payload + first + (size_t)i * 36 + 4, 0);
+		st_mempool_request *r = find_request(p->pool, payload + first + (size_t)i * 36 + 4);
 		if (r && r->peer == p->id) {
 			r->announcers &= (uint16_t)~(1u << p->id);
 			r->deadline_ns = p->ep.loop->now_ns; /* due now */
 		}
 	}
+	p->stats.notfound += (uint64_t)n;
 	p->pool->next_sweep_ns = 0;
 	return 0;
 }
@@ -444,9 +623,9 @@ static int on_notfound(st_peer *p, const uint8_t *payload, size_t len)
 /* The live request a delivered transaction answers, if this peer was asked. */
 static st_mempool_request *answered(st_peer *p, const uint8_t id[32])
 {
-	st_mempool_request *r = find_request(p->pool, id, 0);
+	st_mempool_request *r = find_request(p->pool, id);
 
-	return r && r->peer == p->id && r->peer_gen == p->ep.gen ? r : NULL;
+	return r && r->peer == p->id && r->peer_gen == p->ep.gen && !r->queued ? r : NULL;
 }
 
 static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
@@ -478,6 +657,9 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	}
 	uint16_t announcers = r->announcers;
 	r->live = 0;
+	peer_useful(p);
+	if (p->good_at_ns)
+		peer_behaved(p); /* it delivers what it announced */
 	if (!st_seen_insert(&m->received, txid)) {
 		m->stats.tx_duplicates++;
 		return 0;
@@ -509,9 +691,28 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	return 0;
 }
 
-/* One whole message. Returns 0, or the error that drops the peer. */
+static void peer_opened(st_peer *p)
+{
+	const st_peer_policy *pol = &p->policy;
+	uint64_t now = p->ep.loop->now_ns;
+
+	p->state = ST_PEER_OPEN;
+	p->deadline_ns = 0;
+	p->stats.parked_until_ns = 0;
+	/* Backoff starts over only once the peer has behaved for a while. */
+	p->good_at_ns = now + (uint64_t)pol->good_after_ms * MS;
+	p->ping_nonce = 0;
+	p->ping_at_ns = pol->ping_interval_ms ? now + (uint64_t)pol->ping_interval_ms * MS : 0;
+	peer_useful(p);
+	p->stats.handshakes++;
+	peer_event(p, ST_EVENT_PEER_UP, 0);
+}
+
+/* One whole message. Returns 0, PEER_HOLD, or the error that drops the peer. */
 static int on_message(st_peer *p, const char *cmd, const uint8_t *payload, size_t len)
 {
+	if (!strcmp(cmd, "inv") && p->state == ST_PEER_OPEN)
+		return on_inv(p, payload, len); /* counted once read, not while held */
 	p->stats.messages++;
 	if (!strcmp(cmd, "version")) {
 		if (p->got_version || len < 4 + 8 + 8 + 26)
@@ -527,11 +728,7 @@ static int on_message(st_peer *p, const char *cmd, const uint8_t *payload, size_
 		if (!p->got_version || p->got_verack)
 			return ST_EBTC_HANDSHAKE;
 		p->got_verack = 1;
-		p->state = ST_PEER_OPEN;
-		p->deadline_ns = 0;
-		p->backoff_attempt = 0;
-		p->stats.handshakes++;
-		peer_event(p, ST_EVENT_PEER_UP, 0);
+		peer_opened(p);
 		return 0;
 	}
 	if (!strcmp(cmd, "wtxidrelay")) {
@@ -544,8 +741,17 @@ static int on_message(st_peer *p, const char *cmd, const uint8_t *payload, size_
 		return 0; /* nothing else counts before the handshake */
 	if (!strcmp(cmd, "ping"))
 		return len == 8 && peer_queue(p, "pong", payload, 8) ? 1 : 0;
-	if (!strcmp(cmd, "inv"))
-		return on_inv(p, payload, len);
+	if (!strcmp(cmd, "pong")) {
+		uint64_t nonce = 0;
+		if (len == 8)
+			memcpy(&nonce, payload, 8); /* both sides little-endian */
+		if (p->ping_nonce && nonce == p->ping_nonce) {
+			p->ping_nonce = 0;
+			p->stats.pongs++;
+			p->ping_at_ns = p->ep.loop->now_ns + (uint64_t)p->policy.ping_interval_ms * MS;
+		}
+		return 0; /* a stale or unknown nonce: ignored, as Bitcoin Core does */
+	}
 	if (!strcmp(cmd, "tx"))
 		return on_tx(p, payload, len);
 	if (!strcmp(cmd, "notfound"))
@@ -558,26 +764,35 @@ static void peer_pump(st_peer *p)
 	const uint8_t *input;
 	size_t have;
 
-	while (p->ep.fd >= 0 && (input = st_endpoint_input(&p->ep, &have))) {
-		long n = st_btc_recv(&p->dec, input, have);
+	p->held = 0;
+	while (p->ep.fd >= 0) {
 		const char *cmd;
 		const uint8_t *payload;
 		size_t len;
-		if (n < 0) {
-			peer_fail(p, (int)n);
-			return;
-		}
-		st_endpoint_consume(&p->ep, (size_t)n);
 		if (st_btc_message(&p->dec, &cmd, &payload, &len)) {
 			int rc = on_message(p, cmd, payload, len);
 			if (p->ep.fd < 0)
 				return; /* dropped while queueing */
+			if (rc == PEER_HOLD) {
+				p->held = 1; /* read again as the ring drains; TCP pushes back */
+				peer_flush(p);
+				return;
+			}
 			if (rc < 0) {
 				peer_fail(p, rc);
 				return;
 			}
 			st_btc_message_done(&p->dec);
+			continue;
 		}
+		if (!(input = st_endpoint_input(&p->ep, &have)))
+			break;
+		long n = st_btc_recv(&p->dec, input, have);
+		if (n < 0) {
+			peer_fail(p, (int)n);
+			return;
+		}
+		st_endpoint_consume(&p->ep, (size_t)n);
 	}
 	if (p->ep.fd < 0)
 		return;
@@ -598,8 +813,9 @@ static int peer_connect(st_peer *p)
 		return rc;
 	p->state = ST_PEER_CONNECTING;
 	p->stats.connects++;
+	p->stats.parked_until_ns = 0;
 	p->ep.loop->now_ns = st_now_ns();
-	p->deadline_ns = p->ep.loop->now_ns + (uint64_t)p->handshake_timeout_ms * MS;
+	p->deadline_ns = p->ep.loop->now_ns + (uint64_t)p->policy.handshake_timeout_ms * MS;
 	return 0;
 }
 
@@ -632,6 +848,8 @@ static void peer_complete(st_endpoint *ep, int op, int res, unsigned flags)
 			peer_fail(p, res);
 			return;
 		}
+		if (p->held)
+			return; /* the input waits for room in the ring */
 		break;
 	case ST_OP_SEND:
 		ep->send_inflight = 0;
@@ -641,11 +859,40 @@ static void peer_complete(st_endpoint *ep, int op, int res, unsigned flags)
 		}
 		memmove(p->out, p->out + res, p->out_len - (size_t)res);
 		p->out_len -= (size_t)res;
+		peer_drain(p); /* room for more of what it announced */
+		if (p->ep.fd < 0)
+			return;
 		break;
 	default:
 		return;
 	}
 	peer_pump(p);
+}
+
+/* Pings on a timer; a pong late, or nothing useful for too long, drops it. */
+static int peer_liveness(st_peer *p, uint64_t now)
+{
+	if (p->good_at_ns && now >= p->good_at_ns)
+		peer_behaved(p);
+	if (p->idle_at_ns && now >= p->idle_at_ns) {
+		peer_fail(p, ST_EBTC_IDLE);
+		return 1;
+	}
+	if (!p->ping_at_ns || now < p->ping_at_ns)
+		return 0;
+	if (p->ping_nonce) {
+		peer_fail(p, ST_EBTC_PING_TIMEOUT);
+		return 1;
+	}
+	uint8_t nonce[8];
+	p->ping_nonce = (p->pool->nonce ^ (now * 0x9E3779B97F4A7C15ull)) | 1;
+	put_le(nonce, p->ping_nonce, 8);
+	if (peer_queue(p, "ping", nonce, 8))
+		return 1;
+	p->stats.pings++;
+	p->ping_at_ns = now + (uint64_t)p->policy.ping_timeout_ms * MS;
+	peer_flush(p);
+	return 1;
 }
 
 static int peer_tick(st_endpoint *ep, uint64_t now)
@@ -657,7 +904,7 @@ static int peer_tick(st_endpoint *ep, uint64_t now)
 
 	if (p->deadline_ns && now >= p->deadline_ns) {
 		p->deadline_ns = 0;
-		if (p->state == ST_PEER_BACKOFF) {
+		if (p->state == ST_PEER_BACKOFF || p->state == ST_PEER_PARKED) {
 			int rc = peer_connect(p);
 			if (rc < 0)
 				peer_fail(p, rc);
@@ -666,17 +913,34 @@ static int peer_tick(st_endpoint *ep, uint64_t now)
 		}
 		return 1;
 	}
+	if (p->state == ST_PEER_OPEN && peer_liveness(p, now))
+		return 1;
 	if (p->state != ST_PEER_CONNECTING && p->state != ST_PEER_BACKOFF &&
-	    st_endpoint_recv_wanted(ep)) {
+	    p->state != ST_PEER_PARKED && !p->held && st_endpoint_recv_wanted(ep)) {
 		st_endpoint_arm_recv(ep);
 		return 1;
 	}
 	return 0;
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a || (b && b < a) ? b : a;
+}
+
 static uint64_t peer_next_deadline(const st_endpoint *ep)
 {
-	return ((const st_peer *)ep)->deadline_ns;
+	const st_peer *p = (const st_peer *)ep;
+	uint64_t d = p->deadline_ns;
+
+	if (p->state == ST_PEER_OPEN) {
+		d = earliest(d, p->good_at_ns);
+		d = earliest(d, p->ping_at_ns);
+		d = earliest(d, p->idle_at_ns);
+		if (p->pend_count || p->held)
+			d = earliest(d, p->pool->next_sweep_ns); /* it drains there too */
+	}
+	return d;
 }
 
 int st_peer_state(const st_peer *p)

@@ -12,6 +12,7 @@ transactions, and it can send a malformed message instead.
         [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
         [--wtxid] [--stats-file PATH] [--stall] [--unsolicited ADDRESS:SATS]
+        [--inv-flood N [--inv-flood-count K]] [--trickle] [--no-pong] [--silent]
 
 With --wtxid, a client that sent wtxidrelay before verack gets announcements
 by wtxid (MSG_WTX, BIP 339), as Bitcoin Core does. After the handshake the
@@ -20,6 +21,15 @@ sendcmpct, an unknown command). With --stats-file it writes, on exit, one JSON
 object: what each connection got from its client (pongs, getdata entries).
 --stall announces everything and answers no getdata (a peer that hides
 transactions); --unsolicited pushes one transaction nobody asked for.
+
+Hostile modes, for tests (each bounded):
+  --inv-flood N [--inv-flood-count K]  K invs of N made-up txids each, back to
+      back, before the block; their getdata is answered with notfound, and the
+      stats record whether each was requested once, in the order announced.
+  --trickle   after the handshake, one byte a second of a message (at most 600).
+  --no-pong   serve as usual but never answer a ping.
+  --silent    answer pings, announce nothing.
+A peer that misbehaves after verack: --malformed KIND --malformed-after 0.
 
 Prints "READY <port>" when listening; runs until SIGTERM.
 """
@@ -63,6 +73,25 @@ from orchestrator.sim import listen_address
 MSG_TX, MSG_WITNESS_TX, MSG_WTX = 1, 0x40000001, 5
 INV_BATCH = 50
 MAINNET_MAGIC = bytes.fromhex("f9beb4d9")
+TRICKLE_MAX_BYTES = 600
+
+
+def flood_id(j: int) -> bytes:
+    """The j-th made-up txid of an inv flood (internal byte order)."""
+    return hashlib.sha256(b"flood-%d" % j).digest()
+
+
+def compact_size(n: int) -> bytes:
+    if n < 0xFD:
+        return bytes([n])
+    return b"\xfd" + struct.pack("<H", n) if n <= 0xFFFF else b"\xfe" + struct.pack("<I", n)
+
+
+def inv_entries(payload: bytes) -> list[tuple[int, bytes]]:
+    """The (type, hash) entries of an inv/getdata/notfound payload."""
+    first = {0xFD: 3, 0xFE: 5}.get(payload[0], 1)
+    return [(struct.unpack_from("<I", payload, k)[0], payload[k + 4:k + 36])
+            for k in range(first, len(payload) - 35, 36)]
 
 
 def made_up_tx(tag: str, outputs: list[tuple[CScript, int]]) -> CTransaction:
@@ -112,7 +141,10 @@ class Peer:
         self.by_wtxid = {tx.GetHash(): tx for tx in stream}
         self.wtxid_relay = False
         self.pongs = 0
+        self.pings = 0
         self.getdata_entries = 0
+        self.flood_requested = 0   # flood ids asked for, in the order announced
+        self.flood_disorder = 0    # flood ids asked out of order or twice
 
     async def read_message(self) -> tuple[str, bytes]:
         header = await self.reader.readexactly(24)
@@ -127,6 +159,11 @@ class Peer:
         """Answers getdata and ping until the connection ends."""
         while True:
             command, raw = await self.read_message()
+            if command == "getdata" and self.args.inv_flood and self.answer_flood(raw[24:]):
+                # Not drained: its notfound waits behind the invs still queued, and
+                # reading goes on meanwhile (a peer that stopped reading until we
+                # read would deadlock with our flow control; the ping drops it).
+                continue
             if command == "getdata":
                 request = MsgSerializable.stream_deserialize(BytesIO(raw))
                 self.getdata_entries += len(request.inv)
@@ -140,11 +177,51 @@ class Peer:
                         self.send(reply)
                 await self.writer.drain()
             elif command == "ping":
+                self.pings += 1
+                if self.args.no_pong:
+                    continue
                 self.send(msg_pong(nonce=struct.unpack("<Q", raw[24:32])[0]))
                 await self.writer.drain()
             elif command == "pong":
                 self.pongs += 1
             # version, verack, wtxidrelay, sendaddrv2, anything else: ignored
+
+    def answer_flood(self, payload: bytes) -> bool:
+        """notfound for the flood ids of a getdata, each checked to be the next one
+        announced; False when the getdata holds none (block transactions)."""
+        entries = inv_entries(payload)
+        flood = [(t, h) for t, h in entries if h not in self.by_id and h not in self.by_wtxid]
+        for _, h in flood:
+            if h == flood_id(self.flood_requested):
+                self.flood_requested += 1
+            else:
+                self.flood_disorder += 1
+        if flood:
+            self.raw("notfound", compact_size(len(flood))
+                     + b"".join(struct.pack("<I", t) + h for t, h in flood))
+        if len(flood) < len(entries):
+            return False  # the usual path counts and answers the rest
+        self.getdata_entries += len(entries)
+        return True
+
+    async def send_flood(self) -> None:
+        n = self.args.inv_flood
+        for k in range(self.args.inv_flood_count):
+            self.raw("inv", compact_size(n) + b"".join(
+                struct.pack("<I", MSG_TX) + flood_id(k * n + i) for i in range(n)))
+            await self.writer.drain()
+
+    async def trickle(self) -> None:
+        """One byte a second of a valid inv: the peer is never silent, never done."""
+        entry = struct.pack("<I", MSG_TX) + flood_id(0)
+        payload = compact_size(16) + entry * 16
+        checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+        message = (MAINNET_MAGIC + b"inv".ljust(12, b"\x00") + struct.pack("<I", len(payload))
+                   + checksum + payload)
+        for byte in message[:TRICKLE_MAX_BYTES]:
+            self.writer.write(bytes([byte]))
+            await self.writer.drain()
+            await asyncio.sleep(1.0)
 
     def raw(self, command: str, payload: bytes) -> None:
         """A message python-bitcoinlib has no class for."""
@@ -176,8 +253,18 @@ class Peer:
                                    [(CBitcoinAddress(addr).to_scriptPubKey(), int(sats))])
             self.send(pushed)
         await self.writer.drain()
+        if self.args.trickle:  # reads nothing more: our pings go unanswered
+            try:
+                await self.trickle()
+            finally:
+                self.writer.close()
+            return
         serving = asyncio.create_task(self.serve_requests())
         try:
+            if self.args.inv_flood:
+                await self.send_flood()
+            if self.args.silent:
+                await serving
             delay = 1 / self.args.rate if self.args.rate > 0 else 0
             for start in range(0, len(self.stream), INV_BATCH):
                 if self.args.malformed and start >= self.args.malformed_after:
@@ -233,7 +320,10 @@ async def main_async(args: argparse.Namespace) -> None:
         await stop.wait()
     if args.stats_file:
         Path(args.stats_file).write_text(json.dumps(
-            {"connections": [{"pongs": p.pongs, "getdata_entries": p.getdata_entries}
+            {"connections": [{"pongs": p.pongs, "pings": p.pings,
+                              "getdata_entries": p.getdata_entries,
+                              "flood_requested": p.flood_requested,
+                              "flood_disorder": p.flood_disorder}
                              for p in peers]}))
 
 
@@ -254,7 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall", action="store_true", help="announce, never deliver")
     parser.add_argument("--unsolicited", metavar="ADDRESS:SATS",
                         help="push one transaction nobody asked for")
-    asyncio.run(main_async(parser.parse_args(argv)))
+    parser.add_argument("--inv-flood", type=int, default=0, metavar="N",
+                        help="announce N made-up txids in one inv (at most 50000)")
+    parser.add_argument("--inv-flood-count", type=int, default=1, metavar="K",
+                        help="that many such invs, back to back (at most 100)")
+    parser.add_argument("--trickle", action="store_true", help="one byte a second, forever")
+    parser.add_argument("--no-pong", action="store_true", help="never answer a ping")
+    parser.add_argument("--silent", action="store_true", help="announce nothing")
+    args = parser.parse_args(argv)
+    if not 0 <= args.inv_flood <= 50_000 or not 1 <= args.inv_flood_count <= 100:
+        parser.error("--inv-flood takes 0..50000 entries, --inv-flood-count 1..100 invs")
+    asyncio.run(main_async(args))
     return 0
 
 
