@@ -9,13 +9,17 @@ or value ever holds a secret: venues are named by their configured names.
 
 from __future__ import annotations
 
+import errno
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from orchestrator.errors import ListenError
 
 HEARTBEAT_STALE_S = 1.0
 
@@ -65,10 +69,43 @@ class EngineCollector(Collector):
                                   value=d.error_count)
 
 
-def serve_metrics(daemon: Any, host: str, port: int) -> None:
-    """Exports the daemon's metrics on http://host:port/metrics (loopback only)."""
-    REGISTRY.register(EngineCollector(daemon))
-    start_http_server(port, addr=host)
+class MetricsServer:
+    """http://host:port/metrics (loopback only), bound at once so that a taken
+    port is known before anything else starts; it exports nothing until
+    `export` names the daemon to read."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        try:
+            self.httpd, self.thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ListenError(f"metrics: {host}:{port} {_why(exc)}") from None
+
+    def export(self, daemon: Any) -> None:
+        self.registry.register(EngineCollector(daemon))
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why host:port cannot be listened on now (None: it can), binding as the
+    metrics server does (SO_REUSEADDR: a port in TIME_WAIT is not taken)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return f"{host}:{port} {_why(exc)}"
+    return None
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "is taken (another process listens on it: another stratum? change [metrics] port)"
+    return f"cannot be listened on ({exc.strerror or exc})"
 
 
 def heartbeat_stale(state: dict[str, Any], now_ns: int | None = None) -> bool:

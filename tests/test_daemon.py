@@ -5,6 +5,7 @@ peer simulators (the demo's world), driven through the CLI and its socket."""
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import subprocess
 import sys
@@ -185,3 +186,24 @@ def test_stop_cancels_resting_orders_when_configured(tmp_path: Path) -> None:
     resolved = [r for r in journal if r.type == RESOLVED]
     assert sorted(r.order_status for r in resolved) == [lib.ST_ORDER_STATUS_CANCELED] * 2
     assert journal.open_orders({0, 1}) == []
+
+
+def test_a_taken_metrics_port_fails_the_start_cleanly(tmp_path: Path) -> None:
+    """Issue 10 item 2: it used to end in a traceback and a segfault (-11), with the
+    engine thread started; now one line names the port, exit 1, nothing left."""
+    with ExitStack() as stack, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        world = World(tmp_path, stack, metrics_port=port)
+        world.start_exchange()
+        check = stratum("check", "--config", str(world.config), "--json")
+        run = stratum("run", "--config", str(world.config))
+    assert check.returncode == 1
+    item = {i["name"]: i for i in json.loads(check.stdout)["items"]}["metrics port"]
+    assert item["status"] == "wrong" and f"127.0.0.1:{port} is taken" in item["detail"]
+    assert run.returncode == 1, run.stderr
+    assert f"stratum run: metrics: 127.0.0.1:{port} is taken" in run.stderr
+    assert "Traceback" not in run.stderr and "engine thread" not in run.stderr
+    assert not (tmp_path / "run" / "engine.state").exists()
+    assert not world.sock.exists()
