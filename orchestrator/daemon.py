@@ -28,7 +28,7 @@ from orchestrator._native import lib
 from orchestrator.config import PROFILES, Config, VenueConfig
 from orchestrator.control import ControlServer
 from orchestrator.desk import Desk
-from orchestrator.engine import Engine
+from orchestrator.engine import COUNTER_HELP, Engine
 from orchestrator.errors import ListenError, StratumError
 from orchestrator.health import MetricsServer, failover_target, heartbeat_stale
 from orchestrator.hotline import STATES, Connection, HotStandby, Loop, Trust
@@ -378,9 +378,7 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
             "killed": state["killed"], "heartbeat_age_ms": round(
                 (time.monotonic_ns() - state["heartbeat_ns"]) / 1e6, 1),
-            "triggers": state["triggers"], "orders_sent": state["orders_sent"],
-            "acks": state["acks"], "rejects": state["rejects"],
-            "risk_rejects": state["risk_rejects"], "unknown": state["unknown"],
+            **{name: state[name] for name in COUNTER_HELP},
             "venues": venues,
             "peers": [{"address": p.address, "state": p.state} for p in self.peers],
             "mempool": self.watcher.stats, "latency": stages, "errors": self.errors,

@@ -112,13 +112,15 @@ addresses = ["{WALLET_B}"]
 
 
 def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
-            metrics_port: int | None = None, resting: bool = False) -> str:
+            metrics_port: int | None = None, resting: bool = False,
+            min_announcers: int = 1) -> str:
     """The daemon's configuration; `resting` legs rest on the book (GTC, 1 % behind
     it) and are cancelled at stop, instead of IOC legs that trade at once."""
     metrics = f"[metrics]\nport = {metrics_port}\n" if metrics_port else ""
     tif, offsets = ("GTC", (-100, -150)) if resting else ("IOC", (10, 20))
     return metrics + f"""[engine]
 paper = true
+min_announcers = {min_announcers}
 loop_mode = "interrupt"
 state_dir = "state"
 run_dir = "run"
@@ -200,7 +202,7 @@ class World:
 
     def __init__(self, work: Path, stack: ExitStack,
                  secret: str | None = None, metrics_port: int | None = None,
-                 resting: bool = False) -> None:
+                 resting: bool = False, min_announcers: int = 1) -> None:
         self.work, self.stack = work, stack
         work.mkdir(parents=True, exist_ok=True)
         self.block = mainnet_block()
@@ -218,6 +220,7 @@ class World:
         self.config = work / "stratum.toml"
         self.metrics_port = metrics_port
         self.resting = resting
+        self.min_announcers = min_announcers
 
     def start_exchange(self) -> subprocess.Popen[bytes]:
         proc = self.stack.enter_context(_process(
@@ -227,7 +230,7 @@ class World:
              str(self.work / "exchange.ready")], self.work / "exchange_sim.log"))
         self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
         self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert,
-                                       self.metrics_port, self.resting))
+                                       self.metrics_port, self.resting, self.min_announcers))
         return proc
 
     def start_daemon(self) -> subprocess.Popen[bytes]:
@@ -295,6 +298,7 @@ def run_demo(work: Path, secret: str | None = None,
     print(f"  triggers {state['triggers']} (expected {expected_triggers} deposits + whales: "
           f"{state['triggers'] - expected_triggers})")
     print(f"  orders {state['orders_sent']} (expected {expected_orders}), acks {state['acks']}, "
+          f"too few announcers {state['too_few_announcers']}, "
           f"venue rejects {state['rejects']}, risk rejects {state['risk_rejects']}, "
           f"unknown {state['unknown']}")
     print(f"  tick to trade (trigger received -> its orders submitted, n={send.count}): "

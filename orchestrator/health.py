@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from orchestrator.engine import COUNTER_HELP
 from orchestrator.errors import ListenError
 
 HEARTBEAT_STALE_S = 1.0
@@ -38,13 +39,15 @@ class EngineCollector(Collector):
                                 "time since the engine thread's last pass", value=age)
         yield GaugeMetricFamily("stratum_killed", "1 when the kill switch is set",
                                 value=int(state["killed"]))
-        for name, help_text in (("triggers", "actions the watcher fired"),
-                                ("orders_sent", "orders queued for send"),
-                                ("acks", "orders the venues accepted"),
-                                ("rejects", "orders the venues refused"),
-                                ("risk_rejects", "orders our risk checks refused"),
-                                ("unknown", "orders whose outcome is unknown")):
+        for name, help_text in COUNTER_HELP.items():
             yield CounterMetricFamily(f"stratum_{name}", help_text, value=state[name])
+        refused = CounterMetricFamily("stratum_risk_rejections",
+                                      "orders our risk checks refused, by reason",
+                                      labels=["venue", "reason"])
+        for venue, desk in zip(d.config.venues, d.desks, strict=True):
+            for reason, n in desk.rejections.items():
+                refused.add_metric([venue.name, reason], n)
+        yield refused
         conns = GaugeMetricFamily("stratum_connection_open", "1 when a venue connection is open",
                                   labels=["venue", "connection", "active"])
         for venue, desk in zip(d.config.venues, d.desks, strict=True):

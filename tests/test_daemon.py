@@ -207,3 +207,29 @@ def test_a_taken_metrics_port_fails_the_start_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr and "engine thread" not in run.stderr
     assert not (tmp_path / "run" / "engine.state").exists()
     assert not world.sock.exists()
+
+
+def test_triggers_refused_for_too_few_announcers_show_everywhere(tmp_path: Path) -> None:
+    """Issue 10 item 3: two peers, three announcers needed: every deposit triggers
+    and none trades; status, --json, top and the metrics say why."""
+    triggers = EXPECTED_ORDERS // LEGS_PER_TRIGGER
+    with ExitStack() as stack:
+        world = World(tmp_path, stack, metrics_port=free_port(), min_announcers=3)
+        world.start_exchange()
+        world.start_daemon()
+        world.start_peers()
+        assert wait(lambda: world.status()["mempool"]["txs"] >= 3314 + len(DEPOSITS)
+                    and world.status()["too_few_announcers"] >= triggers)
+        target = ("--config", str(world.config))
+        as_json = json.loads(stratum("status", *target, "--json").stdout)
+        table = stratum("status", *target).stdout
+        top = stratum("top", *target, "--count", "1").stdout
+        assert world.metrics_port is not None
+        metrics = scrape(world.metrics_port)
+        stratum("stop", *target)
+    assert as_json["triggers"] == as_json["too_few_announcers"] == triggers
+    assert as_json["orders_sent"] == 0 and as_json["bad_commands"] == 0
+    assert f"too few announcers {triggers}" in table
+    assert f"too few announcers {triggers}" in top
+    assert f"stratum_too_few_announcers_total {float(triggers)}" in metrics
+    assert "stratum_bad_commands_total 0.0" in metrics

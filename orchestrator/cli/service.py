@@ -167,8 +167,9 @@ def render(s: dict[str, Any]) -> str:
     lines = [
         f"stratum {s['version']}  pid {s['pid']}  up {s['uptime_s']} s  "
         f"heartbeat {s['heartbeat_age_ms']} ms ago" + ("  KILLED" if s["killed"] else ""),
-        f"triggers {s['triggers']}  orders {s['orders_sent']}  acks {s['acks']}  "
-        f"rejects {s['rejects']}  risk {s['risk_rejects']}  unknown {s['unknown']}",
+        f"triggers {s['triggers']}  orders {s['orders_sent']}  acks {s['acks']}",
+        f"refused: too few announcers {s['too_few_announcers']}  venue {s['rejects']}  "
+        f"risk {s['risk_rejects']}  unknown {s['unknown']}  bad commands {s['bad_commands']}",
         "",
         f"{'venue':<14}{'connections':<24}{'active':>7}{'orders':>8}{'acks':>6}{'open':>6}",
     ]
