@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestrator.desk import RiskLimits
-from orchestrator.errors import ConfigError
-from orchestrator.hotline import LoopMode
+from orchestrator.errors import ConfigError, NativeError
+from orchestrator.hotline import LoopMode, Trust
 from orchestrator.strategy.loader import StrategySpec, load_strategy, read_toml
 from orchestrator.venues import Leg, Profile, Secret, Side, binance, kraken
 
@@ -342,6 +342,19 @@ def _url(t: Table, key: str, schemes: tuple[str, ...], default: Any = _MISSING) 
     return url
 
 
+def _trust(t: Table, base: Path) -> Path | None:
+    """The trust anchors file, loaded as the daemon will load it: a file that is
+    missing or holds no certificate fails here, not at start."""
+    path: Path | None = t.path("trust", base, None)
+    if path is None:
+        return None
+    try:
+        Trust(str(path))
+    except NativeError as exc:
+        raise t.fail("trust", str(exc)) from None
+    return path
+
+
 def _is_simulator(host: str) -> bool:
     try:
         address = ipaddress.ip_address(host)
@@ -388,7 +401,7 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
     where = f"{t.source}: {t.key}"
     return VenueConfig(
         name=t.text("name"), profile=profile, url=url, address=address,
-        standby=t.get("standby", bool, True), trust=t.path("trust", base, None),
+        standby=t.get("standby", bool, True), trust=_trust(t, base),
         book_url=_url(t, "book_url", ("wss",), None),
         auth=t.choice("auth", auth_choices, auth_choices[0]),
         api_key=secret(secrets, t.text("api_key"), f"{where}.api_key"),

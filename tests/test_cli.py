@@ -13,6 +13,8 @@ import pytest
 
 from orchestrator import __version__
 from tests.conftest import ROOT
+from tests.test_config import GOOD
+from tests.test_config import write as write_config
 
 SERVICE_VERBS = ["run", "start", "stop", "status", "failover", "kill", "top"]
 
@@ -119,3 +121,13 @@ def test_bench_mempool_json() -> None:
     assert report["suite"] == "mempool" and report["transactions"] == 3315
     assert {r["name"] for r in report["results"]} == {"mempool/native", "mempool/python"}
     assert report["actions_per_pass"] > 0
+
+
+def test_check_fails_on_a_missing_trust_file(tmp_path: Path) -> None:
+    """Issue 10 item 4: check passed a config whose trust file was missing, and
+    start failed on it."""
+    config = write_config(tmp_path, GOOD.replace('address = "127.0.0.1"',
+                                                 'address = "127.0.0.1"\ntrust = "sim.pem"'))
+    proc = stratum("check", "--config", str(config))
+    assert proc.returncode == 1
+    assert f"venues[0].trust: trust anchors {tmp_path / 'sim.pem'}: No such file" in proc.stderr

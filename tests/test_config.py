@@ -114,6 +114,13 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
         edit('max_notional = "10000"', 'max_notional = "10000"\norders_per_second = 10'),
         r"venues\[0\]\.risk: orders_per_second 10 with burst 4 lets 104 orders through in "
         r"10 s, above binance's documented 50"),
+    "missing trust file": (edit('address = "127.0.0.1"', 'address = "127.0.0.1"\n'
+                                'trust = "sim.pem"'),
+                           r"venues\[0\]\.trust: trust anchors .*sim\.pem: No such file"),
+    "trust file without a certificate": (
+        edit('address = "127.0.0.1"', 'address = "127.0.0.1"\ntrust = "strategy.toml"'),
+        r"venues\[0\]\.trust: trust anchors .*strategy\.toml: the trust file holds no "
+        r"usable certificate"),
     "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
                  r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
 }
