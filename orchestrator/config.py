@@ -226,12 +226,24 @@ def load_secrets(path: Path) -> dict[str, Secret]:
     return secrets
 
 
-def secret(secrets: dict[str, Secret], name: str, where: str) -> Secret:
+def _secrets(path: Path | None) -> tuple[dict[str, Secret], str]:
+    """The secrets file's secrets, and how an error names the file. A file that
+    does not exist is no error as long as every secret is in the environment;
+    one that exists must be sound (owner-only, valid) whatever the environment says."""
+    if path is None:
+        return {}, "no secrets file ([secrets] file)"
+    if not os.path.lexists(path):
+        return {}, f"the secrets file ({path}: does not exist)"
+    return load_secrets(path), "the secrets file"
+
+
+def secret(secrets: dict[str, Secret], name: str, where: str,
+           source: str = "the secrets file") -> Secret:
     env = os.environ.get("STRATUM_SECRET_" + name.upper().replace("-", "_"))
     if env:
         return Secret(env)
     if name not in secrets:
-        raise ConfigError(f"{where}: secret {name!r} is neither in the secrets file nor in "
+        raise ConfigError(f"{where}: secret {name!r} is neither in {source} nor in "
                           f"STRATUM_SECRET_{name.upper().replace('-', '_')}")
     return secrets[name]
 
@@ -368,8 +380,8 @@ VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "book_url
               "client_prefix", "on", "risk", "legs", "cancel_on_stop"}
 
 
-def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfig,
-           actions: dict[str, int]) -> VenueConfig:
+def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
+           engine: EngineConfig, actions: dict[str, int]) -> VenueConfig:
     profile = t.choice("profile", tuple(PROFILES))
     auth_choices = ("hmac", "session") if profile == "binance" else ("token",)
     url = _url(t, "url", ("wss",), PROFILES[profile].ws_url)
@@ -404,8 +416,8 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
         standby=t.get("standby", bool, True), trust=_trust(t, base),
         book_url=_url(t, "book_url", ("wss",), None),
         auth=t.choice("auth", auth_choices, auth_choices[0]),
-        api_key=secret(secrets, t.text("api_key"), f"{where}.api_key"),
-        secret=secret(secrets, t.text("secret"), f"{where}.secret"),
+        api_key=secret(secrets, t.text("api_key"), f"{where}.api_key", source),
+        secret=secret(secrets, t.text("secret"), f"{where}.secret", source),
         rest_url=_url(t, "rest_url", ("https",), None),
         response_type=t.choice("response_type", ("ACK", "RESULT", "FULL"), "ACK"),
         recv_window_ms=t.integer("recv_window_ms", 1, 60000, 5000),
@@ -467,9 +479,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                            default={}))
     secrets_table = top.table("secrets", {"file"}, default={})
     secrets_file = secrets_table.path("file", base, None)
-    secrets = load_secrets(secrets_file) if secrets_file is not None else {}
+    secrets, source = _secrets(secrets_file)
     bitcoin = _bitcoin(top.table("bitcoin", {"strategy", "peers"}, {"strategy", "peers"}), base)
-    venues = tuple(_venue(v, base, secrets, engine, bitcoin.strategy.actions)
+    venues = tuple(_venue(v, base, secrets, source, engine, bitcoin.strategy.actions)
                    for v in top.tables("venues", VENUE_KEYS,
                                        {"name", "profile", "api_key", "secret", "on",
                                         "risk", "legs"}))

@@ -73,6 +73,17 @@ def test_the_example_is_valid_but_for_its_secrets(tmp_path: Path) -> None:
     assert config.venues[0].risk.max_open_orders == 8
 
 
+def test_the_example_loads_with_its_secrets_in_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10 item 5: the secrets file it names (/etc/stratum/secrets.toml) need
+    not exist when every secret is in the environment."""
+    assert not Path("/etc/stratum/secrets.toml").exists()
+    monkeypatch.setenv("STRATUM_SECRET_BINANCE_API_KEY", "k")
+    monkeypatch.setenv("STRATUM_SECRET_BINANCE_SECRET", "s")
+    config = load_config(ROOT / "examples" / "stratum.toml")
+    assert config.venues[0].secret.reveal() == b"s"
+
+
 def edit(old: str, new: str) -> Callable[[Path], Path]:
     return lambda tmp: write(tmp, GOOD.replace(old, new, 1))
 
@@ -81,8 +92,10 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing key": (edit('profile = "binance"\n', ""), r"venues\[0\]\.profile: missing"),
     "wrong type": (edit("paper = true", 'paper = "yes"'),
                    r"engine\.paper: must be bool, not str"),
-    "unreadable secret file": (lambda tmp: write(tmp, GOOD.replace(
-        '"secrets.toml"', '"nowhere.toml"')), r"nowhere\.toml: secrets file cannot be read"),
+    "missing secret file": (lambda tmp: write(tmp, GOOD.replace(
+        '"secrets.toml"', '"nowhere.toml"')),
+        r"venues\[0\]\.api_key: secret 'key' is neither in the secrets file "
+        r"\(.*nowhere\.toml: does not exist\) nor in STRATUM_SECRET_KEY"),
     "group-readable secret file": (lambda tmp: write(tmp, mode=0o640),
                                    r"readable by group or others \(mode 0640\)"),
     "unknown venue": (edit('profile = "binance"', 'profile = "ftx"'),
