@@ -233,3 +233,19 @@ def test_triggers_refused_for_too_few_announcers_show_everywhere(tmp_path: Path)
     assert f"too few announcers {triggers}" in top
     assert f"stratum_too_few_announcers_total {float(triggers)}" in metrics
     assert "stratum_bad_commands_total 0.0" in metrics
+
+
+def test_start_returns_once_the_venue_is_ready_or_says_why_not(tmp_path: Path) -> None:
+    """`start` waits for every venue to be ready to trade (the README's steps rely
+    on it); with the exchange gone it names the venue and its connections."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        exchange = world.start_exchange()
+        exchange.terminate()
+        exchange.wait(timeout=30)
+        started = stratum("start", "--config", str(world.config), "--wait", "3")
+        stopped = stratum("stop", "--config", str(world.config))
+    assert started.returncode == 1
+    assert "stratum start: running (pid " in started.stderr
+    assert "but not ready to trade after 3 s: sim-binance (" in started.stderr
+    assert stopped.returncode == 0

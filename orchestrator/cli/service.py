@@ -53,6 +53,12 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the configuration file")
 
 
+def _add_start(parser: argparse.ArgumentParser) -> None:
+    _add_run(parser)
+    parser.add_argument("--wait", type=float, default=START_TIMEOUT_S, metavar="SECONDS",
+                        help="how long to wait for every venue to be ready to trade")
+
+
 def _run(args: argparse.Namespace) -> int:
     from orchestrator.daemon import Daemon
 
@@ -66,6 +72,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    if args.wait <= 0:
+        print("stratum start: --wait must be positive", file=sys.stderr)
+        return EXIT_USAGE
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -83,18 +92,33 @@ def _start(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "orchestrator", "run", "--config", str(args.config)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
             start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + args.wait
+    reply: dict[str, Any] = {}
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return _fail("start", RuntimeError(f"the daemon exited ({proc.returncode}); "
                                                f"see {log_path}"))
         try:
-            request(sock, "status", timeout=2)
+            reply = request(sock, "status", timeout=2)
+        except ControlError:
+            reply = {}
+        waiting = _not_ready(reply)
+        if reply and not waiting:
             print(f"stratum started (pid {proc.pid}; log {log_path})")
             return EXIT_OK
-        except ControlError:
-            time.sleep(0.1)
-    return _fail("start", TimeoutError(f"no answer on {sock} after {START_TIMEOUT_S:.0f}s"))
+        time.sleep(0.1)
+    if reply:
+        return _fail("start", TimeoutError(
+            f"running (pid {proc.pid}), but not ready to trade after {args.wait:g} s: "
+            f"{', '.join(_not_ready(reply))}; see {log_path}"))
+    return _fail("start", TimeoutError(f"no answer on {sock} after {args.wait:g} s"))
+
+
+def _not_ready(reply: dict[str, Any]) -> list[str]:
+    """The venues of a status reply with no connection ready to trade (logged on,
+    clock synced), each with its connections' states."""
+    return [f"{v['name']} ({'/'.join(v['connections'])})" for v in reply.get("venues", [])
+            if not v["ready"]]
 
 
 # -- talking to a running daemon -----------------------------------------------
@@ -221,7 +245,8 @@ def _top(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     Command("run", "run the service in the foreground (what systemd runs)", _add_run, _run),
-    Command("start", "start the service in the background", _add_run, _start),
+    Command("start", "start the service in the background; returns once every venue is "
+            "ready to trade", _add_start, _start),
     Command("stop", "stop gracefully: no more triggers, close connections, flush journals",
             _add_target, _stop),
     Command("status", "show the service's state (LSB exit codes)", _add_status, _status),
