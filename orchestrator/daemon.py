@@ -4,9 +4,10 @@
 `stratum run --config FILE` runs this in the foreground (what systemd runs).
 The hot thread does the trading; this process keeps each venue connection
 ready (logon, clock), feeds top-of-book prices, fails over when a primary
-connection dies, and answers `status`, `kill`, `failover` and `stop` on the
-control socket. Nothing here logs a secret: credentials are Secret objects
-whose repr is hidden, and errors name keys, never values.
+connection dies, and answers `status`, `kill`, `resume` (which clears the
+kill switch), `failover` and `stop` on the control socket. Nothing here logs a
+secret: credentials are Secret objects whose repr is hidden, and errors name
+keys, never values.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class Daemon:
         self.strategy = build_strategy(spec)
         self.watcher = Watcher(self.loop, self.strategy, network=spec.network)
         self.peers = [self.watcher.add_peer(ip, port) for ip, port in config.bitcoin.peers]
+        self.operator_actions: list[dict[str, str]] = []
         self._listen()
         try:
             self._build()
@@ -337,8 +339,13 @@ class Daemon:
             return {"ok": True, **self.status()}
         if cmd == "kill":
             self.engine.kill()
-            log.warning("kill switch set by the operator: no further order leaves")
+            self._operator("kill", "kill switch set by the operator: no further order leaves")
             return {"ok": True, "killed": True}
+        if cmd == "resume":
+            self.engine.kill(False)
+            self._operator("resume", "kill switch cleared by the operator: orders may leave "
+                                     "again")
+            return {"ok": True, "killed": False}
         if cmd == "stop":
             self.stopping = True
             return {"ok": True, "stopping": True}
@@ -351,8 +358,16 @@ class Daemon:
                 self.engine.failover(names.index(request["venue"]))
             except StratumError as exc:
                 return {"ok": False, "error": str(exc)}
+            self._operator("failover", f"{request['venue']}: failover to the standby "
+                                       "connection by the operator")
             return {"ok": True}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def _operator(self, action: str, text: str) -> None:
+        """What the operator did: logged, and the last few shown by status."""
+        log.warning("%s", text)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.operator_actions = [*self.operator_actions[-9:], {"at": at, "action": action}]
 
     def status(self) -> dict[str, Any]:
         state = self.engine.state()
@@ -382,4 +397,5 @@ class Daemon:
             "venues": venues,
             "peers": [{"address": p.address, "state": p.state} for p in self.peers],
             "mempool": self.watcher.stats, "latency": stages, "errors": self.errors,
+            "operator": self.operator_actions,
         }

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 from tests.test_config import GOOD
 from tests.test_config import write as write_config
 
-SERVICE_VERBS = ["run", "start", "stop", "status", "failover", "kill", "top"]
+SERVICE_VERBS = ["run", "start", "stop", "status", "failover", "kill", "resume", "top"]
 
 
 def stratum(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,11 +43,42 @@ def test_no_command_is_a_usage_error() -> None:
     assert stratum().returncode == 2
 
 
-@pytest.mark.parametrize("name", ["stop", "kill", "top"])
+@pytest.mark.parametrize("name", ["kill", "resume", "top"])
 def test_verbs_without_a_daemon_say_so(name: str, tmp_path: Path) -> None:
     proc = stratum(name, "--socket", str(tmp_path / "none.sock"))
     assert proc.returncode == 1
     assert f"stratum {name}: no daemon listening on" in proc.stderr
+
+
+def test_stop_without_a_daemon_has_nothing_to_do(tmp_path: Path) -> None:
+    """As `systemctl stop` on a stopped unit: exit 0 (issue 10 item 6)."""
+    proc = stratum("stop", "--socket", str(tmp_path / "none.sock"))
+    assert proc.returncode == 0, proc.stderr
+    assert "stratum stop: not running (no daemon listening on" in proc.stdout
+
+
+def test_a_reader_that_leaves_gets_no_traceback(tmp_path: Path) -> None:
+    """`stratum status | head -1`: the pipe closes before stratum writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "orchestrator", "status", "--socket",
+                               str(tmp_path / "none.sock")], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60, cwd=ROOT)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize(("args", "default"), [
+    (["top"], "(default: 1.0)"), (["start"], "(default: 60.0)"),
+    (["demo"], "(default: build/demo)"), (["top"], "(default: 0)"),
+])
+def test_help_says_the_defaults(args: list[str], default: str) -> None:
+    proc = stratum(*args, "--help")
+    assert proc.returncode == 0
+    assert default in " ".join(proc.stdout.split())
 
 
 def test_status_without_a_daemon_is_lsb_not_running(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ peer simulators (the demo's world), driven through the CLI and its socket."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import socket
 import stat
 import subprocess
@@ -116,7 +118,11 @@ def test_failover_command(tmp_path: Path) -> None:
         proc = stratum("failover", "--config", str(world.config), "sim-binance")
         assert proc.returncode == 0, proc.stderr
         assert wait(lambda: world.status()["venues"][0]["active"] == 1, 5)
+        operator = world.status()["operator"]
         stratum("stop", "--config", str(world.config))
+    assert [a["action"] for a in operator] == ["failover"]
+    log = (tmp_path / "stratum.log").read_text()
+    assert "sim-binance: failover to the standby connection by the operator" in log
 
 
 def scrape_while_up(port: int, out: list[str], timeout: float = 90.0) -> None:
@@ -249,3 +255,54 @@ def test_start_returns_once_the_venue_is_ready_or_says_why_not(tmp_path: Path) -
     assert "stratum start: running (pid " in started.stderr
     assert "but not ready to trade after 3 s: sim-binance (" in started.stderr
     assert stopped.returncode == 0
+
+
+def test_resume_undoes_the_kill(tmp_path: Path) -> None:
+    """Issue 10 item 6: `kill` could not be undone. `resume` clears the switch,
+    logged and shown by status; the deposits then trade as usual."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        world.start_exchange()
+        daemon = world.start_daemon()
+        target = ("--config", str(world.config))
+        assert stratum("kill", *target).returncode == 0
+        killed = world.status()
+        resumed = stratum("resume", *target)
+        table = stratum("status", *target).stdout
+        world.start_peers()
+        assert wait(lambda: world.status().get("acks", 0) >= EXPECTED_ORDERS)
+        status = world.status()
+        assert stratum("stop", *target).returncode == 0
+        assert daemon.wait(timeout=30) == 0
+    assert killed["killed"] and killed["venues"][0]["killed"]
+    assert resumed.returncode == 0, resumed.stderr
+    assert not status["killed"] and not status["venues"][0]["killed"]
+    assert status["orders_sent"] == status["acks"] == EXPECTED_ORDERS
+    assert [a["action"] for a in status["operator"]] == ["kill", "resume"]
+    assert "KILLED" not in table and "operator: resume at " in table
+    log = (tmp_path / "stratum.log").read_text()
+    assert log.index("kill switch set by the operator") < \
+        log.index("kill switch cleared by the operator")
+
+
+def test_top_quits_on_q(tmp_path: Path) -> None:
+    """Issue 10 item 6: top had no quit key (only ^C)."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        world.start_exchange()
+        world.start_daemon()
+        main, tty = os.openpty()
+        stack.callback(os.close, main)
+        top = subprocess.Popen([sys.executable, "-m", "orchestrator", "top", "--config",
+                                str(world.config), "--interval", "0.2"],
+                               stdin=tty, stdout=tty, stderr=tty, cwd=ROOT)
+        os.close(tty)
+        stack.callback(top.kill)
+        seen, deadline = b"", time.monotonic() + 30
+        while b"q: quit" not in seen:
+            assert time.monotonic() < deadline and select.select([main], [], [], 5)[0], seen
+            seen += os.read(main, 65536)
+        os.write(main, b"q")
+        assert top.wait(timeout=10) == 0
+        stratum("stop", "--config", str(world.config))
+    assert b"sim-binance" in seen

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Operator verbs: run, start, stop, status, kill, failover, top.
+"""Operator verbs: run, start, stop, status, kill, resume, failover, top.
 
 They find the daemon through its control socket (<run_dir>/control.sock of
 the configuration, or --socket). `status` follows LSB: 0 running, 3 not
@@ -12,15 +12,20 @@ import argparse
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
+import termios
 import time
+import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 from orchestrator.config import load_config
-from orchestrator.control import ControlError, request
+from orchestrator.control import ControlError, NotRunningError, request
 from orchestrator.errors import ConfigError, StratumError
 
 STATUS_RUNNING, STATUS_NOT_RUNNING, STATUS_UNKNOWN = 0, 3, 4
@@ -136,18 +141,31 @@ def _ask(verb: str, args: argparse.Namespace, **fields: Any) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    code = _ask("stop", args)
-    if code != EXIT_OK:
-        return code
-    path = _socket(args)
+    try:
+        path = _socket(args)
+        reply = request(path, "stop")
+    except NotRunningError as exc:
+        print(f"stratum stop: not running ({exc})")   # as `systemctl stop`: nothing to do
+        return EXIT_OK
+    except (ControlError, ConfigError) as exc:
+        return _fail("stop", exc)
+    if not reply.get("ok"):
+        return _fail("stop", RuntimeError(reply.get("error", "refused")))
     deadline = time.monotonic() + 30
     while path.exists() and time.monotonic() < deadline:   # gone once it has stopped
         time.sleep(0.05)
-    return EXIT_OK if not path.exists() else _fail("stop", TimeoutError("still running"))
+    if path.exists():
+        return _fail("stop", TimeoutError("still running"))
+    print("stratum stop: done")
+    return EXIT_OK
 
 
 def _kill(args: argparse.Namespace) -> int:
     return _ask("kill", args)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    return _ask("resume", args)
 
 
 def _add_failover(parser: argparse.ArgumentParser) -> None:
@@ -172,7 +190,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         reply = request(path, "status", timeout=5)
     except ControlError as exc:
-        not_running = not path.exists() or "no daemon" in str(exc)
+        not_running = isinstance(exc, NotRunningError)
         if args.json:
             print(json.dumps({"state": "stopped" if not_running else "unknown",
                               "error": str(exc)}))
@@ -211,6 +229,8 @@ def render(s: dict[str, Any]) -> str:
                      f"{h['p99_ns'] / 1000:>10.1f}")
     for error in s["errors"][-5:]:
         lines.append(f"error: {error}")
+    for action in s["operator"][-3:]:
+        lines.append(f"operator: {action['action']} at {action['at']}")
     return "\n".join(lines)
 
 
@@ -228,19 +248,47 @@ def _top(args: argparse.Namespace) -> int:
     n = 0
     try:
         path = _socket(args)
-        while args.count == 0 or n < args.count:
-            reply = request(path, "status", timeout=5)
-            if sys.stdout.isatty():
-                print("\x1b[H\x1b[2J", end="")
-            print(render(reply), flush=True)
-            n += 1
-            if args.count == 0 or n < args.count:
-                time.sleep(args.interval)
+        with _keys() as keys:
+            while args.count == 0 or n < args.count:
+                reply = request(path, "status", timeout=5)
+                if sys.stdout.isatty():
+                    print("\x1b[H\x1b[2J", end="")
+                print(render(reply) + ("\n\nq: quit" if keys is not None else ""), flush=True)
+                n += 1
+                if (args.count == 0 or n < args.count) and _quit_key(keys, args.interval):
+                    break
     except (ControlError, ConfigError) as exc:
         return _fail("top", exc)
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+@contextmanager
+def _keys() -> Iterator[int | None]:
+    """The terminal's file descriptor in cbreak mode (keys arrive one by one,
+    unechoed), restored afterwards; None when stdin is no terminal."""
+    fd = sys.stdin.fileno() if sys.stdin and sys.stdin.isatty() else None
+    if fd is None:
+        yield None
+        return
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        yield fd
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _quit_key(fd: int | None, timeout: float) -> bool:
+    """Waits `timeout` seconds; True as soon as q is pressed."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if fd is None:
+            time.sleep(left)
+        elif select.select([fd], [], [], left)[0] and os.read(fd, 1) in (b"q", b"Q", b""):
+            return True                 # q, or the terminal is gone
+    return False
 
 
 COMMANDS = [
@@ -250,8 +298,12 @@ COMMANDS = [
     Command("stop", "stop gracefully: no more triggers, close connections, flush journals",
             _add_target, _stop),
     Command("status", "show the service's state (LSB exit codes)", _add_status, _status),
-    Command("kill", "kill switch: no further order leaves", _add_target, _kill),
+    Command("kill", "kill switch: no further order leaves (until `resume`)", _add_target,
+            _kill),
+    Command("resume", "clear the kill switch: orders may leave again (orders the kill left "
+            "unknown stay unknown)", _add_target, _resume),
     Command("failover", "switch a venue to its hot standby connection", _add_failover,
             _failover),
-    Command("top", "live view of connections, peers, orders and latency", _add_top, _top),
+    Command("top", "live view of connections, peers, orders and latency (q quits)", _add_top,
+            _top),
 ]
