@@ -165,11 +165,14 @@ offset_bps = {offsets[1]}
 """
 
 
-def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
+def histogram_figure(stages: dict[str, Histogram]) -> Any:
+    """Tick to trade and trigger to answer: counts per bucket (whole numbers on
+    the axis), with each stage's p50 and p99 marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from orchestrator._native import lib
 
@@ -178,13 +181,28 @@ def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
         h = stages[name]
         xs = [lib.st_histogram_bucket_low(i) / 1000 for i, n in enumerate(h.buckets) if n]
         ys = [n for n in h.buckets if n]
-        ax.bar(xs, ys, width=[x * 0.1 for x in xs], alpha=0.7, label=f"{name} (n={h.count})")
+        bars = ax.bar(xs, ys, width=[x * 0.1 for x in xs], alpha=0.7,
+                      label=f"{name} (n={h.count})")
+        colour = bars.patches[0].get_facecolor() if bars.patches else None
+        for q, style in ((0.5, "--"), (0.99, ":")):
+            at = h.percentile(q) / 1000
+            if h.count:
+                ax.axvline(at, color=colour, linestyle=style, alpha=1.0,
+                           label=f"{name} p{round(q * 100)} {at:.1f} µs")
     ax.set_xscale("log")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("µs (engine timestamps; bucket lower bounds)")
     ax.set_ylabel("orders / triggers")
     ax.set_title("stratum demo: tick to trade, against simulators on loopback")
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
+    return fig
+
+
+def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = histogram_figure(stages)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -194,6 +212,14 @@ def _status(sock: Path) -> dict[str, Any]:
         return request(sock, "status", timeout=5)
     except ControlError:
         return {}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner reads, created so (no moment at a wider mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, 0o600)              # it may have existed with another mode
+        f.write(text)
 
 
 class World:
@@ -208,12 +234,12 @@ class World:
         self.block = mainnet_block()
         self.cert, self.key = self_signed_localhost(work)
         secret = secret or secrets.token_hex(32)
-        (work / "accounts.json").write_text(json.dumps(
+        # Both hold the HMAC secret: the simulator's accounts and our secrets file.
+        _write_private(work / "accounts.json", json.dumps(
             {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
         (work / "strategy.toml").write_text(_strategy())
-        secrets_file = work / "secrets.toml"
-        secrets_file.write_text(f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
-        os.chmod(secrets_file, 0o600)
+        _write_private(work / "secrets.toml",
+                       f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
         self.peer_ports = [free_port(), free_port()]
         self.sim: dict[str, int] = {}
         self.sock = work / "run" / "control.sock"
