@@ -469,12 +469,14 @@ def _network(t: Table) -> NetworkConfig:
         busy_poll_us=t.integer("busy_poll_us", 0, 1_000_000, None))
 
 
+ENGINE_KEYS = {"loop_mode", "state_dir", "run_dir", "paper", "min_announcers", "ack_timeout"}
+
+
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.parent
     top = Table(str(path), "", data, {"engine", "cpus", "secrets", "bitcoin", "venues",
                                       "metrics", "network"}, {"bitcoin", "venues"})
-    engine = _engine(top.table("engine", {"loop_mode", "state_dir", "run_dir", "paper",
-                                          "min_announcers", "ack_timeout"}, default={}), base)
+    engine = _engine(top.table("engine", ENGINE_KEYS, default={}), base)
     cpus = _cpus(top.table("cpus", {"hot", "sqpoll", "orchestrator", "mlockall", "sched_fifo"},
                            default={}))
     secrets_table = top.table("secrets", {"file"}, default={})
@@ -498,6 +500,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(path, engine, cpus, bitcoin, venues,
                   _metrics(metrics) if metrics else None,
                   _network(network) if network else None)
+
+
+def load_run_dir(path: str | Path) -> Path:
+    """Where the daemon of this configuration has its control socket: [engine]
+    alone is read, so that talking to a running daemon needs no secrets."""
+    path = Path(path)
+    data = read_toml(path)
+    top = Table(str(path), "", data, set(data))
+    return _engine(top.table("engine", ENGINE_KEYS, default={}), path.parent).run_dir
 
 
 def load_config(path: str | Path) -> Config:

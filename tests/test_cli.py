@@ -162,3 +162,13 @@ def test_check_fails_on_a_missing_trust_file(tmp_path: Path) -> None:
     proc = stratum("check", "--config", str(config))
     assert proc.returncode == 1
     assert f"venues[0].trust: trust anchors {tmp_path / 'sim.pem'}: No such file" in proc.stderr
+
+
+def test_talking_to_the_daemon_needs_no_secrets(tmp_path: Path) -> None:
+    """status/stop/kill find the socket from [engine] alone: a shell without the
+    daemon's secrets (the README's paper run keeps them in the environment) can
+    still ask."""
+    config = write_config(tmp_path, GOOD.replace('"secrets.toml"', '"elsewhere.toml"'))
+    proc = stratum("status", "--config", str(config))
+    assert proc.returncode == 3, proc.stderr                # not running, not unknown
+    assert f"no daemon listening on {tmp_path / 'run' / 'control.sock'}" in proc.stdout

@@ -48,7 +48,7 @@ def test_the_paper_run_of_the_readme(tmp_path: Path) -> None:
     (tmp_path / "orchestrator").symlink_to(ROOT / "orchestrator")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     paper = tmp_path / "build" / "paper"
-    sock = str(paper / "run" / "control.sock")
+    config = str(tmp_path / "examples" / "paper.toml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUM_")}
     bash = subprocess.Popen(
         ["unshare", "--net", "--", "bash", "-c", "ip link set lo up && exec bash -e"],
@@ -59,7 +59,7 @@ def test_the_paper_run_of_the_readme(tmp_path: Path) -> None:
         bash.stdin.write(readme_block("start") + f"echo {DONE}\n")
         bash.stdin.flush()
         started = read_until(bash, DONE, 120)
-        assert wait(lambda: json.loads(stratum("status", "--socket", sock, "--json").stdout)
+        assert wait(lambda: json.loads(stratum("status", "--config", config, "--json").stdout)
                     .get("acks", 0) >= 2)
         bash.stdin.write(readme_block("stop") + f"echo {DONE}\nexit\n")
         bash.stdin.flush()
@@ -67,7 +67,7 @@ def test_the_paper_run_of_the_readme(tmp_path: Path) -> None:
         bash.stdin.close()
         assert bash.wait(timeout=30) == 0, started + stopped
     finally:
-        stratum("stop", "--socket", sock)   # the secrets are in bash's environment only
+        stratum("stop", "--config", config)   # needs no secrets (they are in bash's only)
         os.killpg(bash.pid, signal.SIGTERM)
         bash.wait(timeout=30)
     assert re.search(r"configuration +ok", started) and not re.search(r" wrong ", started)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
-from orchestrator.config import load_config
+from orchestrator.config import load_config, load_run_dir
 from orchestrator.control import ControlError, NotRunningError, request
 from orchestrator.errors import ConfigError, StratumError
 
@@ -43,7 +43,7 @@ def _socket(args: argparse.Namespace) -> Path:
     path = args.config or os.environ.get("STRATUM_CONFIG")
     if not path:
         raise ConfigError("no --config, --socket or $STRATUM_CONFIG: which daemon?")
-    return load_config(path).engine.run_dir / "control.sock"
+    return load_run_dir(path) / "control.sock"
 
 
 def _fail(verb: str, exc: Exception, code: int = EXIT_FAILURE) -> int:
