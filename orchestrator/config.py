@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestrator.desk import RiskLimits
-from orchestrator.errors import ConfigError
-from orchestrator.hotline import LoopMode
+from orchestrator.errors import ConfigError, NativeError
+from orchestrator.hotline import LoopMode, Trust
 from orchestrator.mempool import PeerPolicy
 from orchestrator.strategy.loader import StrategySpec, load_strategy, read_toml
 from orchestrator.venues import Leg, Profile, Secret, Side, binance, kraken
@@ -228,12 +228,24 @@ def load_secrets(path: Path) -> dict[str, Secret]:
     return secrets
 
 
-def secret(secrets: dict[str, Secret], name: str, where: str) -> Secret:
+def _secrets(path: Path | None) -> tuple[dict[str, Secret], str]:
+    """The secrets file's secrets, and how an error names the file. A file that
+    does not exist is no error as long as every secret is in the environment;
+    one that exists must be sound (owner-only, valid) whatever the environment says."""
+    if path is None:
+        return {}, "no secrets file ([secrets] file)"
+    if not os.path.lexists(path):
+        return {}, f"the secrets file ({path}: does not exist)"
+    return load_secrets(path), "the secrets file"
+
+
+def secret(secrets: dict[str, Secret], name: str, where: str,
+           source: str = "the secrets file") -> Secret:
     env = os.environ.get("STRATUM_SECRET_" + name.upper().replace("-", "_"))
     if env:
         return Secret(env)
     if name not in secrets:
-        raise ConfigError(f"{where}: secret {name!r} is neither in the secrets file nor in "
+        raise ConfigError(f"{where}: secret {name!r} is neither in {source} nor in "
                           f"STRATUM_SECRET_{name.upper().replace('-', '_')}")
     return secrets[name]
 
@@ -370,6 +382,19 @@ def _url(t: Table, key: str, schemes: tuple[str, ...], default: Any = _MISSING) 
     return url
 
 
+def _trust(t: Table, base: Path) -> Path | None:
+    """The trust anchors file, loaded as the daemon will load it: a file that is
+    missing or holds no certificate fails here, not at start."""
+    path: Path | None = t.path("trust", base, None)
+    if path is None:
+        return None
+    try:
+        Trust(str(path))
+    except NativeError as exc:
+        raise t.fail("trust", str(exc)) from None
+    return path
+
+
 def _is_simulator(host: str) -> bool:
     try:
         address = ipaddress.ip_address(host)
@@ -383,8 +408,8 @@ VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "book_url
               "client_prefix", "on", "risk", "legs", "cancel_on_stop"}
 
 
-def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfig,
-           actions: dict[str, int]) -> VenueConfig:
+def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
+           engine: EngineConfig, actions: dict[str, int]) -> VenueConfig:
     profile = t.choice("profile", tuple(PROFILES))
     auth_choices = ("hmac", "session") if profile == "binance" else ("token",)
     url = _url(t, "url", ("wss",), PROFILES[profile].ws_url)
@@ -416,11 +441,11 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], engine: EngineConfi
     where = f"{t.source}: {t.key}"
     return VenueConfig(
         name=t.text("name"), profile=profile, url=url, address=address,
-        standby=t.get("standby", bool, True), trust=t.path("trust", base, None),
+        standby=t.get("standby", bool, True), trust=_trust(t, base),
         book_url=_url(t, "book_url", ("wss",), None),
         auth=t.choice("auth", auth_choices, auth_choices[0]),
-        api_key=secret(secrets, t.text("api_key"), f"{where}.api_key"),
-        secret=secret(secrets, t.text("secret"), f"{where}.secret"),
+        api_key=secret(secrets, t.text("api_key"), f"{where}.api_key", source),
+        secret=secret(secrets, t.text("secret"), f"{where}.secret", source),
         rest_url=_url(t, "rest_url", ("https",), None),
         response_type=t.choice("response_type", ("ACK", "RESULT", "FULL"), "ACK"),
         recv_window_ms=t.integer("recv_window_ms", 1, 60000, 5000),
@@ -472,19 +497,21 @@ def _network(t: Table) -> NetworkConfig:
         busy_poll_us=t.integer("busy_poll_us", 0, 1_000_000, None))
 
 
+ENGINE_KEYS = {"loop_mode", "state_dir", "run_dir", "paper", "min_announcers", "ack_timeout"}
+
+
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.parent
     top = Table(str(path), "", data, {"engine", "cpus", "secrets", "bitcoin", "venues",
                                       "metrics", "network"}, {"bitcoin", "venues"})
-    engine = _engine(top.table("engine", {"loop_mode", "state_dir", "run_dir", "paper",
-                                          "min_announcers", "ack_timeout"}, default={}), base)
+    engine = _engine(top.table("engine", ENGINE_KEYS, default={}), base)
     cpus = _cpus(top.table("cpus", {"hot", "sqpoll", "orchestrator", "mlockall", "sched_fifo"},
                            default={}))
     secrets_table = top.table("secrets", {"file"}, default={})
     secrets_file = secrets_table.path("file", base, None)
-    secrets = load_secrets(secrets_file) if secrets_file is not None else {}
+    secrets, source = _secrets(secrets_file)
     bitcoin = _bitcoin(top.table("bitcoin", BITCOIN_KEYS, {"strategy", "peers"}), base)
-    venues = tuple(_venue(v, base, secrets, engine, bitcoin.strategy.actions)
+    venues = tuple(_venue(v, base, secrets, source, engine, bitcoin.strategy.actions)
                    for v in top.tables("venues", VENUE_KEYS,
                                        {"name", "profile", "api_key", "secret", "on",
                                         "risk", "legs"}))
@@ -501,6 +528,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(path, engine, cpus, bitcoin, venues,
                   _metrics(metrics) if metrics else None,
                   _network(network) if network else None)
+
+
+def load_run_dir(path: str | Path) -> Path:
+    """Where the daemon of this configuration has its control socket: [engine]
+    alone is read, so that talking to a running daemon needs no secrets."""
+    path = Path(path)
+    data = read_toml(path)
+    top = Table(str(path), "", data, set(data))
+    return _engine(top.table("engine", ENGINE_KEYS, default={}), path.parent).run_dir
 
 
 def load_config(path: str | Path) -> Config:

@@ -3,7 +3,7 @@
 JSON request and one JSON reply per connection.
 
     {"cmd": "status"} -> {"ok": true, ...}
-    {"cmd": "kill"} | {"cmd": "stop"} | {"cmd": "failover", "venue": NAME}
+    {"cmd": "kill"} | {"cmd": "resume"} | {"cmd": "stop"} | {"cmd": "failover", "venue": NAME}
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 class ControlError(StratumError):
     """The daemon is not there, or said no."""
+
+
+class NotRunningError(ControlError):
+    """Nothing listens on the socket: the daemon is not running."""
 
 
 class ControlServer:
@@ -94,7 +98,7 @@ def request(path: Path, cmd: str, timeout: float = 10.0, **fields: Any) -> dict[
             sock.sendall(json.dumps({"cmd": cmd, **fields}).encode() + b"\n")
             raw = _read_line(sock)
         except (FileNotFoundError, ConnectionRefusedError):
-            raise ControlError(f"no daemon listening on {path}") from None
+            raise NotRunningError(f"no daemon listening on {path}") from None
         except (OSError, ValueError) as exc:
             raise ControlError(f"{path}: no answer ({exc})") from None
     try:

@@ -4,9 +4,10 @@
 `stratum run --config FILE` runs this in the foreground (what systemd runs).
 The hot thread does the trading; this process keeps each venue connection
 ready (logon, clock), feeds top-of-book prices, fails over when a primary
-connection dies, and answers `status`, `kill`, `failover` and `stop` on the
-control socket. Nothing here logs a secret: credentials are Secret objects
-whose repr is hidden, and errors name keys, never values.
+connection dies, and answers `status`, `kill`, `resume` (which clears the
+kill switch), `failover` and `stop` on the control socket. Nothing here logs a
+secret: credentials are Secret objects whose repr is hidden, and errors name
+keys, never values.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from orchestrator._native import lib
 from orchestrator.config import PROFILES, Config, VenueConfig
 from orchestrator.control import ControlServer
 from orchestrator.desk import Desk
-from orchestrator.engine import Engine
-from orchestrator.errors import StratumError
-from orchestrator.health import failover_target, heartbeat_stale, serve_metrics
+from orchestrator.engine import COUNTER_HELP, Engine
+from orchestrator.errors import ListenError, StratumError
+from orchestrator.health import MetricsServer, failover_target, heartbeat_stale
 from orchestrator.hotline import STATES, Connection, HotStandby, Loop, Trust
 from orchestrator.instance import InstanceLock
 from orchestrator.journal import Journal
@@ -142,22 +143,64 @@ class Daemon:
         self.watcher = Watcher(self.loop, self.strategy, network=spec.network)
         self.peers = [self.watcher.add_peer(ip, port, policy=config.bitcoin.policy)
                       for ip, port in config.bitcoin.peers]
+        self.operator_actions: list[dict[str, str]] = []
+        try:
+            self._listen()
+        except BaseException:
+            self.lock.release()
+            raise
+        try:
+            self._build()
+        except BaseException:
+            self._close_listeners()
+            self.lock.release()
+            raise
+
+    def _listen(self) -> None:
+        """Binds every port and socket the daemon serves on before the engine (and
+        its shared page) exists: one that is taken ends the start here, with
+        nothing half-started."""
+        metrics = self.config.metrics
+        self.metrics = MetricsServer(metrics.host, metrics.port) if metrics else None
+        try:
+            self.control = ControlServer(self.socket_path, self.answer)
+        except OSError as exc:
+            if self.metrics:
+                self.metrics.close()
+            raise ListenError(f"control socket {self.socket_path}: {exc.strerror or exc}"
+                              ) from None
+
+    def _close_listeners(self) -> None:
+        self.control.close()
+        if self.metrics:
+            self.metrics.close()
+
+    def _build(self) -> None:
+        config, spec = self.config, self.config.bitcoin.strategy
         self.engine = Engine(self.loop, self.watcher, shared_path=self.state_path)
-        self.engine.set_min_announcers(engine_cfg.min_announcers)
-        self.desks: list[Desk] = []
-        self.sessions: list[VenueSession] = []
-        self.feeds: list[BookFeed] = []
-        for venue in config.venues:
-            desk, session = build_venue(config, venue, self.loop, len(self.desks))
-            self.engine.add_desk(desk)
-            self.desks.append(desk)
-            self.sessions.append(session)
-            if venue.book_url:
-                self.feeds.append(BookFeed(venue.book_url, _trust(venue), venue.address, desk))
-        for action, action_id in spec.actions.items():
-            venues = [i for i, v in enumerate(config.venues) if action in v.on]
-            if venues:
-                self.engine.route(action_id, venues)
+        try:
+            self.engine.set_min_announcers(config.engine.min_announcers)
+            self.desks: list[Desk] = []
+            self.sessions: list[VenueSession] = []
+            self.feeds: list[BookFeed] = []
+            for venue in config.venues:
+                desk, session = build_venue(config, venue, self.loop, len(self.desks))
+                self.engine.add_desk(desk)
+                self.desks.append(desk)
+                self.sessions.append(session)
+                if venue.book_url:
+                    self.feeds.append(BookFeed(venue.book_url, _trust(venue), venue.address,
+                                               desk))
+            for action, action_id in spec.actions.items():
+                venues = [i for i, v in enumerate(config.venues) if action in v.on]
+                if venues:
+                    self.engine.route(action_id, venues)
+        except BaseException:
+            self.engine.close()                      # never started: no page left behind
+            self.state_path.unlink(missing_ok=True)
+            raise
+        if self.metrics:
+            self.metrics.export(self)
 
     @property
     def socket_path(self) -> Path:
@@ -170,6 +213,28 @@ class Daemon:
     # -- running ---------------------------------------------------------------
 
     def run(self) -> int:
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ)
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._start()
+            log.info("stratum %s running: %d venue(s), %d peer(s)", __version__,
+                     len(self.desks), len(self.peers))
+            self._reconcile_at_start()
+            while not self.stopping:
+                for _ in selector.select(TICK_S):
+                    self.control.serve_one()
+                self.tick()
+        finally:
+            self.shutdown()                 # whatever failed above: the thread is joined
+            self._close_listeners()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.lock.release()
+        return 0
+
+    def _start(self) -> None:
         interface = self.config.network.interface if self.config.network else None
         core_plan = cpu.plan(self.config.cpus, interface)
         for item in cpu.apply(core_plan, self.config.cpus):
@@ -186,28 +251,6 @@ class Daemon:
                 time.sleep(0.01)
             item = cpu.set_fifo(self.engine.state()["hot_tid"], self.config.cpus.sched_fifo)
             log.info("cpu: %s: %s (%s)", item.name, item.status, item.detail)
-        if self.config.metrics:
-            serve_metrics(self, self.config.metrics.host, self.config.metrics.port)
-        control = ControlServer(self.socket_path, self.answer)
-        selector = selectors.DefaultSelector()
-        selector.register(control, selectors.EVENT_READ)
-        previous = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGTERM, signal.SIGINT)}
-        log.info("stratum %s running: %d venue(s), %d peer(s)", __version__,
-                 len(self.desks), len(self.peers))
-        try:
-            self._reconcile_at_start()
-            while not self.stopping:
-                for _ in selector.select(TICK_S):
-                    control.serve_one()
-                self.tick()
-        finally:
-            self.shutdown()
-            control.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.lock.release()
-        return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -307,8 +350,13 @@ class Daemon:
             return {"ok": True, **self.status()}
         if cmd == "kill":
             self.engine.kill()
-            log.warning("kill switch set by the operator: no further order leaves")
+            self._operator("kill", "kill switch set by the operator: no further order leaves")
             return {"ok": True, "killed": True}
+        if cmd == "resume":
+            self.engine.kill(False)
+            self._operator("resume", "kill switch cleared by the operator: orders may leave "
+                                     "again")
+            return {"ok": True, "killed": False}
         if cmd == "stop":
             self.stopping = True
             return {"ok": True, "stopping": True}
@@ -321,8 +369,16 @@ class Daemon:
                 self.engine.failover(names.index(request["venue"]))
             except StratumError as exc:
                 return {"ok": False, "error": str(exc)}
+            self._operator("failover", f"{request['venue']}: failover to the standby "
+                                       "connection by the operator")
             return {"ok": True}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def _operator(self, action: str, text: str) -> None:
+        """What the operator did: logged, and the last few shown by status."""
+        log.warning("%s", text)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.operator_actions = [*self.operator_actions[-9:], {"at": at, "action": action}]
 
     def status(self) -> dict[str, Any]:
         state = self.engine.state()
@@ -348,10 +404,9 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
             "killed": state["killed"], "heartbeat_age_ms": round(
                 (time.monotonic_ns() - state["heartbeat_ns"]) / 1e6, 1),
-            "triggers": state["triggers"], "orders_sent": state["orders_sent"],
-            "acks": state["acks"], "rejects": state["rejects"],
-            "risk_rejects": state["risk_rejects"], "unknown": state["unknown"],
+            **{name: state[name] for name in COUNTER_HELP},
             "venues": venues,
             "peers": [p.status() for p in self.peers],
             "mempool": self.watcher.stats, "latency": stages, "errors": self.errors,
+            "operator": self.operator_actions,
         }

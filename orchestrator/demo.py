@@ -111,13 +111,15 @@ addresses = ["{WALLET_B}"]
 
 
 def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
-            metrics_port: int | None = None, resting: bool = False) -> str:
+            metrics_port: int | None = None, resting: bool = False,
+            min_announcers: int = 1) -> str:
     """The daemon's configuration; `resting` legs rest on the book (GTC, 1 % behind
     it) and are cancelled at stop, instead of IOC legs that trade at once."""
     metrics = f"[metrics]\nport = {metrics_port}\n" if metrics_port else ""
     tif, offsets = ("GTC", (-100, -150)) if resting else ("IOC", (10, 20))
     return metrics + f"""[engine]
 paper = true
+min_announcers = {min_announcers}
 loop_mode = "interrupt"
 state_dir = "state"
 run_dir = "run"
@@ -162,11 +164,14 @@ offset_bps = {offsets[1]}
 """
 
 
-def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
+def histogram_figure(stages: dict[str, Histogram]) -> Any:
+    """Tick to trade and trigger to answer: counts per bucket (whole numbers on
+    the axis), with each stage's p50 and p99 marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from orchestrator._native import lib
 
@@ -175,13 +180,28 @@ def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
         h = stages[name]
         xs = [lib.st_histogram_bucket_low(i) / 1000 for i, n in enumerate(h.buckets) if n]
         ys = [n for n in h.buckets if n]
-        ax.bar(xs, ys, width=[x * 0.1 for x in xs], alpha=0.7, label=f"{name} (n={h.count})")
+        bars = ax.bar(xs, ys, width=[x * 0.1 for x in xs], alpha=0.7,
+                      label=f"{name} (n={h.count})")
+        colour = bars.patches[0].get_facecolor() if bars.patches else None
+        for q, style in ((0.5, "--"), (0.99, ":")):
+            at = h.percentile(q) / 1000
+            if h.count:
+                ax.axvline(at, color=colour, linestyle=style, alpha=1.0,
+                           label=f"{name} p{round(q * 100)} {at:.1f} µs")
     ax.set_xscale("log")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("µs (engine timestamps; bucket lower bounds)")
     ax.set_ylabel("orders / triggers")
     ax.set_title("stratum demo: tick to trade, against simulators on loopback")
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
+    return fig
+
+
+def histogram_png(path: Path, stages: dict[str, Histogram]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = histogram_figure(stages)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -193,30 +213,39 @@ def _status(sock: Path) -> dict[str, Any]:
         return {}
 
 
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner reads, created so (no moment at a wider mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, 0o600)              # it may have existed with another mode
+        f.write(text)
+
+
 class World:
     """The demo's moving parts in one work directory, each started on request
     (tests use them one by one). Processes end when `stack` closes."""
 
     def __init__(self, work: Path, stack: ExitStack,
                  secret: str | None = None, metrics_port: int | None = None,
-                 resting: bool = False) -> None:
+                 resting: bool = False, min_announcers: int = 1) -> None:
         self.work, self.stack = work, stack
         work.mkdir(parents=True, exist_ok=True)
         self.block = mainnet_block()
         self.cert, self.key = self_signed_localhost(work)
         secret = secret or secrets.token_hex(32)
-        (work / "accounts.json").write_text(json.dumps(
+        # Both hold the HMAC secret: the simulator's accounts and our secrets file.
+        _write_private(work / "accounts.json", json.dumps(
             {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
         (work / "strategy.toml").write_text(_strategy())
-        secrets_file = work / "secrets.toml"
-        secrets_file.write_text(f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
-        os.chmod(secrets_file, 0o600)
+        _write_private(work / "secrets.toml",
+                       f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
         self.peer_ports = [free_port(), free_port()]
         self.sim: dict[str, int] = {}
         self.sock = work / "run" / "control.sock"
         self.config = work / "stratum.toml"
         self.metrics_port = metrics_port
         self.resting = resting
+        self.min_announcers = min_announcers
 
     def start_exchange(self) -> subprocess.Popen[bytes]:
         proc = self.stack.enter_context(_process(
@@ -227,7 +256,7 @@ class World:
             native=True))       # importing orchestrator.sim loads the native module
         self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
         self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert,
-                                       self.metrics_port, self.resting))
+                                       self.metrics_port, self.resting, self.min_announcers))
         return proc
 
     def start_daemon(self) -> subprocess.Popen[bytes]:
@@ -295,6 +324,7 @@ def run_demo(work: Path, secret: str | None = None,
     print(f"  triggers {state['triggers']} (expected {expected_triggers} deposits + whales: "
           f"{state['triggers'] - expected_triggers})")
     print(f"  orders {state['orders_sent']} (expected {expected_orders}), acks {state['acks']}, "
+          f"too few announcers {state['too_few_announcers']}, "
           f"venue rejects {state['rejects']}, risk rejects {state['risk_rejects']}, "
           f"unknown {state['unknown']}")
     print(f"  tick to trade (trigger received -> its orders submitted, n={send.count}): "

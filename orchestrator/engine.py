@@ -39,6 +39,18 @@ STAGES = {
 }
 COUNTERS = ("publishes", "triggers", "too_few_announcers", "orders_sent", "acks", "rejects",
             "risk_rejects", "unknown", "commands", "bad_commands")
+# The shared page's counters as the operator sees them (status, top, metrics),
+# the refusals among them: each reason a trigger or an order went nowhere.
+COUNTER_HELP = {
+    "triggers": "actions the watcher fired",
+    "too_few_announcers": "triggers announced by fewer peers than min_announcers: no order",
+    "orders_sent": "orders queued for send",
+    "acks": "orders the venues accepted",
+    "rejects": "orders the venues refused",
+    "risk_rejects": "orders our risk checks refused",
+    "unknown": "orders whose outcome is unknown",
+    "bad_commands": "commands the engine refused",
+}
 POST_RETRY_S = 1.0
 
 

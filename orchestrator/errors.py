@@ -53,6 +53,10 @@ class ConfigError(StratumError, ValueError):
     """A configuration file or value is invalid; the message names the key."""
 
 
+class ListenError(StratumError, OSError):
+    """A port or socket the daemon serves on cannot be bound (the message says which)."""
+
+
 class NotBuiltError(StratumError, NotImplementedError):
     """A command or feature that this version does not have yet."""
 

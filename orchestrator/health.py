@@ -9,13 +9,18 @@ or value ever holds a secret: venues are named by their configured names.
 
 from __future__ import annotations
 
+import errno
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from orchestrator.engine import COUNTER_HELP
+from orchestrator.errors import ListenError
 
 HEARTBEAT_STALE_S = 1.0
 
@@ -34,13 +39,15 @@ class EngineCollector(Collector):
                                 "time since the engine thread's last pass", value=age)
         yield GaugeMetricFamily("stratum_killed", "1 when the kill switch is set",
                                 value=int(state["killed"]))
-        for name, help_text in (("triggers", "actions the watcher fired"),
-                                ("orders_sent", "orders queued for send"),
-                                ("acks", "orders the venues accepted"),
-                                ("rejects", "orders the venues refused"),
-                                ("risk_rejects", "orders our risk checks refused"),
-                                ("unknown", "orders whose outcome is unknown")):
+        for name, help_text in COUNTER_HELP.items():
             yield CounterMetricFamily(f"stratum_{name}", help_text, value=state[name])
+        refused = CounterMetricFamily("stratum_risk_rejections",
+                                      "orders our risk checks refused, by reason",
+                                      labels=["venue", "reason"])
+        for venue, desk in zip(d.config.venues, d.desks, strict=True):
+            for reason, n in desk.rejections.items():
+                refused.add_metric([venue.name, reason], n)
+        yield refused
         conns = GaugeMetricFamily("stratum_connection_open", "1 when a venue connection is open",
                                   labels=["venue", "connection", "active"])
         for venue, desk in zip(d.config.venues, d.desks, strict=True):
@@ -65,10 +72,43 @@ class EngineCollector(Collector):
                                   value=d.error_count)
 
 
-def serve_metrics(daemon: Any, host: str, port: int) -> None:
-    """Exports the daemon's metrics on http://host:port/metrics (loopback only)."""
-    REGISTRY.register(EngineCollector(daemon))
-    start_http_server(port, addr=host)
+class MetricsServer:
+    """http://host:port/metrics (loopback only), bound at once so that a taken
+    port is known before anything else starts; it exports nothing until
+    `export` names the daemon to read."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        try:
+            self.httpd, self.thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ListenError(f"metrics: {host}:{port} {_why(exc)}") from None
+
+    def export(self, daemon: Any) -> None:
+        self.registry.register(EngineCollector(daemon))
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why host:port cannot be listened on now (None: it can), binding as the
+    metrics server does (SO_REUSEADDR: a port in TIME_WAIT is not taken)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return f"{host}:{port} {_why(exc)}"
+    return None
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "is taken (another process listens on it: another stratum? change [metrics] port)"
+    return f"cannot be listened on ({exc.strerror or exc})"
 
 
 def heartbeat_stale(state: dict[str, Any], now_ns: int | None = None) -> bool:

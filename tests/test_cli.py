@@ -13,8 +13,10 @@ import pytest
 
 from orchestrator import __version__
 from tests.conftest import ROOT
+from tests.test_config import GOOD
+from tests.test_config import write as write_config
 
-SERVICE_VERBS = ["run", "start", "stop", "status", "failover", "kill", "top"]
+SERVICE_VERBS = ["run", "start", "stop", "status", "failover", "kill", "resume", "top"]
 
 
 def stratum(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,11 +43,42 @@ def test_no_command_is_a_usage_error() -> None:
     assert stratum().returncode == 2
 
 
-@pytest.mark.parametrize("name", ["stop", "kill", "top"])
+@pytest.mark.parametrize("name", ["kill", "resume", "top"])
 def test_verbs_without_a_daemon_say_so(name: str, tmp_path: Path) -> None:
     proc = stratum(name, "--socket", str(tmp_path / "none.sock"))
     assert proc.returncode == 1
     assert f"stratum {name}: no daemon listening on" in proc.stderr
+
+
+def test_stop_without_a_daemon_has_nothing_to_do(tmp_path: Path) -> None:
+    """As `systemctl stop` on a stopped unit: exit 0 (issue 10 item 6)."""
+    proc = stratum("stop", "--socket", str(tmp_path / "none.sock"))
+    assert proc.returncode == 0, proc.stderr
+    assert "stratum stop: not running (no daemon listening on" in proc.stdout
+
+
+def test_a_reader_that_leaves_gets_no_traceback(tmp_path: Path) -> None:
+    """`stratum status | head -1`: the pipe closes before stratum writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "orchestrator", "status", "--socket",
+                               str(tmp_path / "none.sock")], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60, cwd=ROOT)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize(("args", "default"), [
+    (["top"], "(default: 1.0)"), (["start"], "(default: 60.0)"),
+    (["demo"], "(default: build/demo)"), (["top"], "(default: 0)"),
+])
+def test_help_says_the_defaults(args: list[str], default: str) -> None:
+    proc = stratum(*args, "--help")
+    assert proc.returncode == 0
+    assert default in " ".join(proc.stdout.split())
 
 
 def test_status_without_a_daemon_is_lsb_not_running(tmp_path: Path) -> None:
@@ -119,3 +152,23 @@ def test_bench_mempool_json() -> None:
     assert report["suite"] == "mempool" and report["transactions"] == 3315
     assert {r["name"] for r in report["results"]} == {"mempool/native", "mempool/python"}
     assert report["actions_per_pass"] > 0
+
+
+def test_check_fails_on_a_missing_trust_file(tmp_path: Path) -> None:
+    """Issue 10 item 4: check passed a config whose trust file was missing, and
+    start failed on it."""
+    config = write_config(tmp_path, GOOD.replace('address = "127.0.0.1"',
+                                                 'address = "127.0.0.1"\ntrust = "sim.pem"'))
+    proc = stratum("check", "--config", str(config))
+    assert proc.returncode == 1
+    assert f"venues[0].trust: trust anchors {tmp_path / 'sim.pem'}: No such file" in proc.stderr
+
+
+def test_talking_to_the_daemon_needs_no_secrets(tmp_path: Path) -> None:
+    """status/stop/kill find the socket from [engine] alone: a shell without the
+    daemon's secrets (the README's paper run keeps them in the environment) can
+    still ask."""
+    config = write_config(tmp_path, GOOD.replace('"secrets.toml"', '"elsewhere.toml"'))
+    proc = stratum("status", "--config", str(config))
+    assert proc.returncode == 3, proc.stderr                # not running, not unknown
+    assert f"no daemon listening on {tmp_path / 'run' / 'control.sock'}" in proc.stdout

@@ -84,6 +84,17 @@ def test_the_example_is_valid_but_for_its_secrets(tmp_path: Path) -> None:
     assert config.venues[0].risk.max_open_orders == 8
 
 
+def test_the_example_loads_with_its_secrets_in_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10 item 5: the secrets file it names (/etc/stratum/secrets.toml) need
+    not exist when every secret is in the environment."""
+    assert not Path("/etc/stratum/secrets.toml").exists()
+    monkeypatch.setenv("STRATUM_SECRET_BINANCE_API_KEY", "k")
+    monkeypatch.setenv("STRATUM_SECRET_BINANCE_SECRET", "s")
+    config = load_config(ROOT / "examples" / "stratum.toml")
+    assert config.venues[0].secret.reveal() == b"s"
+
+
 def edit(old: str, new: str) -> Callable[[Path], Path]:
     return lambda tmp: write(tmp, GOOD.replace(old, new, 1))
 
@@ -92,8 +103,10 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing key": (edit('profile = "binance"\n', ""), r"venues\[0\]\.profile: missing"),
     "wrong type": (edit("paper = true", 'paper = "yes"'),
                    r"engine\.paper: must be bool, not str"),
-    "unreadable secret file": (lambda tmp: write(tmp, GOOD.replace(
-        '"secrets.toml"', '"nowhere.toml"')), r"nowhere\.toml: secrets file cannot be read"),
+    "missing secret file": (lambda tmp: write(tmp, GOOD.replace(
+        '"secrets.toml"', '"nowhere.toml"')),
+        r"venues\[0\]\.api_key: secret 'key' is neither in the secrets file "
+        r"\(.*nowhere\.toml: does not exist\) nor in STRATUM_SECRET_KEY"),
     "group-readable secret file": (lambda tmp: write(tmp, mode=0o640),
                                    r"readable by group or others \(mode 0640\)"),
     "unknown venue": (edit('profile = "binance"', 'profile = "ftx"'),
@@ -125,6 +138,13 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
         edit('max_notional = "10000"', 'max_notional = "10000"\norders_per_second = 10'),
         r"venues\[0\]\.risk: orders_per_second 10 with burst 4 lets 104 orders through in "
         r"10 s, above binance's documented 50"),
+    "missing trust file": (edit('address = "127.0.0.1"', 'address = "127.0.0.1"\n'
+                                'trust = "sim.pem"'),
+                           r"venues\[0\]\.trust: trust anchors .*sim\.pem: No such file"),
+    "trust file without a certificate": (
+        edit('address = "127.0.0.1"', 'address = "127.0.0.1"\ntrust = "strategy.toml"'),
+        r"venues\[0\]\.trust: trust anchors .*strategy\.toml: the trust file holds no "
+        r"usable certificate"),
     "bad peer": (edit('"127.0.0.1:18444"', '"localhost:x"'),
                  r"bitcoin\.peers\[0\]: 'localhost:x' is not IP:PORT"),
     "negative ping timeout": (edit('peers = ["127.0.0.1:18444"]',

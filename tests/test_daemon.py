@@ -5,6 +5,9 @@ peer simulators (the demo's world), driven through the CLI and its socket."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import socket
 import stat
 import subprocess
 import sys
@@ -145,7 +148,11 @@ def test_failover_command(tmp_path: Path) -> None:
         proc = stratum("failover", "--config", str(world.config), "sim-binance")
         assert proc.returncode == 0, proc.stderr
         assert wait(lambda: world.status()["venues"][0]["active"] == 1, 5)
+        operator = world.status()["operator"]
         stratum("stop", "--config", str(world.config))
+    assert [a["action"] for a in operator] == ["failover"]
+    log = (tmp_path / "stratum.log").read_text()
+    assert "sim-binance: failover to the standby connection by the operator" in log
 
 
 def scrape_while_up(port: int, out: list[str], timeout: float = 90.0) -> None:
@@ -215,3 +222,117 @@ def test_stop_cancels_resting_orders_when_configured(tmp_path: Path) -> None:
     resolved = [r for r in journal if r.type == RESOLVED]
     assert sorted(r.order_status for r in resolved) == [lib.ST_ORDER_STATUS_CANCELED] * 2
     assert journal.open_orders({0, 1}) == []
+
+
+def test_a_taken_metrics_port_fails_the_start_cleanly(tmp_path: Path) -> None:
+    """Issue 10 item 2: it used to end in a traceback and a segfault (-11), with the
+    engine thread started; now one line names the port, exit 1, nothing left."""
+    with ExitStack() as stack, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        world = World(tmp_path, stack, metrics_port=port)
+        world.start_exchange()
+        check = stratum("check", "--config", str(world.config), "--json")
+        run = stratum("run", "--config", str(world.config))
+    assert check.returncode == 1
+    item = {i["name"]: i for i in json.loads(check.stdout)["items"]}["metrics port"]
+    assert item["status"] == "wrong" and f"127.0.0.1:{port} is taken" in item["detail"]
+    assert run.returncode == 1, run.stderr
+    assert f"stratum run: metrics: 127.0.0.1:{port} is taken" in run.stderr
+    assert "Traceback" not in run.stderr and "engine thread" not in run.stderr
+    assert not (tmp_path / "run" / "engine.state").exists()
+    assert not world.sock.exists()
+
+
+def test_triggers_refused_for_too_few_announcers_show_everywhere(tmp_path: Path) -> None:
+    """Issue 10 item 3: two peers, three announcers needed: every deposit triggers
+    and none trades; status, --json, top and the metrics say why."""
+    triggers = EXPECTED_ORDERS // LEGS_PER_TRIGGER
+    with ExitStack() as stack:
+        world = World(tmp_path, stack, metrics_port=free_port(), min_announcers=3)
+        world.start_exchange()
+        world.start_daemon()
+        world.start_peers()
+        assert wait(lambda: world.status()["mempool"]["txs"] >= 3314 + len(DEPOSITS)
+                    and world.status()["too_few_announcers"] >= triggers)
+        target = ("--config", str(world.config))
+        as_json = json.loads(stratum("status", *target, "--json").stdout)
+        table = stratum("status", *target).stdout
+        top = stratum("top", *target, "--count", "1").stdout
+        assert world.metrics_port is not None
+        metrics = scrape(world.metrics_port)
+        stratum("stop", *target)
+    assert as_json["triggers"] == as_json["too_few_announcers"] == triggers
+    assert as_json["orders_sent"] == 0 and as_json["bad_commands"] == 0
+    assert f"too few announcers {triggers}" in table
+    assert f"too few announcers {triggers}" in top
+    assert f"stratum_too_few_announcers_total {float(triggers)}" in metrics
+    assert "stratum_bad_commands_total 0.0" in metrics
+
+
+def test_start_returns_once_the_venue_is_ready_or_says_why_not(tmp_path: Path) -> None:
+    """`start` waits for every venue to be ready to trade (the README's steps rely
+    on it); with the exchange gone it names the venue and its connections."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        exchange = world.start_exchange()
+        exchange.terminate()
+        exchange.wait(timeout=30)
+        started = stratum("start", "--config", str(world.config), "--wait", "3")
+        stopped = stratum("stop", "--config", str(world.config))
+    assert started.returncode == 1
+    assert "stratum start: running (pid " in started.stderr
+    assert "but not ready to trade after 3 s: sim-binance (" in started.stderr
+    assert stopped.returncode == 0
+
+
+def test_resume_undoes_the_kill(tmp_path: Path) -> None:
+    """Issue 10 item 6: `kill` could not be undone. `resume` clears the switch,
+    logged and shown by status; the deposits then trade as usual."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        world.start_exchange()
+        daemon = world.start_daemon()
+        target = ("--config", str(world.config))
+        assert stratum("kill", *target).returncode == 0
+        killed = world.status()
+        resumed = stratum("resume", *target)
+        table = stratum("status", *target).stdout
+        world.start_peers()
+        assert wait(lambda: world.status().get("acks", 0) >= EXPECTED_ORDERS)
+        status = world.status()
+        assert stratum("stop", *target).returncode == 0
+        assert daemon.wait(timeout=30) == 0
+    assert killed["killed"] and killed["venues"][0]["killed"]
+    assert resumed.returncode == 0, resumed.stderr
+    assert not status["killed"] and not status["venues"][0]["killed"]
+    assert status["orders_sent"] == status["acks"] == EXPECTED_ORDERS
+    assert [a["action"] for a in status["operator"]] == ["kill", "resume"]
+    assert "KILLED" not in table and "operator: resume at " in table
+    log = (tmp_path / "stratum.log").read_text()
+    assert log.index("kill switch set by the operator") < \
+        log.index("kill switch cleared by the operator")
+
+
+def test_top_quits_on_q(tmp_path: Path) -> None:
+    """Issue 10 item 6: top had no quit key (only ^C)."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack)
+        world.start_exchange()
+        world.start_daemon()
+        main, tty = os.openpty()
+        stack.callback(os.close, main)
+        top = subprocess.Popen([sys.executable, "-m", "orchestrator", "top", "--config",
+                                str(world.config), "--interval", "0.2"],
+                               stdin=tty, stdout=tty, stderr=tty, cwd=ROOT)
+        os.close(tty)
+        stack.callback(top.kill)
+        seen, deadline = b"", time.monotonic() + 30
+        while b"q: quit" not in seen:
+            assert time.monotonic() < deadline and select.select([main], [], [], 5)[0], seen
+            seen += os.read(main, 65536)
+        os.write(main, b"q")
+        assert top.wait(timeout=10) == 0
+        stratum("stop", "--config", str(world.config))
+    assert b"sim-binance" in seen

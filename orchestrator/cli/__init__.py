@@ -9,6 +9,7 @@ feature; `status` uses the LSB status codes.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,18 @@ def _commands() -> list[Command]:
     return [*check.COMMANDS, *bench.COMMANDS, *service.COMMANDS, *demo.COMMANDS]
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that says each option's default, where it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and default is not None and default is not False
+                and default != argparse.SUPPRESS and "default" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from orchestrator import __version__
 
@@ -44,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stratum {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in _commands():
-        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        p = sub.add_parser(command.name, help=command.help, description=command.help,
+                           formatter_class=DefaultsFormatter)
         command.add_arguments(p)
         p.set_defaults(run=command.run)
     return parser
@@ -56,7 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`stratum status | head -1`): no traceback, and none
+        # again when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     return code
 
 

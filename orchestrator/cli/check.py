@@ -15,11 +15,15 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from orchestrator import __version__, native
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, Command
 from orchestrator.errors import ConfigError, NativeError
 from orchestrator.netcfg import NOT_SUPPORTED, OK, WRONG, Item
+
+if TYPE_CHECKING:
+    from orchestrator.config import MetricsConfig
 
 NOT_CHECKED = "not checked"
 
@@ -58,6 +62,17 @@ def _io_uring_item() -> Item:
     return Item("io_uring", OK, "a ring can be set up")
 
 
+def _metrics_item(metrics: MetricsConfig | None) -> Item:
+    if metrics is None:
+        return Item("metrics port", NOT_CHECKED, "no [metrics] in the configuration")
+    from orchestrator.health import port_taken
+
+    taken = port_taken(metrics.host, metrics.port)
+    if taken:
+        return Item("metrics port", WRONG, taken)
+    return Item("metrics port", OK, f"{metrics.host}:{metrics.port} is free")
+
+
 def collect(config_path: str | None = None, apply: bool = False) -> list[Item]:
     items = [_native_item(), *_cpu_items(), _io_uring_item()]
     if config_path is None:
@@ -72,6 +87,7 @@ def collect(config_path: str | None = None, apply: bool = False) -> list[Item]:
     items.append(Item("core plan", OK, f"hot {core_plan.hot}, sqpoll {core_plan.sqpoll}, "
                                        f"orchestrator {core_plan.orchestrator} "
                                        f"({core_plan.reason})"))
+    items.append(_metrics_item(config.metrics))
     if config.network is None:
         items.append(Item("trading interface", NOT_CHECKED, "no [network] in the configuration"))
     else:

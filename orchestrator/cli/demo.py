@@ -13,7 +13,7 @@ from orchestrator.cli import EXIT_FAILURE, Command
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", default="build/demo",
-                        help="work directory (emptied first; default build/demo)")
+                        help="work directory (emptied first)")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds for the replay")
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Operator verbs: run, start, stop, status, kill, failover, top.
+"""Operator verbs: run, start, stop, status, kill, resume, failover, top.
 
 They find the daemon through its control socket (<run_dir>/control.sock of
 the configuration, or --socket). `status` follows LSB: 0 running, 3 not
@@ -12,16 +12,21 @@ import argparse
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
+import termios
 import time
+import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from orchestrator import safefs
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
-from orchestrator.config import load_config
-from orchestrator.control import ControlError, request
+from orchestrator.config import load_config, load_run_dir
+from orchestrator.control import ControlError, NotRunningError, request
 from orchestrator.errors import ConfigError, StratumError, UnsafePathError
 
 STATUS_RUNNING, STATUS_NOT_RUNNING, STATUS_UNKNOWN = 0, 3, 4
@@ -39,7 +44,7 @@ def _socket(args: argparse.Namespace) -> Path:
     path = args.config or os.environ.get("STRATUM_CONFIG")
     if not path:
         raise ConfigError("no --config, --socket or $STRATUM_CONFIG: which daemon?")
-    return load_config(path).engine.run_dir / "control.sock"
+    return load_run_dir(path) / "control.sock"
 
 
 def _fail(verb: str, exc: Exception, code: int = EXIT_FAILURE) -> int:
@@ -52,6 +57,12 @@ def _fail(verb: str, exc: Exception, code: int = EXIT_FAILURE) -> int:
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the configuration file")
+
+
+def _add_start(parser: argparse.ArgumentParser) -> None:
+    _add_run(parser)
+    parser.add_argument("--wait", type=float, default=START_TIMEOUT_S, metavar="SECONDS",
+                        help="how long to wait for every venue to be ready to trade")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -67,6 +78,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    if args.wait <= 0:
+        print("stratum start: --wait must be positive", file=sys.stderr)
+        return EXIT_USAGE
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -88,18 +102,33 @@ def _start(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "orchestrator", "run", "--config", str(args.config)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
             start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + args.wait
+    reply: dict[str, Any] = {}
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return _fail("start", RuntimeError(f"the daemon exited ({proc.returncode}); "
                                                f"see {log_path}"))
         try:
-            request(sock, "status", timeout=2)
+            reply = request(sock, "status", timeout=2)
+        except ControlError:
+            reply = {}
+        waiting = _not_ready(reply)
+        if reply and not waiting:
             print(f"stratum started (pid {proc.pid}; log {log_path})")
             return EXIT_OK
-        except ControlError:
-            time.sleep(0.1)
-    return _fail("start", TimeoutError(f"no answer on {sock} after {START_TIMEOUT_S:.0f}s"))
+        time.sleep(0.1)
+    if reply:
+        return _fail("start", TimeoutError(
+            f"running (pid {proc.pid}), but not ready to trade after {args.wait:g} s: "
+            f"{', '.join(_not_ready(reply))}; see {log_path}"))
+    return _fail("start", TimeoutError(f"no answer on {sock} after {args.wait:g} s"))
+
+
+def _not_ready(reply: dict[str, Any]) -> list[str]:
+    """The venues of a status reply with no connection ready to trade (logged on,
+    clock synced), each with its connections' states."""
+    return [f"{v['name']} ({'/'.join(v['connections'])})" for v in reply.get("venues", [])
+            if not v["ready"]]
 
 
 # -- talking to a running daemon -----------------------------------------------
@@ -117,18 +146,31 @@ def _ask(verb: str, args: argparse.Namespace, **fields: Any) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    code = _ask("stop", args)
-    if code != EXIT_OK:
-        return code
-    path = _socket(args)
+    try:
+        path = _socket(args)
+        reply = request(path, "stop")
+    except NotRunningError as exc:
+        print(f"stratum stop: not running ({exc})")   # as `systemctl stop`: nothing to do
+        return EXIT_OK
+    except (ControlError, ConfigError) as exc:
+        return _fail("stop", exc)
+    if not reply.get("ok"):
+        return _fail("stop", RuntimeError(reply.get("error", "refused")))
     deadline = time.monotonic() + 30
     while path.exists() and time.monotonic() < deadline:   # gone once it has stopped
         time.sleep(0.05)
-    return EXIT_OK if not path.exists() else _fail("stop", TimeoutError("still running"))
+    if path.exists():
+        return _fail("stop", TimeoutError("still running"))
+    print("stratum stop: done")
+    return EXIT_OK
 
 
 def _kill(args: argparse.Namespace) -> int:
     return _ask("kill", args)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    return _ask("resume", args)
 
 
 def _add_failover(parser: argparse.ArgumentParser) -> None:
@@ -153,7 +195,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         reply = request(path, "status", timeout=5)
     except ControlError as exc:
-        not_running = not path.exists() or "no daemon" in str(exc)
+        not_running = isinstance(exc, NotRunningError)
         if args.json:
             print(json.dumps({"state": "stopped" if not_running else "unknown",
                               "error": str(exc)}))
@@ -172,8 +214,9 @@ def render(s: dict[str, Any]) -> str:
     lines = [
         f"stratum {s['version']}  pid {s['pid']}  up {s['uptime_s']} s  "
         f"heartbeat {s['heartbeat_age_ms']} ms ago" + ("  KILLED" if s["killed"] else ""),
-        f"triggers {s['triggers']}  orders {s['orders_sent']}  acks {s['acks']}  "
-        f"rejects {s['rejects']}  risk {s['risk_rejects']}  unknown {s['unknown']}",
+        f"triggers {s['triggers']}  orders {s['orders_sent']}  acks {s['acks']}",
+        f"refused: too few announcers {s['too_few_announcers']}  venue {s['rejects']}  "
+        f"risk {s['risk_rejects']}  unknown {s['unknown']}  bad commands {s['bad_commands']}",
         "",
         f"{'venue':<14}{'connections':<24}{'active':>7}{'orders':>8}{'acks':>6}{'open':>6}",
     ]
@@ -191,6 +234,8 @@ def render(s: dict[str, Any]) -> str:
                      f"{h['p99_ns'] / 1000:>10.1f}")
     for error in s["errors"][-5:]:
         lines.append(f"error: {error}")
+    for action in s["operator"][-3:]:
+        lines.append(f"operator: {action['action']} at {action['at']}")
     return "\n".join(lines)
 
 
@@ -208,14 +253,15 @@ def _top(args: argparse.Namespace) -> int:
     n = 0
     try:
         path = _socket(args)
-        while args.count == 0 or n < args.count:
-            reply = request(path, "status", timeout=5)
-            if sys.stdout.isatty():
-                print("\x1b[H\x1b[2J", end="")
-            print(render(reply), flush=True)
-            n += 1
-            if args.count == 0 or n < args.count:
-                time.sleep(args.interval)
+        with _keys() as keys:
+            while args.count == 0 or n < args.count:
+                reply = request(path, "status", timeout=5)
+                if sys.stdout.isatty():
+                    print("\x1b[H\x1b[2J", end="")
+                print(render(reply) + ("\n\nq: quit" if keys is not None else ""), flush=True)
+                n += 1
+                if (args.count == 0 or n < args.count) and _quit_key(keys, args.interval):
+                    break
     except (ControlError, ConfigError) as exc:
         return _fail("top", exc)
     except KeyboardInterrupt:
@@ -223,14 +269,46 @@ def _top(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def _keys() -> Iterator[int | None]:
+    """The terminal's file descriptor in cbreak mode (keys arrive one by one,
+    unechoed), restored afterwards; None when stdin is no terminal."""
+    fd = sys.stdin.fileno() if sys.stdin and sys.stdin.isatty() else None
+    if fd is None:
+        yield None
+        return
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        yield fd
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _quit_key(fd: int | None, timeout: float) -> bool:
+    """Waits `timeout` seconds; True as soon as q is pressed."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if fd is None:
+            time.sleep(left)
+        elif select.select([fd], [], [], left)[0] and os.read(fd, 1) in (b"q", b"Q", b""):
+            return True                 # q, or the terminal is gone
+    return False
+
+
 COMMANDS = [
     Command("run", "run the service in the foreground (what systemd runs)", _add_run, _run),
-    Command("start", "start the service in the background", _add_run, _start),
+    Command("start", "start the service in the background; returns once every venue is "
+            "ready to trade", _add_start, _start),
     Command("stop", "stop gracefully: no more triggers, close connections, flush journals",
             _add_target, _stop),
     Command("status", "show the service's state (LSB exit codes)", _add_status, _status),
-    Command("kill", "kill switch: no further order leaves", _add_target, _kill),
+    Command("kill", "kill switch: no further order leaves (until `resume`)", _add_target,
+            _kill),
+    Command("resume", "clear the kill switch: orders may leave again (orders the kill left "
+            "unknown stay unknown)", _add_target, _resume),
     Command("failover", "switch a venue to its hot standby connection", _add_failover,
             _failover),
-    Command("top", "live view of connections, peers, orders and latency", _add_top, _top),
+    Command("top", "live view of connections, peers, orders and latency (q quits)", _add_top,
+            _top),
 ]
