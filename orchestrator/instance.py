@@ -52,3 +52,19 @@ class InstanceLock:
         if self.fd is not None:
             os.close(self.fd)       # the pid file stays: removing it would race a new start
             self.fd = None
+
+
+def running_pid(run_dir: Path) -> str | None:
+    """The pid of the daemon holding this run folder's lock, or None when none
+    does. Creates nothing and follows no symlink (`stratum check` asks)."""
+    try:
+        fd = os.open(run_dir / PID_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "not written yet"
+    finally:
+        os.close(fd)
+    return None

@@ -72,8 +72,14 @@ def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
         table = stratum("status", "--config", str(world.config))
         assert world.metrics_port is not None
         metrics = scrape(world.metrics_port)
+        # The running daemon's own metrics port is not a taken one (the deployment
+        # runs `stratum check` with its engine up).
+        check = stratum("check", "--config", str(world.config), "--json")
         assert stratum("stop", "--config", str(world.config)).returncode == 0
         assert daemon.wait(timeout=30) == 0
+    port_item = {i["name"]: i for i in json.loads(check.stdout)["items"]}["metrics port"]
+    assert port_item["status"] == "ok", port_item
+    assert f"served by the running daemon (pid {daemon.pid})" in port_item["detail"]
     assert status["orders_sent"] == status["acks"] == len(orders) == EXPECTED_ORDERS
     assert status["rejects"] == 0 and status["risk_rejects"] == 0
     [venue] = status["venues"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import __version__
+from orchestrator.sim import self_signed_localhost
 from tests.conftest import ROOT
 from tests.packaging import clean_env, run_ok
 
@@ -52,9 +53,21 @@ def test_version(installed: Path, tmp_path: Path) -> None:
         == ["stratum", __version__]
 
 
-def test_check(installed: Path, tmp_path: Path) -> None:
-    out = run_ok([str(installed / "stratum"), "check"], tmp_path)
-    assert "native module" in out and "ok" in out
+def test_check_of_the_paper_example(installed: Path, tmp_path: Path) -> None:
+    """examples/paper.toml as README's "Running it by hand" lays it out: its
+    certificate under build/paper, its secrets in the environment."""
+    for name in ("paper.toml", "strategy.toml"):
+        (tmp_path / "examples").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "examples" / name, tmp_path / "examples" / name)
+    (tmp_path / "build" / "paper").mkdir(parents=True)
+    self_signed_localhost(tmp_path / "build" / "paper")
+    env = clean_env() | {"STRATUM_SECRET_PAPER_API_KEY": "paper" + "k" * 60,
+                         "STRATUM_SECRET_PAPER_SECRET": "s" * 64}
+    result = subprocess.run([str(installed / "stratum"), "check", "--config",
+                             "examples/paper.toml"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "examples/paper.toml is valid" in result.stdout
 
 
 def test_demo(installed: Path, tmp_path: Path) -> None:

@@ -53,7 +53,10 @@ def test_fuzzer_smoke(name: str, tmp_path: Path) -> None:
     seeds = NATIVE / "fuzz" / "corpus" / name.removeprefix("fuzz_")
     assert any(seeds.iterdir()), f"{name} has no seed corpus"
     proc = subprocess.run(
+        # A per-input allocation limit catches a parser that blows up; the process
+        # limit is generous (once, in a full run, ASan's RSS was 2 GB at start-up).
         [str(NATIVE / "build" / "fuzz" / name), "-runs=30000", "-seed=1",
+         "-malloc_limit_mb=256", "-rss_limit_mb=8192",
          f"-artifact_prefix={NATIVE / 'build' / 'fuzz'}/{name}-",
          str(tmp_path), str(seeds)],  # new inputs go to tmp_path, never to the seeds
         capture_output=True, text=True, timeout=300, env=env,

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator import __version__, native
@@ -62,13 +63,19 @@ def _io_uring_item() -> Item:
     return Item("io_uring", OK, "a ring can be set up")
 
 
-def _metrics_item(metrics: MetricsConfig | None) -> Item:
+def _metrics_item(metrics: MetricsConfig | None, run_dir: Path) -> Item:
     if metrics is None:
         return Item("metrics port", NOT_CHECKED, "no [metrics] in the configuration")
     from orchestrator.health import port_taken
+    from orchestrator.instance import running_pid
 
     taken = port_taken(metrics.host, metrics.port)
     if taken:
+        pid = running_pid(run_dir)
+        if pid is not None:   # this configuration's own daemon serves on it
+            return Item("metrics port", OK,
+                        f"{metrics.host}:{metrics.port} is served by the running daemon "
+                        f"(pid {pid})")
         return Item("metrics port", WRONG, taken)
     return Item("metrics port", OK, f"{metrics.host}:{metrics.port} is free")
 
@@ -87,7 +94,7 @@ def collect(config_path: str | None = None, apply: bool = False) -> list[Item]:
     items.append(Item("core plan", OK, f"hot {core_plan.hot}, sqpoll {core_plan.sqpoll}, "
                                        f"orchestrator {core_plan.orchestrator} "
                                        f"({core_plan.reason})"))
-    items.append(_metrics_item(config.metrics))
+    items.append(_metrics_item(config.metrics, config.engine.run_dir))
     if config.network is None:
         items.append(Item("trading interface", NOT_CHECKED, "no [network] in the configuration"))
     else:
