@@ -157,7 +157,7 @@ def deployment(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Deployment]:
     work = tmp_path_factory.mktemp("deploy")
     with ExitStack() as stack:
-        host = stack.enter_context(booted(work / "host", subnet=40))
+        host = stack.enter_context(booted(work / "host"))
         sim = work / "sim"
         sim.mkdir()
         cert, key = self_signed_localhost(sim, EXCHANGE_NAME)

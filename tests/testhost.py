@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -118,15 +119,28 @@ def _wait_ssh(address: str, proc: subprocess.Popen[bytes], log: Path) -> None:
                        f"{log.read_text()[-3000:]}")
 
 
+def _free_subnet() -> int:
+    """A third octet of 198.19.x.0/30 no interface here uses (two runs at once,
+    e.g. a developer's and CI's, must not share an address)."""
+    used = _run("ip", "-o", "-4", "addr", "show").stdout
+    for _ in range(100):
+        subnet = random.randrange(1, 255)
+        if f" 198.19.{subnet}." not in used:
+            return subnet
+    raise RuntimeError("no free 198.19.x.0/30 for a test host")
+
+
 @contextlib.contextmanager
-def booted(work: Path, subnet: int = 0) -> Iterator[BootedHost]:
-    """Boots a test host from the cached image on 198.18.<subnet>.2/30; we are .1."""
+def booted(work: Path) -> Iterator[BootedHost]:
+    """Boots a test host from the cached image on 198.19.<x>.2/30; we are .1
+    (198.19.0.0/16: the benchmark range's half the latency lab does not use)."""
     if os.geteuid() != 0:
         pytest.skip("the test host needs root (network namespaces, mounts, nspawn)")
     lower = image()
     tag = secrets.token_hex(3)
     name, veth = f"st-host-{tag}", f"sth{tag}"
-    gateway, address = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
+    subnet = _free_subnet()
+    gateway, address = f"198.19.{subnet}.1", f"198.19.{subnet}.2"
     upper, scratch, root = work / "upper", work / "overlay-work", work / "root"
     for folder in (upper, scratch, root):
         folder.mkdir(parents=True)
