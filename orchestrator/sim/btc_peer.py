@@ -12,6 +12,7 @@ transactions, and it can send a malformed message instead.
         [--rate TX_PER_S] [--deposit ADDRESS:SATS ...] [--whale SATS]
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
         [--wtxid] [--stats-file PATH] [--stall] [--unsolicited ADDRESS:SATS]
+        [--deposit-every MS:COUNT]
 
 With --wtxid, a client that sent wtxidrelay before verack gets announcements
 by wtxid (MSG_WTX, BIP 339), as Bitcoin Core does. After the handshake the
@@ -20,6 +21,8 @@ sendcmpct, an unknown command). With --stats-file it writes, on exit, one JSON
 object: what each connection got from its client (pongs, getdata entries).
 --stall announces everything and answers no getdata (a peer that hides
 transactions); --unsolicited pushes one transaction nobody asked for.
+--deposit-every MS:COUNT then announces COUNT fresh deposits like the first
+--deposit, one every MS ms on a fixed schedule (the latency lab's triggers).
 
 Prints "READY <port>" when listening; runs until SIGTERM.
 """
@@ -195,6 +198,22 @@ class Peer:
                 self.send(inv)
                 await self.writer.drain()
                 await asyncio.sleep(delay * INV_BATCH)
+            if self.args.deposit_every:  # then fresh deposits to the first address, steadily
+                every_ms, count = self.args.deposit_every
+                addr, sats = self.args.deposit[0].rsplit(":", 1)
+                script, clock = CBitcoinAddress(addr).to_scriptPubKey(), asyncio.get_running_loop()
+                begin = clock.time()
+                for k in range(count):  # scheduled from the start: no drift
+                    await asyncio.sleep(max(0.0, begin + (k + 1) * every_ms / 1000 - clock.time()))
+                    tx = made_up_tx(f"every-{k}", [(script, int(sats))])
+                    self.by_id[tx.GetTxid()], self.by_wtxid[tx.GetHash()] = tx, tx
+                    entry = CInv()
+                    entry.type, entry.hash = ((MSG_WTX, tx.GetHash()) if self.wtxid_relay
+                                              else (MSG_TX, tx.GetTxid()))
+                    announce = msg_inv()
+                    announce.inv.append(entry)
+                    self.send(announce)
+                    await self.writer.drain()
             await serving
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -254,7 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall", action="store_true", help="announce, never deliver")
     parser.add_argument("--unsolicited", metavar="ADDRESS:SATS",
                         help="push one transaction nobody asked for")
-    asyncio.run(main_async(parser.parse_args(argv)))
+
+    def every(text: str) -> tuple[int, int]:
+        ms, _, count = text.partition(":")
+        if not (ms.isdigit() and count.isdigit() and int(ms) > 0):
+            raise argparse.ArgumentTypeError(f"{text!r} is not MS:COUNT with MS > 0")
+        return int(ms), int(count)
+
+    parser.add_argument("--deposit-every", type=every, metavar="MS:COUNT",
+                        help="after the block, COUNT fresh deposits like the first --deposit, "
+                             "one every MS ms")
+    args = parser.parse_args(argv)
+    if args.deposit_every and not args.deposit:
+        parser.error("--deposit-every needs a --deposit (whose address and amount it repeats)")
+    asyncio.run(main_async(args))
     return 0
 
 
