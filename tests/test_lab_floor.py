@@ -18,9 +18,8 @@ import pytest
 from bitcoin.core import CTxOut
 from bitcoin.wallet import CBitcoinAddress
 
-from orchestrator.demo import free_port
-from orchestrator.sim import mainnet_block
 from tests.conftest import ROOT
+from tests.simutil import peer_sim
 
 FLOOR = ROOT / "native/build/release/tools/wire_floor"
 A, B = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
@@ -37,6 +36,7 @@ def marker(address: str, sats: int) -> str:
 
 @contextmanager
 def process(argv: list[str], log: Path, ready: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The sink: started, waited for, stopped (its stats file is written then)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -66,14 +66,11 @@ def floor() -> Path:
                          [(A, SATS_A, 1 + REPEATS), (B, SATS_B, 1)])
 def test_one_record_per_deposit(floor: Path, tmp_path: Path, mode: str, address: str,
                                 sats: int, expected: int) -> None:
-    port = free_port()
     stats = tmp_path / "sink.json"
     with ExitStack() as stack:
-        stack.enter_context(process(
-            [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block", str(mainnet_block()),
-             "--port", str(port), "--ready-file", str(tmp_path / "peer.ready"),
-             "--deposit", f"{A}:{SATS_A}", "--deposit", f"{B}:{SATS_B}",
-             "--deposit-every", f"5:{REPEATS}"], tmp_path / "peer.log", tmp_path / "peer.ready"))
+        port = stack.enter_context(peer_sim(
+            tmp_path, "--deposit", f"{A}:{SATS_A}", "--deposit", f"{B}:{SATS_B}",
+            "--deposit-every", f"5:{REPEATS}"))
         stack.enter_context(process(
             [sys.executable, "-m", "orchestrator.lab.sink", "--ready-file",
              str(tmp_path / "sink.ready"), "--stats-file", str(stats)],
