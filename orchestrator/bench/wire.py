@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: MIT
+"""`stratum bench wire`: wire-to-wire tick-to-trade, stamped by the kernel.
+
+The lab's topology (`orchestrator.lab.topology`): the Bitcoin peer, the
+exchange simulator and a TCP sink in the "market" namespace; each competitor in
+turn in the "host" namespace, pinned to its own CPU, with a capture
+(`orchestrator.lab.capture`) on the host side of the veth. Per round and
+competitor a fresh peer replays the block, then sends a steady run of fresh
+deposits (one every INTERVAL_MS); the latency of each is the time from the
+packet completing the deposit's tx to the first order-sized packet towards
+the venue (`orchestrator.lab.matching` says how they are matched). The
+block's own deposit, sent during the replay burst, is not counted. Rounds
+alternate between competitors, so that a noisy neighbour hurts them alike.
+
+Competitors: the floor (native/tools/wire_floor.c) reading in blocking mode
+and spinning (`wire/floor/blocking`, `wire/floor/spin`, its record goes to the
+sink) and the Python reference bot (`wire/python`, orders to the exchange
+simulator over TLS). The engine (`wire/engine/<mode>`) is not measured yet.
+
+Each result row adds p90, min and the sorted samples (µs) to §7's format, for
+the CDF plot (`python -m orchestrator.lab.plot`). Needs root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bitcoin.core import CTxOut
+from bitcoin.wallet import CBitcoinAddress
+
+from orchestrator.bench import Report, cpu_description, percentile
+from orchestrator.lab.matching import match, read_capture, trigger_times
+from orchestrator.lab.topology import Topology, topology
+from orchestrator.sim import mainnet_block, self_signed_localhost
+
+ADDRESS = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+DEPOSIT_SATS = 50 * 100_000_000
+THRESHOLD_SATS = 10 * 100_000_000
+INTERVAL_MS = 200                 # idle time between triggers, as between real deposits
+ROUNDS = 5
+PEER_PORT, SINK_PORT, VENUE_PORT = 8333, 9000, 9443
+RECORD_BYTES = 400                # the floor's record: about an order's TLS record
+MIN_ORDER_BYTES = 200             # smaller venue-bound packets (pings, ACKs) are not orders
+SIM_CPU, SUT_CPU = 0, 1
+READY_S = 30.0
+API_KEY = "lab" + "K" * 61
+
+
+def floor_binary() -> Path:
+    path = Path(__file__).resolve().parents[2] / "native/build/release/tools/wire_floor"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not built: run `make native` in the source tree")
+    return path
+
+
+def deposit_output() -> bytes:
+    """The deposit's serialized output (value and script): the trigger's mark."""
+    script = CBitcoinAddress(ADDRESS).to_scriptPubKey()
+    return bytes(CTxOut(DEPOSIT_SATS, script).serialize())
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
+def _wait_ready(path: Path, proc: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + READY_S
+    while not (path.exists() and path.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{log.stem} did not start: {log.read_text()[-500:]}")
+        time.sleep(0.05)
+    return path.read_text().strip()
+
+
+class Lab:
+    """The market side (exchange, sink) for the whole run; one peer per round."""
+
+    def __init__(self, topo: Topology, work: Path) -> None:
+        self.topo, self.work = topo, work
+        self.cert, key = self_signed_localhost(work)
+        self.secret = secrets.token_hex(32)
+        (work / "accounts.json").write_text(json.dumps(
+            {"binance": [{"apiKey": API_KEY, "hmacSecret": self.secret}]}))
+        credentials = work / "credentials.json"
+        credentials.write_text(json.dumps({"apiKey": API_KEY, "hmacSecret": self.secret}))
+        credentials.chmod(0o600)
+        self.credentials = credentials
+        py = sys.executable
+        self.start("exchange", topo.market, [
+            py, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert), "--key", str(key),
+            "--accounts", str(work / "accounts.json"), "--record-dir", str(work / "exchange"),
+            "--host", topo.market_addr, "--port", str(VENUE_PORT), "--book-static",
+            "--orders-per-10s", "100000", "--orders-per-day", "10000000",
+            "--weight-per-minute", "10000000"], cpu=SIM_CPU)
+        self.start("sink", topo.market, [py, "-m", "orchestrator.lab.sink", "--host",
+                                         topo.market_addr, "--port", str(SINK_PORT)],
+                   cpu=SIM_CPU)
+
+    def start(self, name: str, ns: str, argv: list[str], cpu: int | None
+              ) -> subprocess.Popen[bytes]:
+        ready, log = self.work / f"{name}.ready", self.work / f"{name}.log"
+        ready.unlink(missing_ok=True)
+        proc = self.topo.spawn(ns, [*argv, "--ready-file", str(ready)], log, env=_clean_env())
+        if cpu is not None and cpu in os.sched_getaffinity(0):
+            os.sched_setaffinity(proc.pid, {cpu})
+        _wait_ready(ready, proc, log)
+        return proc
+
+    def competitor_argv(self, name: str, triggers: int) -> tuple[list[str], tuple[str, int]]:
+        """How to run a competitor for `triggers` triggers, and where its orders go."""
+        market = self.topo.market_addr
+        if name.startswith("wire/floor/"):
+            return [str(floor_binary()), "--peer", f"{market}:{PEER_PORT}",
+                    "--venue", f"{market}:{SINK_PORT}", "--marker", deposit_output().hex(),
+                    "--record-size", str(RECORD_BYTES), "--count", str(triggers),
+                    "--cpu", str(SUT_CPU), *(["--spin"] if name.endswith("spin") else [])
+                    ], (market, SINK_PORT)
+        return [sys.executable, "-m", "orchestrator.lab.pybot", "--peer",
+                f"{market}:{PEER_PORT}", "--venue", f"wss://{market}:{VENUE_PORT}/ws-api/v3",
+                "--ca", str(self.cert), "--server-name", "localhost",
+                "--credentials", str(self.credentials), "--address", ADDRESS,
+                "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
+                ], (market, VENUE_PORT)
+
+    def round(self, name: str, deposits: int) -> list[float]:
+        """One round of one competitor: its latencies in µs."""
+        topo, py = self.topo, sys.executable
+        peer = self.start("peer", topo.market, [
+            py, "-m", "orchestrator.sim.btc_peer", "--block", str(mainnet_block()),
+            "--host", topo.market_addr, "--port", str(PEER_PORT),
+            "--deposit", f"{ADDRESS}:{DEPOSIT_SATS}",
+            "--deposit-every", f"{INTERVAL_MS}:{deposits}"], cpu=SIM_CPU)
+        pcap = self.work / "round.pcap"
+        capture = self.start("capture", topo.host, [
+            py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
+            "--out", str(pcap)], cpu=SIM_CPU)
+        argv, venue = self.competitor_argv(name, deposits + 1)
+        try:
+            proc = topo.spawn(topo.host, argv, self.work / "competitor.log", env=_clean_env())
+            if SUT_CPU in os.sched_getaffinity(0):
+                os.sched_setaffinity(proc.pid, {SUT_CPU})
+            timeout = 60 + deposits * INTERVAL_MS / 1000 * 3
+            if proc.wait(timeout=timeout) != 0:
+                log = (self.work / "competitor.log").read_text()[-500:]
+                raise RuntimeError(f"{name} failed: {log}")
+            time.sleep(0.2)        # the capture reads what is still queued
+        finally:
+            for p in (capture, peer):
+                p.terminate()
+                p.wait(timeout=10)
+        packets = read_capture(pcap)
+        triggers = trigger_times(packets, (topo.market_addr, PEER_PORT), deposit_output())
+        matched = match(triggers[1:], packets, venue, MIN_ORDER_BYTES)  # [0]: the block's
+        return [ns / 1000 for ns in matched.latencies_ns]
+
+
+def summary(name: str, samples_us: list[float]) -> dict[str, Any]:
+    ordered = sorted(samples_us)
+    row: dict[str, Any] = {"name": name, "unit": "us", "n": len(ordered)}
+    for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        row[label] = round(percentile(ordered, q), 1)
+    row["min"] = round(ordered[0], 1)
+    row["samples_us"] = [round(v, 1) for v in ordered]
+    return row
+
+
+COMPETITORS = ("wire/floor/blocking", "wire/floor/spin", "wire/python")
+
+
+def run(samples: int = 300, batch: int = 1,
+        progress: Callable[[str], None] | None = None) -> Report:
+    """At least `samples` triggers per competitor, over ROUNDS alternating rounds.
+    `batch` is accepted for the common CLI and ignored."""
+    del batch
+    if os.geteuid() != 0:   # a one-line message from the CLI, not a traceback
+        raise SystemExit("stratum bench wire: needs root (it makes network namespaces)")
+    per_round = math.ceil(samples / ROUNDS)
+    out: dict[str, list[float]] = {name: [] for name in COMPETITORS}
+    with tempfile.TemporaryDirectory() as tmp, topology() as topo:
+        lab = Lab(topo, Path(tmp))
+        for r in range(ROUNDS):
+            for name in COMPETITORS:
+                out[name] += lab.round(name, per_round)
+                if progress:
+                    progress(f"round {r + 1}/{ROUNDS} {name}: {len(out[name])} samples")
+    results = [summary(name, values) for name, values in out.items() if values]
+    p50 = {r["name"]: r["p50"] for r in results}
+    return {
+        "suite": "wire",
+        "cpu": cpu_description(),
+        "results": results,
+        "ratios_p50": {
+            "python / floor spin": round(p50["wire/python"] / p50["wire/floor/spin"], 2)
+        } if {"wire/python", "wire/floor/spin"} <= p50.keys() else {},
+        "not_measured": ["wire/engine/<mode>: the engine is not in the lab yet"],
+    }
