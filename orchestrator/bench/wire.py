@@ -12,10 +12,15 @@ the venue (`orchestrator.lab.matching` says how they are matched). The
 block's own deposit, sent during the replay burst, is not counted. Rounds
 alternate between competitors, so that a noisy neighbour hurts them alike.
 
-Competitors: the floor (native/tools/wire_floor.c) reading in blocking mode
-and spinning (`wire/floor/blocking`, `wire/floor/spin`, its record goes to the
-sink) and the Python reference bot (`wire/python`, orders to the exchange
-simulator over TLS). The engine (`wire/engine/<mode>`) is not measured yet.
+Competitors: the engine in each loop mode (`wire/engine/busy|interrupt|sqpoll`:
+`stratum run` in paper mode, set up by `stratum check --apply`, hot thread on
+SUT_CPU, SQPOLL's thread on the same core, one IOC leg; started and ready
+before the peer, which it reaches by reconnecting), the floor
+(native/tools/wire_floor.c) reading in blocking mode and spinning
+(`wire/floor/blocking`, `wire/floor/spin`; its record goes to the sink) and
+the Python reference bot (`wire/python`, orders to the exchange simulator over
+TLS). Triggers come every INTERVAL_MS, which the engine's token bucket (kept
+under Binance's 50 orders in 10 s) lets through.
 
 Each result row adds p90, min and the sorted samples (µs) to §7's format, for
 the CDF plot (`python -m orchestrator.lab.plot`). Needs root.
@@ -39,6 +44,7 @@ from bitcoin.core import CTxOut
 from bitcoin.wallet import CBitcoinAddress
 
 from orchestrator.bench import Report, cpu_description, percentile
+from orchestrator.control import ControlError, request
 from orchestrator.lab.matching import match, read_capture, trigger_times
 from orchestrator.lab.topology import Topology, topology
 from orchestrator.sim import mainnet_block, self_signed_localhost
@@ -46,7 +52,7 @@ from orchestrator.sim import mainnet_block, self_signed_localhost
 ADDRESS = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 DEPOSIT_SATS = 50 * 100_000_000
 THRESHOLD_SATS = 10 * 100_000_000
-INTERVAL_MS = 200                 # idle time between triggers, as between real deposits
+INTERVAL_MS = 300                 # idle between triggers; the engine's bucket allows 4/s
 ROUNDS = 5
 PEER_PORT, SINK_PORT, VENUE_PORT = 8333, 9000, 9443
 RECORD_BYTES = 400                # the floor's record: about an order's TLS record
@@ -87,6 +93,7 @@ class Lab:
 
     def __init__(self, topo: Topology, work: Path) -> None:
         self.topo, self.work = topo, work
+        self.last_missed = 0          # triggers of the latest round with no order seen
         self.cert, key = self_signed_localhost(work)
         self.secret = secrets.token_hex(32)
         (work / "accounts.json").write_text(json.dumps(
@@ -132,14 +139,44 @@ class Lab:
                 "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
                 ], (market, VENUE_PORT)
 
+    def start_engine(self, mode: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """The daemon in paper mode in "host", set up by `stratum check --apply`,
+        its venue ready; returns it and its control socket."""
+        topo, work = self.topo, self.work / f"engine-{mode}-{time.monotonic_ns()}"
+        work.mkdir()
+        (work / "strategy.toml").write_text(STRATEGY)
+        secrets_file = work / "secrets.toml"
+        secrets_file.write_text(f'lab_key = "{API_KEY}"\nlab_secret = "{self.secret}"\n')
+        secrets_file.chmod(0o600)
+        config = work / "stratum.toml"
+        config.write_text(ENGINE_CONFIG.format(
+            mode=mode, hot=SUT_CPU, sim=SIM_CPU, interface=topo.host_if, address=topo.host_addr,
+            sqpoll=f"sqpoll = {SUT_CPU}" if mode == "sqpoll" else "", market=topo.market_addr,
+            peer_port=PEER_PORT, venue_port=VENUE_PORT, cert=self.cert))
+        stratum = [sys.executable, "-m", "orchestrator"]
+        topo.run(topo.host, [*stratum, "check", "--config", str(config), "--apply"])
+        daemon = topo.spawn(topo.host, [*stratum, "run", "--config", str(config)],
+                            work / "stratum.log", env=_clean_env())
+        sock = work / "run" / "control.sock"
+        deadline = time.monotonic() + READY_S
+        while True:
+            try:
+                venues = request(sock, "status", timeout=5).get("venues", [])
+            except ControlError:
+                venues = []
+            if venues and all(v["ready"] for v in venues):
+                return daemon, sock
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                log = (work / "stratum.log").read_text()[-1000:]
+                raise RuntimeError(f"the engine ({mode}) did not get ready: {log}")
+            time.sleep(0.1)
+
     def round(self, name: str, deposits: int) -> list[float]:
         """One round of one competitor: its latencies in µs."""
+        if name.startswith("wire/engine/"):
+            return self.engine_round(name.rsplit("/", 1)[1], deposits)
         topo, py = self.topo, sys.executable
-        peer = self.start("peer", topo.market, [
-            py, "-m", "orchestrator.sim.btc_peer", "--block", str(mainnet_block()),
-            "--host", topo.market_addr, "--port", str(PEER_PORT),
-            "--deposit", f"{ADDRESS}:{DEPOSIT_SATS}",
-            "--deposit-every", f"{INTERVAL_MS}:{deposits}"], cpu=SIM_CPU)
+        (peer,) = self.start_market_round(deposits)
         pcap = self.work / "round.pcap"
         capture = self.start("capture", topo.host, [
             py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
@@ -158,10 +195,109 @@ class Lab:
             for p in (capture, peer):
                 p.terminate()
                 p.wait(timeout=10)
+        return self.latencies(pcap, venue)
+
+    def start_market_round(self, deposits: int) -> tuple[subprocess.Popen[bytes], ...]:
+        topo, py = self.topo, sys.executable
+        peer = self.start("peer", topo.market, [
+            py, "-m", "orchestrator.sim.btc_peer", "--block", str(mainnet_block()),
+            "--host", topo.market_addr, "--port", str(PEER_PORT),
+            "--deposit", f"{ADDRESS}:{DEPOSIT_SATS}",
+            "--deposit-every", f"{INTERVAL_MS}:{deposits}"], cpu=SIM_CPU)
+        return (peer,)
+
+    def engine_round(self, mode: str, deposits: int) -> list[float]:
+        """The engine: started (and made ready) before the peer, which it reaches
+        by reconnecting; stopped once it has seen every deposit."""
+        topo, py = self.topo, sys.executable
+        pcap = self.work / "round.pcap"
+        capture = self.start("capture", topo.host, [
+            py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
+            "--out", str(pcap)], cpu=SIM_CPU)
+        daemon, sock = self.start_engine(mode)
+        procs = [capture]
+        try:
+            procs += self.start_market_round(deposits)
+            deadline = time.monotonic() + 60 + deposits * INTERVAL_MS / 1000 * 3
+            while request(sock, "status", timeout=5).get("triggers", 0) < deposits + 1:
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    break           # what was missed shows as missed
+                time.sleep(0.2)
+            time.sleep(0.5)         # the last order leaves
+            request(sock, "stop", timeout=10)
+            daemon.wait(timeout=30)
+        finally:
+            if daemon.poll() is None:
+                daemon.terminate()
+                daemon.wait(timeout=30)
+            for p in procs:
+                p.terminate()
+                p.wait(timeout=10)
+        return self.latencies(pcap, (topo.market_addr, VENUE_PORT))
+
+    def latencies(self, pcap: Path, venue: tuple[str, int]) -> list[float]:
         packets = read_capture(pcap)
-        triggers = trigger_times(packets, (topo.market_addr, PEER_PORT), deposit_output())
+        triggers = trigger_times(packets, (self.topo.market_addr, PEER_PORT), deposit_output())
         matched = match(triggers[1:], packets, venue, MIN_ORDER_BYTES)  # [0]: the block's
+        self.last_missed = matched.missed
         return [ns / 1000 for ns in matched.latencies_ns]
+
+
+ENGINE_CONFIG = """[engine]
+paper = true
+loop_mode = "{mode}"
+state_dir = "state"
+run_dir = "run"
+[cpus]
+hot = {hot}
+orchestrator = {sim}
+{sqpoll}
+[network]
+interface = "{interface}"
+addresses = ["{address}/24"]
+[secrets]
+file = "secrets.toml"
+[bitcoin]
+strategy = "strategy.toml"
+peers = ["{market}:{peer_port}"]
+[[venues]]
+name = "sim-binance"
+profile = "binance"
+url = "wss://localhost:{venue_port}/ws-api/v3"
+address = "{market}"
+standby = true
+trust = "{cert}"
+book_url = "wss://localhost:{venue_port}/ws/btcusdt@bookTicker"
+auth = "hmac"
+api_key = "lab_key"
+secret = "lab_secret"
+response_type = "RESULT"
+on = ["deposit"]
+[venues.risk]
+max_quantity = "0.05"
+max_notional = "5000"
+max_open_orders = 8
+orders_per_second = 4
+burst = 10
+max_price_age = 5.0
+[[venues.legs]]
+symbol = "BTCUSDT"
+side = "SELL"
+quantity = "0.01"
+time_in_force = "IOC"
+offset_bps = 10
+"""
+
+STRATEGY = f"""network = "mainnet"
+[whale]
+threshold_btc = 1000000
+action = "whale"
+[[exchanges]]
+name = "exchange"
+deposit_threshold_btc = {THRESHOLD_SATS // 100_000_000}
+action = "deposit"
+addresses = ["{ADDRESS}"]
+"""
 
 
 def summary(name: str, samples_us: list[float]) -> dict[str, Any]:
@@ -174,25 +310,31 @@ def summary(name: str, samples_us: list[float]) -> dict[str, Any]:
     return row
 
 
-COMPETITORS = ("wire/floor/blocking", "wire/floor/spin", "wire/python")
+ENGINE_MODES = ("busy", "interrupt", "sqpoll")
+COMPETITORS = (*(f"wire/engine/{m}" for m in ENGINE_MODES),
+               "wire/floor/blocking", "wire/floor/spin", "wire/python")
 
 
 def run(samples: int = 300, batch: int = 1,
         progress: Callable[[str], None] | None = None) -> Report:
-    """At least `samples` triggers per competitor, over ROUNDS alternating rounds.
+    """At least `samples` triggers per competitor (fewer if some are missed), over
+    ROUNDS alternating rounds (fewer when samples < ROUNDS).
     `batch` is accepted for the common CLI and ignored."""
     del batch
     if os.geteuid() != 0:   # a one-line message from the CLI, not a traceback
         raise SystemExit("stratum bench wire: needs root (it makes network namespaces)")
-    per_round = math.ceil(samples / ROUNDS)
+    rounds = min(ROUNDS, samples)
+    per_round = math.ceil(samples / rounds)
     out: dict[str, list[float]] = {name: [] for name in COMPETITORS}
+    missed = dict.fromkeys(COMPETITORS, 0)
     with tempfile.TemporaryDirectory() as tmp, topology() as topo:
         lab = Lab(topo, Path(tmp))
-        for r in range(ROUNDS):
+        for r in range(rounds):
             for name in COMPETITORS:
                 out[name] += lab.round(name, per_round)
+                missed[name] += lab.last_missed
                 if progress:
-                    progress(f"round {r + 1}/{ROUNDS} {name}: {len(out[name])} samples")
+                    progress(f"round {r + 1}/{rounds} {name}: {len(out[name])} samples")
     results = [summary(name, values) for name, values in out.items() if values]
     p50 = {r["name"]: r["p50"] for r in results}
     return {
@@ -200,7 +342,11 @@ def run(samples: int = 300, batch: int = 1,
         "cpu": cpu_description(),
         "results": results,
         "ratios_p50": {
-            "python / floor spin": round(p50["wire/python"] / p50["wire/floor/spin"], 2)
-        } if {"wire/python", "wire/floor/spin"} <= p50.keys() else {},
-        "not_measured": ["wire/engine/<mode>: the engine is not in the lab yet"],
+            f"{a} / {b}": round(p50[a] / p50[b], 2)
+            for a, b in (("wire/engine/busy", "wire/floor/spin"),
+                         ("wire/engine/interrupt", "wire/floor/blocking"),
+                         ("wire/python", "wire/engine/busy"))
+            if a in p50 and b in p50
+        },
+        "missed": missed,
     }
