@@ -139,7 +139,7 @@ class Lab:
                 "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
                 ], (market, VENUE_PORT)
 
-    def start_engine(self, mode: str) -> tuple[subprocess.Popen[bytes], Path]:
+    def start_engine(self, mode: str, legs: int = 1) -> tuple[subprocess.Popen[bytes], Path]:
         """The daemon in paper mode in "host", set up by `stratum check --apply`,
         its venue ready; returns it and its control socket."""
         topo, work = self.topo, self.work / f"engine-{mode}-{time.monotonic_ns()}"
@@ -152,7 +152,8 @@ class Lab:
         config.write_text(ENGINE_CONFIG.format(
             mode=mode, hot=SUT_CPU, sim=SIM_CPU, interface=topo.host_if, address=topo.host_addr,
             sqpoll=f"sqpoll = {SUT_CPU}" if mode == "sqpoll" else "", market=topo.market_addr,
-            peer_port=PEER_PORT, venue_port=VENUE_PORT, cert=self.cert))
+            peer_port=PEER_PORT, venue_port=VENUE_PORT, cert=self.cert,
+            legs="".join(LEG.format(offset=10 * (i + 1)) for i in range(legs))))
         stratum = [sys.executable, "-m", "orchestrator"]
         topo.run(topo.host, [*stratum, "check", "--config", str(config), "--apply"])
         daemon = topo.spawn(topo.host, [*stratum, "run", "--config", str(config)],
@@ -280,12 +281,14 @@ max_open_orders = 8
 orders_per_second = 4
 burst = 10
 max_price_age = 5.0
-[[venues.legs]]
+{legs}"""
+
+LEG = """[[venues.legs]]
 symbol = "BTCUSDT"
 side = "SELL"
 quantity = "0.01"
 time_in_force = "IOC"
-offset_bps = 10
+offset_bps = {offset}
 """
 
 STRATEGY = f"""network = "mainnet"
