@@ -7,7 +7,10 @@ on the host side of the veth; orders of events only, no timing):
 - each trigger's two orders leave as exactly two whole TLS application-data
   records, and no packet from the venue comes between the first and the last
   segment carrying them (with Nagle on, the second would wait for an ACK);
-- after `stratum kill`, deposits still arrive and no order leaves."""
+- after `stratum kill`, deposits still arrive and no order leaves;
+- a malformed tx crafted with the scapy layer, sent by one of two peers when
+  the engine asks for it, drops that peer only: the other's deposits still
+  become orders."""
 
 from __future__ import annotations
 
@@ -106,3 +109,81 @@ def test_tls_records_reject_a_cut_record() -> None:
     assert tls_records(whole) == [(0x17, 2), (0x17, 1)]
     with pytest.raises(AssertionError, match="cut"):
         tls_records(whole[:-1])
+
+
+# A peer in "market" that answers the handshake, announces one transaction and,
+# when asked for it, sends a tx whose output count runs past its end (built with
+# the scapy layer: length and checksum are right, the transaction is not). It
+# prints when the engine asked and when the engine dropped it.
+EVIL_PEER = r"""
+import socket, sys, time
+from orchestrator.lab.btcp2p import (BTCGetData, BTCInv, BTCInvVector, BTCMessage, BTCTx,
+    BTCTxIn, BTCTxOut, BTCVerack, BTCVersion, sha256d, split_messages)
+host, port, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+srv = socket.create_server((host, port))
+open(ready, "w").write("listening\n")
+conn, _ = srv.accept()
+tx = bytes(BTCTx(txin=[BTCTxIn(script_sig=b"\x51")], txout_count=5,
+                 txout=[BTCTxOut(value=1, script_pubkey=b"\x51")]))
+announce = BTCMessage() / BTCInv(inventory=[BTCInvVector(type=1, hash=sha256d(tx))])
+rest, said_hello = b"", False
+try:
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        msgs, rest = split_messages(rest + data)
+        for m in msgs:
+            if m.cmd == b"version" and not said_hello:
+                conn.sendall(bytes(BTCMessage() / BTCVersion()) + bytes(BTCMessage() / BTCVerack()))
+                said_hello = True
+            elif m.cmd == b"verack":
+                conn.sendall(bytes(announce))
+            elif m.cmd == b"getdata":
+                print("asked", flush=True)
+                conn.sendall(bytes(BTCMessage(cmd=b"tx") / tx))
+except ConnectionResetError:
+    pass
+print("dropped", time.time_ns(), flush=True)
+"""
+
+
+def test_a_malformed_tx_drops_that_peer_only(tmp_path: Path) -> None:
+    evil_port, deposits = PEER_PORT + 1, 4
+    with topology() as topo:
+        lab = Lab(topo, tmp_path)
+        pcap = tmp_path / "engine.pcap"
+        capture = lab.start("capture", topo.host, [
+            sys.executable, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
+            "--out", str(pcap)], cpu=None)
+        ready, log = tmp_path / "evil.ready", tmp_path / "evil.log"
+        evil = topo.spawn(topo.market, [sys.executable, "-c", EVIL_PEER, topo.market_addr,
+                                        str(evil_port), str(ready)], log)
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert evil.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        daemon, sock = lab.start_engine("busy", peer_ports=(PEER_PORT, evil_port))
+        lab.start_market_round(deposits)
+        assert evil.wait(timeout=60) == 0, log.read_text()
+        said = log.read_text().split()
+        assert said[:2] == ["asked", "dropped"], said
+        dropped_at = int(said[2])
+        while request(sock, "status")["triggers"] < deposits + 1:
+            assert daemon.poll() is None and time.monotonic() < deadline, "deposits stopped"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        request(sock, "stop")
+        daemon.wait(timeout=30)
+        capture.terminate()
+        capture.wait(timeout=10)
+    packets = read_capture(pcap)
+    market = topo.market_addr
+    triggers = trigger_times(packets, (market, PEER_PORT), deposit_output())
+    after = [t for t in triggers if t > dropped_at]
+    assert len(triggers) == deposits + 1 and after, (len(triggers), len(after))
+    orders = [p.ts_ns for p in packets if p.dst == (market, VENUE_PORT)
+              and len(p.payload) >= MIN_ORDER_BYTES]
+    for t in after:      # the good peer's deposits still trade after the drop
+        assert any(o > t for o in orders)
+    assert sum(o > after[0] for o in orders) >= len(after)

@@ -139,7 +139,8 @@ class Lab:
                 "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
                 ], (market, VENUE_PORT)
 
-    def start_engine(self, mode: str, legs: int = 1) -> tuple[subprocess.Popen[bytes], Path]:
+    def start_engine(self, mode: str, legs: int = 1, peer_ports: tuple[int, ...] = (PEER_PORT,)
+                     ) -> tuple[subprocess.Popen[bytes], Path]:
         """The daemon in paper mode in "host", set up by `stratum check --apply`,
         its venue ready; returns it and its control socket."""
         topo, work = self.topo, self.work / f"engine-{mode}-{time.monotonic_ns()}"
@@ -152,7 +153,8 @@ class Lab:
         config.write_text(ENGINE_CONFIG.format(
             mode=mode, hot=SUT_CPU, sim=SIM_CPU, interface=topo.host_if, address=topo.host_addr,
             sqpoll=f"sqpoll = {SUT_CPU}" if mode == "sqpoll" else "", market=topo.market_addr,
-            peer_port=PEER_PORT, venue_port=VENUE_PORT, cert=self.cert,
+            peers=", ".join(f'"{topo.market_addr}:{p}"' for p in peer_ports),
+            venue_port=VENUE_PORT, cert=self.cert,
             legs="".join(LEG.format(offset=10 * (i + 1)) for i in range(legs))))
         stratum = [sys.executable, "-m", "orchestrator"]
         topo.run(topo.host, [*stratum, "check", "--config", str(config), "--apply"])
@@ -260,7 +262,7 @@ addresses = ["{address}/24"]
 file = "secrets.toml"
 [bitcoin]
 strategy = "strategy.toml"
-peers = ["{market}:{peer_port}"]
+peers = [{peers}]
 [[venues]]
 name = "sim-binance"
 profile = "binance"
