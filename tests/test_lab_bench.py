@@ -38,6 +38,9 @@ def test_bench_wire_reports_every_competitor_and_plots(tmp_path: Path) -> None:
         assert row["unit"] == "us" and row["n"] == len(row["samples_us"]) == 2, row["name"]
         assert report["missed"][row["name"]] == 0
         assert 0 < row["min"] <= row["p50"] <= row["p90"] <= row["p99"]
+        if "/engine/" in row["name"]:     # the engine's own clock, beside the wire
+            inside = row["internal_trigger_to_send"]
+            assert inside["n"] >= 2 and 0 < inside["p50"] <= inside["p99"]
     saved = tmp_path / "wire.json"
     saved.write_text(proc.stdout)
     png = tmp_path / "wire.png"

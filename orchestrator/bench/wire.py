@@ -23,7 +23,10 @@ TLS). Triggers come every INTERVAL_MS, which the engine's token bucket (kept
 under Binance's 50 orders in 10 s) lets through.
 
 Each result row adds p90, min and the sorted samples (µs) to §7's format, for
-the CDF plot (`python -m orchestrator.lab.plot`). Needs root.
+the CDF plot (`python -m orchestrator.lab.plot`); an engine row also carries
+the engine's own trigger->send histogram over the same rounds
+(`internal_trigger_to_send`: p50/p99 as bucket lower bounds, and n, which
+counts the block's deposits too), to set beside the wire's. Needs root.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from bitcoin.wallet import CBitcoinAddress
 
 from orchestrator.bench import Report, cpu_description, percentile
 from orchestrator.control import ControlError, request
+from orchestrator.engine import Histogram, read_shared
 from orchestrator.lab.matching import match, read_capture, trigger_times
 from orchestrator.lab.topology import Topology, topology
 from orchestrator.sim import mainnet_block, self_signed_localhost
@@ -94,6 +98,7 @@ class Lab:
     def __init__(self, topo: Topology, work: Path) -> None:
         self.topo, self.work = topo, work
         self.last_missed = 0          # triggers of the latest round with no order seen
+        self.internal: dict[str, Histogram] = {}   # engine mode -> trigger->send, all rounds
         self.cert, key = self_signed_localhost(work)
         self.secret = secrets.token_hex(32)
         (work / "accounts.json").write_text(json.dumps(
@@ -229,6 +234,7 @@ class Lab:
             time.sleep(0.5)         # the last order leaves
             request(sock, "stop", timeout=10)
             daemon.wait(timeout=30)
+            self.add_internal(mode, read_shared(sock.parent / "engine.state"))
         finally:
             if daemon.poll() is None:
                 daemon.terminate()
@@ -237,6 +243,18 @@ class Lab:
                 p.terminate()
                 p.wait(timeout=10)
         return self.latencies(pcap, (topo.market_addr, VENUE_PORT))
+
+    def add_internal(self, mode: str, state: dict[str, Any]) -> None:
+        """Adds the round's trigger->send histogram (the engine's own clock) to the
+        mode's total, bucket by bucket."""
+        h: Histogram = state["stages"]["trigger_to_send"]
+        total = self.internal.get(mode)
+        if total is None:
+            self.internal[mode] = h
+        else:
+            self.internal[mode] = Histogram(
+                total.count + h.count, total.sum_ns + h.sum_ns, max(total.max_ns, h.max_ns),
+                tuple(a + b for a, b in zip(total.buckets, h.buckets, strict=True)))
 
     def latencies(self, pcap: Path, venue: tuple[str, int]) -> list[float]:
         packets = read_capture(pcap)
@@ -340,7 +358,14 @@ def run(samples: int = 300, batch: int = 1,
                 missed[name] += lab.last_missed
                 if progress:
                     progress(f"round {r + 1}/{rounds} {name}: {len(out[name])} samples")
+        internal = lab.internal
     results = [summary(name, values) for name, values in out.items() if values]
+    for row in results:      # the engine's own figure beside the wire's
+        h = internal.get(row["name"].rsplit("/", 1)[1]) if "/engine/" in row["name"] else None
+        if h is not None and h.count:
+            row["internal_trigger_to_send"] = {
+                "p50": round(h.percentile(0.5) / 1000, 1),
+                "p99": round(h.percentile(0.99) / 1000, 1), "n": h.count}
     p50 = {r["name"]: r["p50"] for r in results}
     return {
         "suite": "wire",
