@@ -64,7 +64,7 @@ def test_orders_on_the_wire_and_none_after_kill(tmp_path: Path) -> None:
             "--out", str(pcap)], cpu=None)
         daemon, sock = lab.start_engine("busy", legs=LEGS)
         ready_at = time.time_ns()             # logon, upgrade, clock sync: done
-        lab.start_market_round(BEFORE_KILL - 1 + AFTER_KILL)   # + the block's deposit
+        lab.start_peer(BEFORE_KILL - 1 + AFTER_KILL)   # + the block's deposit
         deadline = time.monotonic() + 120
         while request(sock, "status")["triggers"] < BEFORE_KILL:
             assert daemon.poll() is None and time.monotonic() < deadline, "no triggers"
@@ -164,7 +164,7 @@ def test_a_malformed_tx_drops_that_peer_only(tmp_path: Path) -> None:
             assert evil.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         daemon, sock = lab.start_engine("busy", peer_ports=(PEER_PORT, evil_port))
-        lab.start_market_round(deposits)
+        lab.start_peer(deposits)
         assert evil.wait(timeout=60) == 0, log.read_text()
         said = log.read_text().split()
         assert said[:2] == ["asked", "dropped"], said

@@ -184,7 +184,7 @@ class Lab:
         if name.startswith("wire/engine/"):
             return self.engine_round(name.rsplit("/", 1)[1], deposits)
         topo, py = self.topo, sys.executable
-        (peer,) = self.start_market_round(deposits)
+        peer = self.start_peer(deposits)
         pcap = self.work / "round.pcap"
         capture = self.start("capture", topo.host, [
             py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
@@ -205,14 +205,14 @@ class Lab:
                 p.wait(timeout=10)
         return self.latencies(pcap, venue)
 
-    def start_market_round(self, deposits: int) -> tuple[subprocess.Popen[bytes], ...]:
+    def start_peer(self, deposits: int) -> subprocess.Popen[bytes]:
+        """A fresh peer: the block (with one deposit), then `deposits` more, steadily."""
         topo, py = self.topo, sys.executable
-        peer = self.start("peer", topo.market, [
+        return self.start("peer", topo.market, [
             py, "-m", "orchestrator.sim.btc_peer", "--block", str(mainnet_block()),
             "--host", topo.market_addr, "--port", str(PEER_PORT),
             "--deposit", f"{ADDRESS}:{DEPOSIT_SATS}",
             "--deposit-every", f"{INTERVAL_MS}:{deposits}"], cpu=SIM_CPU)
-        return (peer,)
 
     def engine_round(self, mode: str, deposits: int) -> list[float]:
         """The engine: started (and made ready) before the peer, which it reaches
@@ -225,7 +225,7 @@ class Lab:
         daemon, sock = self.start_engine(mode)
         procs = [capture]
         try:
-            procs += self.start_market_round(deposits)
+            procs.append(self.start_peer(deposits))
             deadline = time.monotonic() + 60 + deposits * INTERVAL_MS / 1000 * 3
             while request(sock, "status", timeout=5).get("triggers", 0) < deposits + 1:
                 if daemon.poll() is not None or time.monotonic() > deadline:
