@@ -6,6 +6,7 @@
 #   make test              pytest (with the native C tests), ruff, mypy
 #   make test SANITIZE=1   the same with the native code under ASan + UBSan
 #   make bench             every benchmark suite, one JSON object per suite
+#   make lab               the latency lab: `stratum bench wire --json` and its CDF PNG (root)
 #   make fuzz              every libFuzzer target, FUZZ_SECONDS each (default 60)
 #   make wheelhouse        the engine's wheel and every dependency, for `make deploy`
 #   make deploy INVENTORY=FILE [VAULT_PASSWORD_FILE=FILE]   ansible/site.yml on those hosts
@@ -36,7 +37,7 @@ WHEELHOUSE := build/wheelhouse
 INVENTORY ?= ansible/inventory.yml
 VAULT_PASSWORD_FILE ?=
 
-.PHONY: setup apt native test lint demo bench fuzz wheelhouse deploy clean
+.PHONY: setup apt native test lint demo bench lab fuzz wheelhouse deploy clean
 setup: apt $(VENV)/.installed native
 
 # Checked every time (fast): a package removed since is noticed.
@@ -95,6 +96,13 @@ demo: setup
 
 bench: setup
 	@$(SAN_ENV) $(STRATUM) bench all --json
+
+# The JSON is printed and kept in build/lab/, with the PNG next to it.
+lab: setup
+	@mkdir -p build/lab
+	@set -o pipefail; $(STRATUM) bench wire --json | tee build/lab/wire.json
+	@$(PY) -m orchestrator.lab.plot build/lab/wire.json build/lab/wire.png
+	@echo "make lab: wrote build/lab/wire.json and build/lab/wire.png"
 
 fuzz: apt
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)

@@ -5,6 +5,7 @@ and the core plan on a fake /sys tree."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,6 +18,8 @@ import pytest
 
 from orchestrator.config import CpuConfig
 from orchestrator.cpu import plan
+from orchestrator.lab.topology import TopologyError, ip
+from orchestrator.lab.topology import netns as lab_netns
 from orchestrator.netcfg import irq_items, sysctl_items
 from tests.conftest import ROOT
 from tests.test_config import GOOD, write
@@ -88,15 +91,13 @@ def test_core_plan_follows_the_nic_and_isolation(tmp_path: Path) -> None:
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    name = f"st-test-{uuid.uuid4().hex[:8]}"
-    if subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode != 0:
-        pytest.skip("cannot create a network namespace here (needs root and iproute2)")
-    try:
-        subprocess.run(["ip", "-n", name, "link", "add", "v0", "type", "veth", "peer", "name",
-                        "v1"], check=True, capture_output=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            name = stack.enter_context(lab_netns(f"st-test-{uuid.uuid4().hex[:8]}"))
+        except TopologyError as e:
+            pytest.skip(f"cannot create a network namespace here (needs root and iproute2): {e}")
+        ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def check_in(ns: str, config: Path, *extra: str) -> dict[str, tuple[str, str]]:

@@ -83,7 +83,7 @@ def alternate(
     return out
 
 
-SUITES = ("sign", "wsecho", "mempool", "order")
+SUITES = ("sign", "wsecho", "mempool", "order", "wire")
 
 
 def suite(name: str) -> Callable[..., Report]:

@@ -13,6 +13,7 @@ transactions, and it can send a malformed message instead.
         [--malformed bad-magic|bad-checksum|oversize|bad-tx] [--malformed-after N]
         [--wtxid] [--stats-file PATH] [--stall] [--unsolicited ADDRESS:SATS]
         [--inv-flood N [--inv-flood-count K]] [--trickle] [--no-pong] [--silent]
+        [--deposit-every MS:COUNT]
 
 With --wtxid, a client that sent wtxidrelay before verack gets announcements
 by wtxid (MSG_WTX, BIP 339), as Bitcoin Core does. After the handshake the
@@ -21,6 +22,8 @@ sendcmpct, an unknown command). With --stats-file it writes, on exit, one JSON
 object: what each connection got from its client (pongs, getdata entries).
 --stall announces everything and answers no getdata (a peer that hides
 transactions); --unsolicited pushes one transaction nobody asked for.
+--deposit-every MS:COUNT then announces COUNT fresh deposits like the first
+--deposit, one every MS ms on a fixed schedule (the latency lab's triggers).
 
 Hostile modes, for tests (each bounded):
   --inv-flood N [--inv-flood-count K]  K invs of N made-up txids each, back to
@@ -282,6 +285,22 @@ class Peer:
                 self.send(inv)
                 await self.writer.drain()
                 await asyncio.sleep(delay * INV_BATCH)
+            if self.args.deposit_every:  # then fresh deposits to the first address, steadily
+                every_ms, count = self.args.deposit_every
+                addr, sats = self.args.deposit[0].rsplit(":", 1)
+                script, clock = CBitcoinAddress(addr).to_scriptPubKey(), asyncio.get_running_loop()
+                begin = clock.time()
+                for k in range(count):  # scheduled from the start: no drift
+                    await asyncio.sleep(max(0.0, begin + (k + 1) * every_ms / 1000 - clock.time()))
+                    tx = made_up_tx(f"every-{k}", [(script, int(sats))])
+                    self.by_id[tx.GetTxid()], self.by_wtxid[tx.GetHash()] = tx, tx
+                    entry = CInv()
+                    entry.type, entry.hash = ((MSG_WTX, tx.GetHash()) if self.wtxid_relay
+                                              else (MSG_TX, tx.GetTxid()))
+                    announce = msg_inv()
+                    announce.inv.append(entry)
+                    self.send(announce)
+                    await self.writer.drain()
             await serving
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -351,9 +370,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trickle", action="store_true", help="one byte a second, forever")
     parser.add_argument("--no-pong", action="store_true", help="never answer a ping")
     parser.add_argument("--silent", action="store_true", help="announce nothing")
+
+    def every(text: str) -> tuple[int, int]:
+        ms, _, count = text.partition(":")
+        if not (ms.isdigit() and count.isdigit() and int(ms) > 0):
+            raise argparse.ArgumentTypeError(f"{text!r} is not MS:COUNT with MS > 0")
+        return int(ms), int(count)
+
+    parser.add_argument("--deposit-every", type=every, metavar="MS:COUNT",
+                        help="after the block, COUNT fresh deposits like the first --deposit, "
+                             "one every MS ms")
     args = parser.parse_args(argv)
     if not 0 <= args.inv_flood <= 50_000 or not 1 <= args.inv_flood_count <= 100:
         parser.error("--inv-flood takes 0..50000 entries, --inv-flood-count 1..100 invs")
+    if args.deposit_every and not args.deposit:
+        parser.error("--deposit-every needs a --deposit (whose address and amount it repeats)")
     asyncio.run(main_async(args))
     return 0
 

@@ -1,0 +1,382 @@
+# SPDX-License-Identifier: MIT
+"""`stratum bench wire`: wire-to-wire tick-to-trade, stamped by the kernel.
+
+The lab's topology (`orchestrator.lab.topology`): the Bitcoin peer, the
+exchange simulator and a TCP sink in the "market" namespace; each competitor in
+turn in the "host" namespace, pinned to its own CPU, with a capture
+(`orchestrator.lab.capture`) on the host side of the veth. Per round and
+competitor a fresh peer replays the block, then sends a steady run of fresh
+deposits (one every INTERVAL_MS); the latency of each is the time from the
+packet completing the deposit's tx to the first order-sized packet towards
+the venue (`orchestrator.lab.matching` says how they are matched). The
+block's own deposit, sent during the replay burst, is not counted. Rounds
+alternate between competitors, so that a noisy neighbour hurts them alike.
+
+Competitors: the engine in each loop mode (`wire/engine/busy|interrupt|sqpoll`:
+`stratum run` in paper mode, set up by `stratum check --apply`, hot thread on
+SUT_CPU, SQPOLL's thread on the same core, one IOC leg; started and ready
+before the peer, which it reaches by reconnecting), the floor
+(native/tools/wire_floor.c) reading in blocking mode and spinning
+(`wire/floor/blocking`, `wire/floor/spin`; its record goes to the sink) and
+the Python reference bot (`wire/python`, orders to the exchange simulator over
+TLS). Triggers come every INTERVAL_MS, which the engine's token bucket (kept
+under Binance's 50 orders in 10 s) lets through.
+
+Each result row adds p90, min and the sorted samples (µs) to §7's format, for
+the CDF plot (`python -m orchestrator.lab.plot`); an engine row also carries
+the engine's own trigger->send histogram over the same rounds
+(`internal_trigger_to_send`: p50/p99 as bucket lower bounds, and n, which
+counts the block's deposits too), to set beside the wire's. Needs root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bitcoin.core import CTxOut
+from bitcoin.wallet import CBitcoinAddress
+
+from orchestrator.bench import Report, cpu_description, percentile
+from orchestrator.control import ControlError, request
+from orchestrator.engine import Histogram, read_shared
+from orchestrator.lab.matching import match, read_capture, trigger_times
+from orchestrator.lab.topology import Topology, topology
+from orchestrator.sim import mainnet_block, self_signed_localhost
+
+ADDRESS = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+DEPOSIT_SATS = 50 * 100_000_000
+THRESHOLD_SATS = 10 * 100_000_000
+INTERVAL_MS = 300                 # idle between triggers; the engine's bucket allows 4/s
+ROUNDS = 5
+PEER_PORT, SINK_PORT, VENUE_PORT = 8333, 9000, 9443
+RECORD_BYTES = 400                # the floor's record: about an order's TLS record
+MIN_ORDER_BYTES = 200             # smaller venue-bound packets (pings, ACKs) are not orders
+SIM_CPU, SUT_CPU = 0, 1
+READY_S = 30.0
+API_KEY = "lab" + "K" * 61
+
+
+def floor_binary() -> Path:
+    path = Path(__file__).resolve().parents[2] / "native/build/release/tools/wire_floor"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not built: run `make native` in the source tree")
+    return path
+
+
+def deposit_output() -> bytes:
+    """The deposit's serialized output (value and script): the trigger's mark."""
+    script = CBitcoinAddress(ADDRESS).to_scriptPubKey()
+    return bytes(CTxOut(DEPOSIT_SATS, script).serialize())
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
+def _wait_ready(path: Path, proc: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + READY_S
+    while not (path.exists() and path.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{log.stem} did not start: {log.read_text()[-500:]}")
+        time.sleep(0.05)
+    return path.read_text().strip()
+
+
+class Lab:
+    """The market side (exchange, sink) for the whole run; one peer per round."""
+
+    def __init__(self, topo: Topology, work: Path) -> None:
+        self.topo, self.work = topo, work
+        self.last_missed = 0          # triggers of the latest round with no order seen
+        self.internal: dict[str, Histogram] = {}   # engine mode -> trigger->send, all rounds
+        self.cert, key = self_signed_localhost(work)
+        self.secret = secrets.token_hex(32)
+        (work / "accounts.json").write_text(json.dumps(
+            {"binance": [{"apiKey": API_KEY, "hmacSecret": self.secret}]}))
+        credentials = work / "credentials.json"
+        credentials.write_text(json.dumps({"apiKey": API_KEY, "hmacSecret": self.secret}))
+        credentials.chmod(0o600)
+        self.credentials = credentials
+        py = sys.executable
+        self.start("exchange", topo.market, [
+            py, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert), "--key", str(key),
+            "--accounts", str(work / "accounts.json"), "--record-dir", str(work / "exchange"),
+            "--host", topo.market_addr, "--port", str(VENUE_PORT), "--book-static",
+            "--orders-per-10s", "100000", "--orders-per-day", "10000000",
+            "--weight-per-minute", "10000000"], cpu=SIM_CPU)
+        self.start("sink", topo.market, [py, "-m", "orchestrator.lab.sink", "--host",
+                                         topo.market_addr, "--port", str(SINK_PORT)],
+                   cpu=SIM_CPU)
+
+    def start(self, name: str, ns: str, argv: list[str], cpu: int | None
+              ) -> subprocess.Popen[bytes]:
+        ready, log = self.work / f"{name}.ready", self.work / f"{name}.log"
+        ready.unlink(missing_ok=True)
+        proc = self.topo.spawn(ns, [*argv, "--ready-file", str(ready)], log, env=_clean_env())
+        if cpu is not None and cpu in os.sched_getaffinity(0):
+            os.sched_setaffinity(proc.pid, {cpu})
+        _wait_ready(ready, proc, log)
+        return proc
+
+    def competitor_argv(self, name: str, triggers: int) -> tuple[list[str], tuple[str, int]]:
+        """How to run a competitor for `triggers` triggers, and where its orders go."""
+        market = self.topo.market_addr
+        if name.startswith("wire/floor/"):
+            return [str(floor_binary()), "--peer", f"{market}:{PEER_PORT}",
+                    "--venue", f"{market}:{SINK_PORT}", "--marker", deposit_output().hex(),
+                    "--record-size", str(RECORD_BYTES), "--count", str(triggers),
+                    "--cpu", str(SUT_CPU), *(["--spin"] if name.endswith("spin") else [])
+                    ], (market, SINK_PORT)
+        return [sys.executable, "-m", "orchestrator.lab.pybot", "--peer",
+                f"{market}:{PEER_PORT}", "--venue", f"wss://{market}:{VENUE_PORT}/ws-api/v3",
+                "--ca", str(self.cert), "--server-name", "localhost",
+                "--credentials", str(self.credentials), "--address", ADDRESS,
+                "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
+                ], (market, VENUE_PORT)
+
+    def start_engine(self, mode: str, legs: int = 1, peer_ports: tuple[int, ...] = (PEER_PORT,)
+                     ) -> tuple[subprocess.Popen[bytes], Path]:
+        """The daemon in paper mode in "host", set up by `stratum check --apply`,
+        its venue ready; returns it and its control socket."""
+        topo, work = self.topo, self.work / f"engine-{mode}-{time.monotonic_ns()}"
+        work.mkdir()
+        (work / "strategy.toml").write_text(STRATEGY)
+        secrets_file = work / "secrets.toml"
+        secrets_file.write_text(f'lab_key = "{API_KEY}"\nlab_secret = "{self.secret}"\n')
+        secrets_file.chmod(0o600)
+        config = work / "stratum.toml"
+        config.write_text(ENGINE_CONFIG.format(
+            mode=mode, hot=SUT_CPU, sim=SIM_CPU, interface=topo.host_if, address=topo.host_addr,
+            sqpoll=f"sqpoll = {SUT_CPU}" if mode == "sqpoll" else "", market=topo.market_addr,
+            peers=", ".join(f'"{topo.market_addr}:{p}"' for p in peer_ports),
+            venue_port=VENUE_PORT, cert=self.cert,
+            legs="".join(LEG.format(offset=10 * (i + 1)) for i in range(legs))))
+        stratum = [sys.executable, "-m", "orchestrator"]
+        topo.run(topo.host, [*stratum, "check", "--config", str(config), "--apply"])
+        daemon = topo.spawn(topo.host, [*stratum, "run", "--config", str(config)],
+                            work / "stratum.log", env=_clean_env())
+        sock = work / "run" / "control.sock"
+        deadline = time.monotonic() + READY_S
+        while True:
+            try:
+                venues = request(sock, "status", timeout=5).get("venues", [])
+            except ControlError:
+                venues = []
+            if venues and all(v["ready"] for v in venues):
+                return daemon, sock
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                log = (work / "stratum.log").read_text()[-1000:]
+                raise RuntimeError(f"the engine ({mode}) did not get ready: {log}")
+            time.sleep(0.1)
+
+    def round(self, name: str, deposits: int) -> list[float]:
+        """One round of one competitor: its latencies in µs."""
+        if name.startswith("wire/engine/"):
+            return self.engine_round(name.rsplit("/", 1)[1], deposits)
+        topo, py = self.topo, sys.executable
+        peer = self.start_peer(deposits)
+        pcap = self.work / "round.pcap"
+        capture = self.start("capture", topo.host, [
+            py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
+            "--out", str(pcap)], cpu=SIM_CPU)
+        argv, venue = self.competitor_argv(name, deposits + 1)
+        try:
+            proc = topo.spawn(topo.host, argv, self.work / "competitor.log", env=_clean_env())
+            if SUT_CPU in os.sched_getaffinity(0):
+                os.sched_setaffinity(proc.pid, {SUT_CPU})
+            timeout = 60 + deposits * INTERVAL_MS / 1000 * 3
+            if proc.wait(timeout=timeout) != 0:
+                log = (self.work / "competitor.log").read_text()[-500:]
+                raise RuntimeError(f"{name} failed: {log}")
+            time.sleep(0.2)        # the capture reads what is still queued
+        finally:
+            for p in (capture, peer):
+                p.terminate()
+                p.wait(timeout=10)
+        return self.latencies(pcap, venue)
+
+    def start_peer(self, deposits: int) -> subprocess.Popen[bytes]:
+        """A fresh peer: the block (with one deposit), then `deposits` more, steadily."""
+        topo, py = self.topo, sys.executable
+        return self.start("peer", topo.market, [
+            py, "-m", "orchestrator.sim.btc_peer", "--block", str(mainnet_block()),
+            "--host", topo.market_addr, "--port", str(PEER_PORT),
+            "--deposit", f"{ADDRESS}:{DEPOSIT_SATS}",
+            "--deposit-every", f"{INTERVAL_MS}:{deposits}"], cpu=SIM_CPU)
+
+    def engine_round(self, mode: str, deposits: int) -> list[float]:
+        """The engine: started (and made ready) before the peer, which it reaches
+        by reconnecting; stopped once it has seen every deposit."""
+        topo, py = self.topo, sys.executable
+        pcap = self.work / "round.pcap"
+        capture = self.start("capture", topo.host, [
+            py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
+            "--out", str(pcap)], cpu=SIM_CPU)
+        daemon, sock = self.start_engine(mode)
+        procs = [capture]
+        try:
+            procs.append(self.start_peer(deposits))
+            deadline = time.monotonic() + 60 + deposits * INTERVAL_MS / 1000 * 3
+            while request(sock, "status", timeout=5).get("triggers", 0) < deposits + 1:
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    break           # what was missed shows as missed
+                time.sleep(0.2)
+            time.sleep(0.5)         # the last order leaves
+            request(sock, "stop", timeout=10)
+            daemon.wait(timeout=30)
+            self.add_internal(mode, read_shared(sock.parent / "engine.state"))
+        finally:
+            if daemon.poll() is None:
+                daemon.terminate()
+                daemon.wait(timeout=30)
+            for p in procs:
+                p.terminate()
+                p.wait(timeout=10)
+        return self.latencies(pcap, (topo.market_addr, VENUE_PORT))
+
+    def add_internal(self, mode: str, state: dict[str, Any]) -> None:
+        """Adds the round's trigger->send histogram (the engine's own clock) to the
+        mode's total, bucket by bucket."""
+        h: Histogram = state["stages"]["trigger_to_send"]
+        total = self.internal.get(mode)
+        if total is None:
+            self.internal[mode] = h
+        else:
+            self.internal[mode] = Histogram(
+                total.count + h.count, total.sum_ns + h.sum_ns, max(total.max_ns, h.max_ns),
+                tuple(a + b for a, b in zip(total.buckets, h.buckets, strict=True)))
+
+    def latencies(self, pcap: Path, venue: tuple[str, int]) -> list[float]:
+        packets = read_capture(pcap)
+        triggers = trigger_times(packets, (self.topo.market_addr, PEER_PORT), deposit_output())
+        matched = match(triggers[1:], packets, venue, MIN_ORDER_BYTES)  # [0]: the block's
+        self.last_missed = matched.missed
+        return [ns / 1000 for ns in matched.latencies_ns]
+
+
+ENGINE_CONFIG = """[engine]
+paper = true
+loop_mode = "{mode}"
+state_dir = "state"
+run_dir = "run"
+[cpus]
+hot = {hot}
+orchestrator = {sim}
+{sqpoll}
+[network]
+interface = "{interface}"
+addresses = ["{address}/24"]
+[secrets]
+file = "secrets.toml"
+[bitcoin]
+strategy = "strategy.toml"
+peers = [{peers}]
+[[venues]]
+name = "sim-binance"
+profile = "binance"
+url = "wss://localhost:{venue_port}/ws-api/v3"
+address = "{market}"
+standby = true
+trust = "{cert}"
+book_url = "wss://localhost:{venue_port}/ws/btcusdt@bookTicker"
+auth = "hmac"
+api_key = "lab_key"
+secret = "lab_secret"
+response_type = "RESULT"
+on = ["deposit"]
+[venues.risk]
+max_quantity = "0.05"
+max_notional = "5000"
+max_open_orders = 8
+orders_per_second = 4
+burst = 10
+max_price_age = 5.0
+{legs}"""
+
+LEG = """[[venues.legs]]
+symbol = "BTCUSDT"
+side = "SELL"
+quantity = "0.01"
+time_in_force = "IOC"
+offset_bps = {offset}
+"""
+
+STRATEGY = f"""network = "mainnet"
+[whale]
+threshold_btc = 1000000
+action = "whale"
+[[exchanges]]
+name = "exchange"
+deposit_threshold_btc = {THRESHOLD_SATS // 100_000_000}
+action = "deposit"
+addresses = ["{ADDRESS}"]
+"""
+
+
+def summary(name: str, samples_us: list[float]) -> dict[str, Any]:
+    ordered = sorted(samples_us)
+    row: dict[str, Any] = {"name": name, "unit": "us", "n": len(ordered)}
+    for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        row[label] = round(percentile(ordered, q), 1)
+    row["min"] = round(ordered[0], 1)
+    row["samples_us"] = [round(v, 1) for v in ordered]
+    return row
+
+
+ENGINE_MODES = ("busy", "interrupt", "sqpoll")
+COMPETITORS = (*(f"wire/engine/{m}" for m in ENGINE_MODES),
+               "wire/floor/blocking", "wire/floor/spin", "wire/python")
+
+
+def run(samples: int = 300, batch: int = 1,
+        progress: Callable[[str], None] | None = None) -> Report:
+    """At least `samples` triggers per competitor (fewer if some are missed), over
+    ROUNDS alternating rounds (fewer when samples < ROUNDS).
+    `batch` is accepted for the common CLI and ignored."""
+    del batch
+    if os.geteuid() != 0:   # a one-line message from the CLI, not a traceback
+        raise SystemExit("stratum bench wire: needs root (it makes network namespaces)")
+    rounds = min(ROUNDS, samples)
+    per_round = math.ceil(samples / rounds)
+    out: dict[str, list[float]] = {name: [] for name in COMPETITORS}
+    missed = dict.fromkeys(COMPETITORS, 0)
+    with tempfile.TemporaryDirectory() as tmp, topology() as topo:
+        lab = Lab(topo, Path(tmp))
+        for r in range(rounds):
+            for name in COMPETITORS:
+                out[name] += lab.round(name, per_round)
+                missed[name] += lab.last_missed
+                if progress:
+                    progress(f"round {r + 1}/{rounds} {name}: {len(out[name])} samples")
+        internal = lab.internal
+    results = [summary(name, values) for name, values in out.items() if values]
+    for row in results:      # the engine's own figure beside the wire's
+        h = internal.get(row["name"].rsplit("/", 1)[1]) if "/engine/" in row["name"] else None
+        if h is not None and h.count:
+            row["internal_trigger_to_send"] = {
+                "p50": round(h.percentile(0.5) / 1000, 1),
+                "p99": round(h.percentile(0.99) / 1000, 1), "n": h.count}
+    p50 = {r["name"]: r["p50"] for r in results}
+    return {
+        "suite": "wire",
+        "cpu": cpu_description(),
+        "results": results,
+        "ratios_p50": {
+            f"{a} / {b}": round(p50[a] / p50[b], 2)
+            for a, b in (("wire/engine/busy", "wire/floor/spin"),
+                         ("wire/engine/interrupt", "wire/floor/blocking"),
+                         ("wire/python", "wire/engine/busy"))
+            if a in p50 and b in p50
+        },
+        "missed": missed,
+    }
