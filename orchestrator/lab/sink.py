@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 
-from orchestrator.sim import listen_address
+from orchestrator.sim import listen_address, serve_until_stopped
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -38,12 +37,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     server = await asyncio.start_server(on_client, args.host, args.port)
     Path(args.ready_file).write_text(f"{server.sockets[0].getsockname()[1]}\n")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
+    await serve_until_stopped(server)
     if args.stats_file:
         Path(args.stats_file).write_text(json.dumps(
             {"connections": len(received), "bytes": received}))

@@ -12,7 +12,9 @@ the package so that an installed wheel can run the demo:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
+import signal
 import subprocess
 from pathlib import Path
 
@@ -54,3 +56,13 @@ def self_signed_localhost(directory: Path, name: str = "localhost") -> tuple[Pat
     )
     key.chmod(0o600)
     return cert, key
+
+
+async def serve_until_stopped(server: asyncio.Server) -> None:
+    """Serves until SIGTERM or SIGINT (how the tests and the demo stop a simulator)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()

@@ -43,7 +43,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import signal
 import struct
 import sys
 from io import BytesIO
@@ -71,7 +70,7 @@ from bitcoin.messages import (
 from bitcoin.net import CInv
 from bitcoin.wallet import CBitcoinAddress
 
-from orchestrator.sim import listen_address
+from orchestrator.sim import listen_address, serve_until_stopped
 
 MSG_TX, MSG_WITNESS_TX, MSG_WTX = 1, 0x40000001, 5
 INV_BATCH = 50
@@ -331,12 +330,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"READY {port}", flush=True)
     if args.ready_file:
         Path(args.ready_file).write_text(f"{port}\n")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
+    await serve_until_stopped(server)
     if args.stats_file:
         Path(args.stats_file).write_text(json.dumps(
             {"connections": [{"pongs": p.pongs, "pings": p.pings,
