@@ -164,6 +164,22 @@ def test_check_fails_on_a_missing_trust_file(tmp_path: Path) -> None:
     assert f"venues[0].trust: trust anchors {tmp_path / 'sim.pem'}: No such file" in proc.stderr
 
 
+@pytest.mark.parametrize(("sqpoll", "status"), [(1, "warning"), (0, "ok")])
+def test_check_warns_when_the_sq_thread_would_share_the_hot_core(
+        tmp_path: Path, sqpoll: int, status: str) -> None:
+    """Issue 12: on the wire, SQPOLL's kernel thread on the hot core time-shares it
+    with the engine thread and loses; check says so (and still exits 0)."""
+    config = write_config(tmp_path, GOOD.replace(
+        "[engine]\n", '[engine]\nloop_mode = "sqpoll"\n').replace(
+        "[secrets]", f"[cpus]\nhot = 1\nsqpoll = {sqpoll}\norchestrator = 0\n[secrets]"))
+    proc = stratum("check", "--config", str(config), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    item = {i["name"]: i for i in json.loads(proc.stdout)["items"]}["loop mode"]
+    assert item["status"] == status, item
+    if status == "warning":
+        assert "share the hot core 1" in item["detail"]
+
+
 def test_talking_to_the_daemon_needs_no_secrets(tmp_path: Path) -> None:
     """status/stop/kill find the socket from [engine] alone: a shell without the
     daemon's secrets (the README's paper run keeps them in the environment) can

@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING
 
 from orchestrator import __version__, native
 from orchestrator.cli import EXIT_FAILURE, EXIT_OK, Command
+from orchestrator.cpu import CorePlan
 from orchestrator.errors import ConfigError, NativeError
+from orchestrator.hotline import LoopMode
 from orchestrator.netcfg import NOT_SUPPORTED, OK, WRONG, Item
 
 if TYPE_CHECKING:
     from orchestrator.config import MetricsConfig
 
 NOT_CHECKED = "not checked"
+WARNING = "warning"    # works, but slower than it should: exit 0
 
 # What only a configuration can say.
 _NEEDS_CONFIG = [
@@ -63,6 +66,16 @@ def _io_uring_item() -> Item:
     return Item("io_uring", OK, "a ring can be set up")
 
 
+def _loop_mode_item(mode: LoopMode, core_plan: CorePlan) -> Item:
+    if mode is LoopMode.SQPOLL and core_plan.sqpoll == core_plan.hot:
+        # Measured on the wire (issue 12): the SQ thread and the engine thread
+        # time-share the core, and every trigger waits for the other to yield.
+        return Item("loop mode", WARNING,
+                    f"sqpoll: the SQ thread would share the hot core {core_plan.hot} with the "
+                    "engine thread; give cpus.sqpoll a core of its own, or use busy")
+    return Item("loop mode", OK, mode.label)
+
+
 def _metrics_item(metrics: MetricsConfig | None, run_dir: Path) -> Item:
     if metrics is None:
         return Item("metrics port", NOT_CHECKED, "no [metrics] in the configuration")
@@ -94,6 +107,7 @@ def collect(config_path: str | None = None, apply: bool = False) -> list[Item]:
     items.append(Item("core plan", OK, f"hot {core_plan.hot}, sqpoll {core_plan.sqpoll}, "
                                        f"orchestrator {core_plan.orchestrator} "
                                        f"({core_plan.reason})"))
+    items.append(_loop_mode_item(config.engine.loop_mode, core_plan))
     items.append(_metrics_item(config.metrics, config.engine.run_dir))
     if config.network is None:
         items.append(Item("trading interface", NOT_CHECKED, "no [network] in the configuration"))
