@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from bitcoin.core import CTxOut
 from bitcoin.wallet import CBitcoinAddress
 
+from orchestrator.demo import _process, _wait_file
 from tests.conftest import ROOT
 from tests.simutil import peer_sim
 
@@ -32,26 +31,6 @@ RECORD = 333
 def marker(address: str, sats: int) -> str:
     """The deposit's serialized output: what the floor looks for."""
     return bytes(CTxOut(sats, CBitcoinAddress(address).to_scriptPubKey()).serialize()).hex()
-
-
-@contextmanager
-def process(argv: list[str], log: Path, ready: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The sink: started, waited for, stopped (its stats file is written then)."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text().strip()):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +50,11 @@ def test_one_record_per_deposit(floor: Path, tmp_path: Path, mode: str, address:
         port = stack.enter_context(peer_sim(
             tmp_path, "--deposit", f"{A}:{SATS_A}", "--deposit", f"{B}:{SATS_B}",
             "--deposit-every", f"5:{REPEATS}"))
-        stack.enter_context(process(
+        sink = stack.enter_context(_process(   # its stats file is written when it stops
             [sys.executable, "-m", "orchestrator.lab.sink", "--ready-file",
              str(tmp_path / "sink.ready"), "--stats-file", str(stats)],
-            tmp_path / "sink.log", tmp_path / "sink.ready"))
-        sink_port = int((tmp_path / "sink.ready").read_text())
+            tmp_path / "sink.log", native=True))
+        sink_port = int(_wait_file(tmp_path / "sink.ready", sink, "the sink"))
         total = BLOCK_TXS + 2 + REPEATS
         run = subprocess.run(
             [str(floor), "--peer", f"127.0.0.1:{port}", "--venue", f"127.0.0.1:{sink_port}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,15 @@ def tls_records(data: bytes) -> list[tuple[int, int]]:
     return out
 
 
+def _stop(sock: Path, daemon: subprocess.Popen[bytes], capture: subprocess.Popen[bytes]
+          ) -> None:
+    """The daemon stopped, then the capture (its pcap is whole once it exits)."""
+    request(sock, "stop")
+    daemon.wait(timeout=30)
+    capture.terminate()
+    capture.wait(timeout=10)
+
+
 def test_orders_on_the_wire_and_none_after_kill(tmp_path: Path) -> None:
     with topology() as topo:
         work = tmp_path
@@ -75,10 +85,7 @@ def test_orders_on_the_wire_and_none_after_kill(tmp_path: Path) -> None:
             assert daemon.poll() is None and time.monotonic() < deadline, "deposits stopped"
             time.sleep(0.05)
         time.sleep(0.5)                       # anything the engine would still send
-        request(sock, "stop")
-        daemon.wait(timeout=30)
-        capture.terminate()
-        capture.wait(timeout=10)
+        _stop(sock, daemon, capture)
     packets = read_capture(pcap)
     market = topo.market_addr
     triggers = trigger_times(packets, (market, PEER_PORT), deposit_output())
@@ -173,10 +180,7 @@ def test_a_malformed_tx_drops_that_peer_only(tmp_path: Path) -> None:
             assert daemon.poll() is None and time.monotonic() < deadline, "deposits stopped"
             time.sleep(0.05)
         time.sleep(0.5)
-        request(sock, "stop")
-        daemon.wait(timeout=30)
-        capture.terminate()
-        capture.wait(timeout=10)
+        _stop(sock, daemon, capture)
     packets = read_capture(pcap)
     market = topo.market_addr
     triggers = trigger_times(packets, (market, PEER_PORT), deposit_output())
