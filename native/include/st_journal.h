@@ -35,6 +35,11 @@
 
 #define ST_EJOURNAL_FULL        (-10800)
 #define ST_EJOURNAL_CORRUPT     (-10801)
+#define ST_EJOURNAL_AHEAD       (-10802)
+
+/* Host failover: client id = epoch x ST_JOURNAL_EPOCH_IDS + order number. */
+#define ST_JOURNAL_EPOCH_IDS    1000000000ull
+#define ST_JOURNAL_MAX_EPOCH    9999999ull      /* 7 digits: ids stay 16 digits */
 
 typedef struct st_journal_record {
 	/* cdef-visible */
@@ -62,6 +67,7 @@ typedef struct st_journal {
 	uint64_t capacity;        /* records */
 	uint64_t count;           /* records committed */
 	uint64_t next_seq;
+	uint64_t used_below;      /* 1 + the highest id taken (0: none) */
 	int fd;
 } st_journal;
 
@@ -87,6 +93,17 @@ int st_journal_append(st_journal *j, const st_journal_record *rec);
 uint64_t st_journal_take_seq(st_journal *j);
 /* The next unused client order id, left unused. */
 uint64_t st_journal_next_seq(const st_journal *j);
+
+/*
+ * Host failover: the next ids belong to tenure `epoch` (1..ST_JOURNAL_MAX_EPOCH),
+ * i.e. lie in [epoch x 10^9 + 1, (epoch + 1) x 10^9). Ids in use already in
+ * that range are kept (the same tenure armed again); ids below it jump up;
+ * a journal that has taken no id yet takes the range whatever its start.
+ * Returns 0, -EINVAL (epoch out of range) or ST_EJOURNAL_AHEAD (the journal
+ * has used ids past this epoch: a stale epoch, or a journal of a run without
+ * [ha]); nothing changes on an error.
+ */
+int st_journal_set_epoch(st_journal *j, uint64_t epoch);
 
 /* Records committed so far and the i-th of them (NULL past the end). */
 uint64_t st_journal_count(const st_journal *j);
