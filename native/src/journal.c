@@ -157,11 +157,12 @@ uint64_t st_journal_next_seq(const st_journal *j)
 	return j->next_seq;
 }
 
-int st_journal_set_epoch(st_journal *j, uint64_t epoch)
+int st_journal_set_epoch(st_journal *j, uint64_t epoch, unsigned lane)
 {
-	if (epoch == 0 || epoch > ST_JOURNAL_MAX_EPOCH)
+	if (epoch == 0 || epoch > ST_JOURNAL_MAX_EPOCH || lane >= ST_JOURNAL_LANES)
 		return -EINVAL;
-	uint64_t low = epoch * ST_JOURNAL_EPOCH_IDS, high = low + ST_JOURNAL_EPOCH_IDS;
+	uint64_t low = epoch * ST_JOURNAL_EPOCH_IDS + lane * ST_JOURNAL_LANE_IDS;
+	uint64_t high = low + ST_JOURNAL_LANE_IDS;
 	/* Never below an id taken already: ids do not repeat. */
 	uint64_t next = j->used_below > low + 1 ? j->used_below : low + 1;
 

@@ -2,7 +2,8 @@
 /*
  * Host failover in the native parts: risk refuses every order set at and
  * after the armed deadline (counted as "disarmed", reversible), and the
- * journal numbers a tenure's orders epoch x 10^9 + n without ever reusing an
+ * journal numbers a tenure's orders epoch x 10^9 + lane x 10^8 + n (the lane
+ * is the venue's index) without ever reusing an
  * id, refusing an epoch its ids are already past.
  */
 #define _GNU_SOURCE
@@ -56,21 +57,22 @@ static void test_journal(const char *dir)
 	T_CHECK(st_journal_open(&j, path, 64) == 0, "open");
 	uint64_t wall_start = st_journal_next_seq(&j);
 	T_CHECK(wall_start > 1000000 * E9 / 1000, "a new journal starts at wall ms x 1000");
-	T_CHECK(st_journal_set_epoch(&j, 0) == -EINVAL, "epoch 0");
-	T_CHECK(st_journal_set_epoch(&j, ST_JOURNAL_MAX_EPOCH + 1) == -EINVAL, "8 digits");
+	T_CHECK(st_journal_set_epoch(&j, 0, 0) == -EINVAL, "epoch 0");
+	T_CHECK(st_journal_set_epoch(&j, ST_JOURNAL_MAX_EPOCH + 1, 0) == -EINVAL, "8 digits");
+	T_CHECK(st_journal_set_epoch(&j, 3, ST_JOURNAL_LANES) == -EINVAL, "lane 10");
 	/* nothing taken yet: the tenure's range, whatever the start */
-	T_CHECK(st_journal_set_epoch(&j, 7) == 0, "unused journal");
+	T_CHECK(st_journal_set_epoch(&j, 7, 0) == 0, "unused journal");
 	T_CHECK(st_journal_next_seq(&j) == 7 * E9 + 1, "first id of epoch 7: %llu",
 	        (unsigned long long)st_journal_next_seq(&j));
 	for (int i = 0; i < 3; i++) {
 		rec.seq = st_journal_take_seq(&j);
 		T_CHECK(st_journal_append(&j, &rec) == 0, "append");
 	}
-	T_CHECK(st_journal_set_epoch(&j, 7) == 0 && st_journal_next_seq(&j) == 7 * E9 + 4,
+	T_CHECK(st_journal_set_epoch(&j, 7, 0) == 0 && st_journal_next_seq(&j) == 7 * E9 + 4,
 	        "same tenure re-armed keeps its ids");
-	T_CHECK(st_journal_set_epoch(&j, 5) == ST_EJOURNAL_AHEAD, "a stale epoch is refused");
+	T_CHECK(st_journal_set_epoch(&j, 5, 0) == ST_EJOURNAL_AHEAD, "a stale epoch is refused");
 	T_CHECK(st_journal_next_seq(&j) == 7 * E9 + 4, "unchanged after a refusal");
-	T_CHECK(st_journal_set_epoch(&j, 9) == 0 && st_journal_next_seq(&j) == 9 * E9 + 1,
+	T_CHECK(st_journal_set_epoch(&j, 9, 0) == 0 && st_journal_next_seq(&j) == 9 * E9 + 1,
 	        "a new tenure jumps up");
 	rec.seq = st_journal_take_seq(&j);
 	T_CHECK(st_journal_append(&j, &rec) == 0, "append");
@@ -78,10 +80,16 @@ static void test_journal(const char *dir)
 
 	/* reopened: the ids taken are remembered, not the wall-clock start */
 	T_CHECK(st_journal_open(&j, path, 64) == 0, "reopen");
-	T_CHECK(st_journal_set_epoch(&j, 8) == ST_EJOURNAL_AHEAD, "reopened: stale epoch");
-	T_CHECK(st_journal_set_epoch(&j, 9) == 0 && st_journal_next_seq(&j) == 9 * E9 + 2,
+	T_CHECK(st_journal_set_epoch(&j, 8, 0) == ST_EJOURNAL_AHEAD, "reopened: stale epoch");
+	T_CHECK(st_journal_set_epoch(&j, 9, 0) == 0 && st_journal_next_seq(&j) == 9 * E9 + 2,
 	        "reopened: same epoch continues after its last id: %llu",
 	        (unsigned long long)st_journal_next_seq(&j));
+	st_journal_close(&j);
+
+	/* lanes: venue 3's ids of epoch 9 lie above lane 0's, below lane 4's */
+	T_CHECK(st_journal_open(&j, path, 64) == 0, "reopen");
+	T_CHECK(st_journal_set_epoch(&j, 9, 3) == 0 && st_journal_next_seq(&j) == 9 * E9 + 3 *
+	        ST_JOURNAL_LANE_IDS + 1, "lane 3: %llu", (unsigned long long)st_journal_next_seq(&j));
 	st_journal_close(&j);
 
 	/* a journal of a run without [ha] has ids past any epoch */
@@ -89,7 +97,7 @@ static void test_journal(const char *dir)
 	T_CHECK(st_journal_open(&j, path, 64) == 0, "open");
 	rec.seq = st_journal_take_seq(&j);
 	T_CHECK(st_journal_append(&j, &rec) == 0, "append");
-	T_CHECK(st_journal_set_epoch(&j, 12) == ST_EJOURNAL_AHEAD, "wall-clock ids are ahead");
+	T_CHECK(st_journal_set_epoch(&j, 12, 0) == ST_EJOURNAL_AHEAD, "wall-clock ids are ahead");
 	T_CHECK(st_journal_next_seq(&j) > wall_start, "unchanged");
 	st_journal_close(&j);
 	unlink(path);
