@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Host failover in the engine (docs/HA.md §4.3, §4.4): an armed engine's
 client ids carry its epoch (epoch x 10^9 + venue index x 10^8 + n); a disarmed
-one refuses every order set, counted as `disarmed`; an epoch the journal's ids are already past is refused and leaves
-the engine disarmed. Real engine thread, peer simulators and the exchange
-simulator over TLS (the rig of test_engine.py)."""
+one refuses every order set, counted as `disarmed`; an epoch the journal's ids
+are already past is refused and leaves the engine disarmed. Real engine thread,
+peer simulators and the exchange simulator over TLS (test_engine.py's rig)."""
 
 from __future__ import annotations
 
