@@ -216,6 +216,12 @@ class Engine:
             lib.st_risk_arm(lib.st_venue_risk(desk._ptr), 0)
         self.post(lib.ST_CMD_DISARM)
 
+    def seen(self, txids: Sequence[bytes]) -> None:
+        """Takeover: triggers the old host traded are never fired here."""
+        per = lib.ST_ENGINE_COMMAND_BYTES // 32
+        for at in range(0, len(txids), per):
+            self.post(lib.ST_CMD_SEEN, data=b"".join(txids[at:at + per]))
+
     def failover(self, venue: int) -> None:
         self.post(lib.ST_CMD_FAILOVER, venue=venue)
 

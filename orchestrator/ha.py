@@ -203,8 +203,15 @@ class Elector:
             _text(kvs[0].get("value", "")) == self.cfg.name
 
     def _keepalive(self) -> int:
+        """The lease's TTL after the renewal; 0 when etcd no longer has it."""
         lease = self.lease
-        answer = self._call(lambda c: c.post(c.get_url("/lease/keepalive"), json={"ID": lease}))
+        try:
+            answer = self._call(lambda c: c.post(c.get_url("/lease/keepalive"),
+                                                 json={"ID": lease}))
+        except HaError as exc:
+            if "lease not found" in str(exc):
+                return 0
+            raise
         return int(answer.get("result", {}).get("TTL", 0))
 
     def _read_peers(self) -> None:

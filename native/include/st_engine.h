@@ -43,6 +43,7 @@
 #define ST_CMD_RESOLVE          10  /* venue, c = seq, d = status, a = venue order id, b = code */
 #define ST_CMD_ARM              11  /* host failover, all venues: a = epoch, b = armed_until_ns */
 #define ST_CMD_DISARM           12  /* host failover, all venues */
+#define ST_CMD_SEEN             13  /* takeover, all venues: data = txids the old host traded */
 
 /* Latency stages (histograms). */
 #define ST_STAGE_PARSE          0   /* receive pass -> transaction parsed */

@@ -243,6 +243,13 @@ static int apply(st_engine *e, const st_engine_command *c)
 	case ST_CMD_DISARM:
 		disarm(e, st_now_ns());
 		return 0;
+	case ST_CMD_SEEN:
+		if (c->len % 32)
+			return -EINVAL;
+		for (uint32_t i = 0; i < e->nvenues; i++)
+			for (uint32_t at = 0; at < c->len; at += 32)
+				st_seen_insert(&e->venues[i]->risk.triggers, c->data + at);
+		return 0;
 	case ST_CMD_SET_STRATEGY:
 		if (!e->pool)
 			return -EINVAL;

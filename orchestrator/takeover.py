@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+"""Takeover: what a host does after winning the lease and before it arms
+(docs/HA.md §4.6).
+
+The old host's journal, when its state folder is reachable (`[ha]
+peer_state_dir`: a folder the operator shares, e.g. read-only NFS), tells
+1. which triggers it traded: they go into our engine's seen-sets, so a
+   transaction the old host fired is never fired again here, however late it
+   reaches us;
+2. which of its orders have an unknown outcome: we ask the venue about each
+   (Binance order.status by client id) and journal the answer in our journal.
+Unreachable: said in the log, and we arm anyway (the venue's open orders are
+the ground truth for what is live).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from orchestrator.errors import StratumError
+from orchestrator.journal import ORDER, Journal, fold
+from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.session import VenueError
+
+log = logging.getLogger("stratum")
+RECENT_TRIGGERS = 4096          # the engine's seen-set keeps about this many per venue
+RECONCILE_TIMEOUT_S = 0.5       # docs/HA.md §4.6: armed within TTL + 1 s
+
+
+def takeover(daemon: Any, epoch: int) -> None:
+    """Reconciles the old host's orders before this host arms for `epoch`."""
+    peer_dir = daemon.config.ha.peer_state_dir
+    if peer_dir is None:
+        log.warning("ha: takeover epoch=%d: no [ha] peer_state_dir: the old host's "
+                    "triggers and unknown orders are not reconciled", epoch)
+        return
+    for venue, session in zip(daemon.config.venues, daemon.sessions, strict=True):
+        path = peer_dir / f"{venue.name}.journal"
+        if not path.is_file():
+            log.warning("ha: takeover epoch=%d %s: %s not found: not reconciled", epoch,
+                        venue.name, path)
+            continue
+        try:
+            journal = Journal(path)
+        except (OSError, StratumError) as exc:
+            log.warning("ha: takeover epoch=%d %s: %s unreadable (%s): not reconciled",
+                        epoch, venue.name, path, exc)
+            continue
+        try:
+            records = list(journal)
+        finally:
+            journal.close()
+        triggers = list(dict.fromkeys(r.trigger for r in records if r.type == ORDER))
+        daemon.engine.seen(triggers[-RECENT_TRIGGERS:])
+        unknown = [o for o in fold(iter(records)).values() if o.outcome_unknown]
+        resolved: dict[int, int] = {}
+        if unknown and isinstance(session, BinanceSession):
+            try:
+                resolved = session.reconcile(unknown, timeout=RECONCILE_TIMEOUT_S)
+            except VenueError as exc:
+                log.warning("ha: takeover %s: %s", venue.name, exc)
+        elif unknown:
+            log.warning("ha: takeover epoch=%d %s: %d order(s) of unknown outcome not "
+                        "reconciled (no order status query for this venue yet)", epoch,
+                        venue.name, len(unknown))
+        log.info("ha: takeover epoch=%d venue=%s triggers=%d unknown=%d resolved=%d", epoch,
+                 venue.name, len(triggers), len(unknown), len(resolved))
