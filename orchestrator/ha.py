@@ -259,8 +259,8 @@ class Elector:
             self.lease = None
             return
         epoch = self._campaign()
-        self._read_peers()
         if not epoch:
+            self._read_peers()
             self.reason = f"standby: {self.holder} holds the key" if self.holder else "standby"
             return
         if epoch > MAX_EPOCH:
@@ -271,6 +271,8 @@ class Elector:
                 return
             self.epoch = epoch
             self._tell(Tenure(epoch, self._deadline(start), "won"))
+        with contextlib.suppress(HaError):      # for status only: after the news
+            self._read_peers()
 
     def _deadline(self, sent_ns: int) -> int:
         return sent_ns + int((self.cfg.ttl - self.cfg.margin) * 1e9)

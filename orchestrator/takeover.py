@@ -4,6 +4,10 @@
 
 The old host's journal, when its state folder is reachable (`[ha]
 peer_state_dir`: a folder the operator shares, e.g. read-only NFS), tells
+0. first, whatever the old host: the venue's open orders (Binance
+   openOrders.status per symbol): ours of older tenures (client id // 10^9 is
+   the epoch) are logged, the venue being the ground truth for what is live;
+   Kraken has no open-orders query in our session yet: a logged limit;
 1. which triggers it traded: they go into our engine's seen-sets, so a
    transaction the old host fired is never fired again here, however late it
    reaches us;
@@ -24,12 +28,49 @@ from orchestrator.venues.binance.session import BinanceSession
 from orchestrator.venues.session import VenueError
 
 log = logging.getLogger("stratum")
+EPOCH_IDS = 10**9              # client id = epoch x 10^9 + lane x 10^8 + n
 RECENT_TRIGGERS = 4096          # the engine's seen-set keeps about this many per venue
 RECONCILE_TIMEOUT_S = 0.5       # docs/HA.md §4.6: armed within TTL + 1 s
 
 
+def _ask_open_orders(venue: Any, session: Any, epoch: int) -> dict[str, list[Any]] | None:
+    if not isinstance(session, BinanceSession):
+        log.warning("ha: takeover epoch=%d %s: open orders of older tenures not reconciled "
+                    "(no open-orders query for this venue yet)", epoch, venue.name)
+        return None
+    return session.ask_open_orders({leg.symbol for leg in venue.legs})
+
+
+def _log_open_orders(venue: Any, session: Any, epoch: int,
+                     found: dict[str, list[Any]]) -> None:
+    symbols = {leg.symbol for leg in venue.legs}
+    if not session.run_until(lambda: set(found) >= symbols, RECONCILE_TIMEOUT_S):
+        log.warning("ha: takeover epoch=%d %s: openOrders.status: no answer in %g s", epoch,
+                    venue.name, RECONCILE_TIMEOUT_S)
+        return
+    listed = [o for orders in found.values() for o in orders]
+    prefix = venue.client_prefix
+    ours = [str(o.get("clientOrderId", "")) for o in listed
+            if str(o.get("clientOrderId", "")).startswith(prefix)]
+    older = [c for c in ours if c[len(prefix):].isdigit()
+             and int(c[len(prefix):]) // EPOCH_IDS != epoch]
+    log.info("ha: takeover epoch=%d venue=%s open=%d ours=%d older_tenures=%d%s", epoch,
+             venue.name, len(listed), len(ours), len(older),
+             f" ({', '.join(older[:5])})" if older else "")
+
+
 def takeover(daemon: Any, epoch: int) -> None:
     """Reconciles the old host's orders before this host arms for `epoch`."""
+    pairs = list(zip(daemon.config.venues, daemon.sessions, strict=True))
+    # the venues' lists are asked first and read last: their round trips overlap ours
+    asked = [_ask_open_orders(venue, session, epoch) for venue, session in pairs]
+    _peer_journals(daemon, epoch)
+    for (venue, session), found in zip(pairs, asked, strict=True):
+        if found is not None:
+            _log_open_orders(venue, session, epoch, found)
+
+
+def _peer_journals(daemon: Any, epoch: int) -> None:
     peer_dir = daemon.config.ha.peer_state_dir
     if peer_dir is None:
         log.warning("ha: takeover epoch=%d: no [ha] peer_state_dir: the old host's "
