@@ -49,6 +49,7 @@ HOSTS = ("h1", "h2")
 TTL = 3
 DEPOSIT_MS = 250           # 4 triggers a second, one leg each: inside Binance's 50 per 10 s
 ACK_DELAY_MS = 150
+METRICS_PORT = 9464        # on each host namespace's own loopback
 GUARD = 30.0               # failure guard for one expected event, never a measurement
 EPOCH_IDS = 10**9
 ARMED = re.compile(r"ha: armed epoch=(\d+) mono_ns=(\d+)")
@@ -82,6 +83,14 @@ class Hosts:
 
     def role(self, name: str) -> str:
         return str(self.status(name).get("ha", {}).get("role", "down"))
+
+    def metrics(self, name: str) -> dict[str, float]:
+        """The host's stratum_ha_* samples, scraped inside its namespace."""
+        text = self.net.topo.run(self.net.nodes[name], [
+            sys.executable, "-c", "import urllib.request as u; print(u.urlopen("
+            f"'http://127.0.0.1:{METRICS_PORT}/metrics', timeout=5).read().decode())"])
+        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("stratum_ha_")}
 
     def log(self, name: str) -> str:
         return (self.work / f"{name}.log").read_text(errors="replace")
@@ -158,7 +167,7 @@ class Hosts:
 def _host_config(hosts: Hosts, name: str, sim: dict[str, int], peers: list[int],
                  cert: Path, key: str) -> str:
     other = next(h for h in HOSTS if h != name)
-    text = _config(hosts.work, sim, peers, cert).replace("127.0.0.1", hosts.vaddr)
+    text = _config(hosts.work, sim, peers, cert, METRICS_PORT).replace("127.0.0.1", hosts.vaddr)
     text = text.replace('state_dir = "state"', f'state_dir = "state-{name}"')
     text = text.replace('run_dir = "run"', f'run_dir = "run-{name}"')
     # one leg per trigger, and a bucket inside Binance's documented 50 per 10 s
@@ -300,11 +309,16 @@ def test_4_quorum_loss_disarms_both_then_one_arms(hosts: Hosts) -> None:
             time.sleep(0.1)
         assert all(s["role"] == "disarmed" for s in states.values()), states
         assert all("no quorum" in s["reason"] for s in states.values()), states
+        for name in HOSTS:
+            samples = hosts.metrics(name)
+            assert samples["stratum_ha_armed"] == 0 and samples["stratum_ha_etcd_up"] == 0
+            assert samples['stratum_ha_role{role="disarmed"}'] == 1, samples
         assert "no quorum" in hosts.log(active).split("ha: armed")[-1]
     finally:
         hosts.net.start_member(2)
         hosts.net.start_member(3)
-    hosts.active()
+    back = hosts.active()
+    assert hosts.metrics(back)["stratum_ha_armed"] == 1
     hosts.check_once_and_fenced()
 
 
@@ -329,3 +343,35 @@ def test_5_kill_9_of_the_active_host_the_standby_takes_over(hosts: Hosts) -> Non
     _wait_orders(hosts, new, before + 2)
     hosts.check_once_and_fenced()
     del hosts.daemons[old]
+
+
+def test_6_start_without_etcd_then_stop_on_the_active_hands_over(hosts: Hosts) -> None:
+    active = hosts.active()
+    down = next(h for h in HOSTS if h != active)
+    assert down not in hosts.daemons                  # killed by test 5
+    hosts.net.cut(down, "etcd")
+    try:
+        hosts.start(down)
+        deadline = time.monotonic() + GUARD
+        while "etcd unreachable" not in str(hosts.status(down).get("ha", {}).get("reason")) \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ha = hosts.status(down)["ha"]
+        assert ha["role"] == "disarmed" and "etcd unreachable" in ha["reason"], ha
+        assert "ha: not armed: etcd unreachable" in hosts.log(down)
+    finally:
+        hosts.net.cut(down, "etcd", up=True)
+    deadline = time.monotonic() + GUARD
+    while hosts.role(down) != "standby" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert hosts.role(down) == "standby"
+    # `stratum stop` on the active host: it disarms and resigns, the other arms
+    proc = subprocess.run([sys.executable, "-m", "orchestrator", "stop", "--config",
+                           str(hosts.config(active))], capture_output=True, text=True,
+                          timeout=60, cwd=hosts.work)
+    assert proc.returncode == 0, proc.stderr
+    assert hosts.daemons.pop(active).wait(timeout=30) == 0
+    assert hosts.active() == down
+    assert "reason=stopping" in hosts.log(active)
+    assert "runs out by itself" not in hosts.log(active)     # the resign reached etcd
+    hosts.check_once_and_fenced()
