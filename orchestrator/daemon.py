@@ -38,7 +38,7 @@ from orchestrator.instance import InstanceLock
 from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
 from orchestrator.strategy.loader import build_strategy
-from orchestrator.takeover import takeover
+from orchestrator.takeover import remember_own_triggers, takeover
 from orchestrator.venues import binance, kraken
 from orchestrator.venues.binance.session import BinanceSession
 from orchestrator.venues.kraken.session import KrakenSession
@@ -234,6 +234,7 @@ class Daemon:
                      len(self.desks), len(self.peers))
             self._reconcile_at_start()
             if self.ha:
+                remember_own_triggers(self)
                 self.ha.start()
             while not self.stopping:
                 for key, _ in selector.select(TICK_S):

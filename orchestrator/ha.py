@@ -87,6 +87,7 @@ class Elector:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._hold_off_until_ns = 0
+        self._alive_from = 0               # monotonic ns before our lease's last renewal
         self._lock = threading.Lock()     # the fields status reads, and resign vs the thread
         self._thread = threading.Thread(target=self._run, name="ha-elector", daemon=True)
         self._watcher: threading.Thread | None = None
@@ -171,6 +172,7 @@ class Elector:
 
     def _grant(self) -> None:
         ttl = self.cfg.ttl
+        self._alive_from = 0             # a fresh lease: its first keepalive sets it
         answer = self._call(lambda c: c.post(c.get_url("/lease/grant"), json={"TTL": ttl}))
         self.lease = int(answer["ID"])
         lease = self.lease
@@ -253,11 +255,16 @@ class Elector:
             return
         if time.monotonic_ns() < self._hold_off_until_ns:
             return
-        start = time.monotonic_ns()
-        ttl = self._keepalive()        # our lease is alive: its expiry is >= start + ttl
-        if ttl <= 0:
-            self.lease = None
-            return
+        # The fence needs `start`: a moment before a renewal etcd took, so that the
+        # lease outlives start + ttl. The standby renews every renew_interval; a
+        # renewal that recent serves (a campaign woken by the watch saves a trip).
+        start = self._alive_from
+        if time.monotonic_ns() - start > int(self.cfg.renew_interval * 1e9):
+            start = time.monotonic_ns()
+            if self._keepalive() <= 0:
+                self.lease = None
+                return
+            self._alive_from = start
         epoch = self._campaign()
         if not epoch:
             self._read_peers()
@@ -280,6 +287,8 @@ class Elector:
     def _renew(self) -> None:
         start = time.monotonic_ns()
         ttl = self._keepalive()
+        if ttl > 0:
+            self._alive_from = start
         with self._lock:
             if self.lease is None:                 # resigned meanwhile
                 return

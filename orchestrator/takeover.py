@@ -8,9 +8,9 @@ peer_state_dir`: a folder the operator shares, e.g. read-only NFS), tells
    openOrders.status per symbol): ours of older tenures (client id // 10^9 is
    the epoch) are logged, the venue being the ground truth for what is live;
    Kraken has no open-orders query in our session yet: a logged limit;
-1. which triggers it traded: they go into our engine's seen-sets, so a
-   transaction the old host fired is never fired again here, however late it
-   reaches us;
+1. which triggers it traded: they go into our engine's seen-sets (our own
+   journal's went in at start: `remember_own_triggers`), so a transaction
+   fired before is never fired again here, however late it reaches us;
 2. which of its orders have an unknown outcome: we ask the venue about each
    (Binance order.status by client id) and journal the answer in our journal.
 Unreachable: said in the log, and we arm anyway (the venue's open orders are
@@ -68,6 +68,17 @@ def takeover(daemon: Any, epoch: int) -> None:
     for (venue, session), found in zip(pairs, asked, strict=True):
         if found is not None:
             _log_open_orders(venue, session, epoch, found)
+
+
+def remember_own_triggers(daemon: Any) -> None:
+    """At start, with [ha]: our own journals' triggers into the seen-sets. A host
+    restarted since it last traded has an empty seen-set, and the peers may
+    announce those transactions again once it holds the lease (off the
+    handover's path: a standby's journal takes no new order)."""
+    for session in daemon.sessions:
+        triggers = list(dict.fromkeys(r.trigger for r in session.desk.journal
+                                      if r.type == ORDER))
+        daemon.engine.seen(triggers[-RECENT_TRIGGERS:])
 
 
 def _peer_journals(daemon: Any, epoch: int) -> None:

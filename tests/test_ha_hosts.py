@@ -258,6 +258,16 @@ def test_1_steady_each_trigger_traded_once_by_the_armed_host(hosts: Hosts) -> No
 def test_2_failover_host_hands_over_under_a_steady_stream(hosts: Hosts) -> None:
     old = hosts.active()
     new = next(h for h in HOSTS if h != old)
+    def failover(config: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchestrator", "failover", *args,
+                               "--config", str(hosts.config(config))], capture_output=True,
+                              text=True, timeout=60, cwd=hosts.work)
+
+    on_standby = failover(new, "--host", old)
+    assert on_standby.returncode != 0
+    assert f"this host ({new}) is standby; the active host is {old}" in on_standby.stderr
+    assert "no host 'h9' registered" in failover(old, "--host", "h9").stderr
+    assert "name a venue, or --host HOST" in failover(old, "sim-binance", "--host", new).stderr
     before = len(hosts.journal_orders(new))
     proc = subprocess.run([sys.executable, "-m", "orchestrator", "failover", "--host", new,
                            "--config", str(hosts.config(old))], capture_output=True, text=True,
