@@ -20,7 +20,8 @@ FLAVOR := $(if $(filter 1,$(SANITIZE)),sanitize,release)
 OTHER_FLAVOR := $(if $(filter 1,$(SANITIZE)),release,sanitize)
 
 APT_PACKAGES := build-essential pkg-config liburing-dev libbearssl-dev libnuma-dev \
-	clang libclang-rt-14-dev openssl git openssh-client debootstrap systemd-container
+	clang libclang-rt-14-dev openssl git openssh-client debootstrap systemd-container \
+	etcd-server etcd-client
 NATIVE_INPUTS := $(wildcard native/src/*.c native/src/*.h native/include/*.h) \
 	orchestrator/_build_native.py orchestrator/_version.py setup.py
 NATIVE_STAMP := build/native-$(FLAVOR).stamp

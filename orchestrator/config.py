@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -101,6 +102,19 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class HaConfig:
+    """Host failover (docs/HA.md): who holds the etcd lease is armed."""
+    name: str
+    endpoints: tuple[str, ...]
+    key: str
+    ttl: int
+    renew_interval: float
+    request_timeout: float
+    margin: float
+    peer_state_dir: Path | None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     engine: EngineConfig
@@ -109,6 +123,7 @@ class Config:
     venues: tuple[VenueConfig, ...]
     metrics: MetricsConfig | None
     network: NetworkConfig | None
+    ha: HaConfig | None = None
 
     def __repr__(self) -> str:
         return f"Config({self.path}, venues={[v.name for v in self.venues]})"
@@ -497,13 +512,58 @@ def _network(t: Table) -> NetworkConfig:
         busy_poll_us=t.integer("busy_poll_us", 0, 1_000_000, None))
 
 
+# -- [ha]: host failover (docs/HA.md §3, §4.1) ---------------------------------
+
+HA_KEYS = {"name", "endpoints", "key", "ttl", "renew_interval", "request_timeout", "margin",
+           "peer_state_dir"}
+HA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+ETCD_MIN_TTL = 2      # etcd raises a shorter lease TTL to this (measured, docs/HA.md §1)
+
+
+def _ha_endpoint(t: Table, i: int, url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port or \
+            parts.path not in ("", "/"):
+        raise t.fail(f"endpoints[{i}]", f"{url!r}: expected http://HOST:PORT")
+    return url.rstrip("/")
+
+
+def _ha(t: Table, base: Path) -> HaConfig:
+    name = t.text("name")
+    if not HA_NAME.fullmatch(name):
+        raise t.fail("name", f"{name!r}: 1 to 32 of A-Z a-z 0-9 _ . -")
+    urls = t.texts("endpoints")
+    if not urls:
+        raise t.fail("endpoints", "empty list: name the etcd members")
+    endpoints = tuple(_ha_endpoint(t, i, url) for i, url in enumerate(urls))
+    key = t.text("key", "/stratum/leader")
+    if not key.startswith("/") or key.endswith("/"):
+        raise t.fail("key", f"{key!r}: must start with '/' and not end with it")
+    ttl = t.integer("ttl", ETCD_MIN_TTL, 3600, 3)
+    renew, timeout = t.number("renew_interval", 0.5), t.number("request_timeout", 0.5)
+    margin = t.number("margin", 0.5)
+    if margin >= ttl:
+        raise t.fail("margin", f"{margin:g} must be below ttl {ttl}")
+    # Liveness (docs/HA.md §3): one lost renewal is retried before the deadline.
+    if renew + 2 * timeout > ttl - margin:
+        raise t.fail("renew_interval", f"renew_interval + 2 x request_timeout "
+                                       f"({renew + 2 * timeout:g}) must be at most "
+                                       f"ttl - margin ({ttl - margin:g})")
+    return HaConfig(name, endpoints, key, ttl, renew, timeout, margin,
+                    t.path("peer_state_dir", base, None))
+
+
 ENGINE_KEYS = {"loop_mode", "state_dir", "run_dir", "paper", "min_announcers", "ack_timeout"}
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.parent
     top = Table(str(path), "", data, {"engine", "cpus", "secrets", "bitcoin", "venues",
-                                      "metrics", "network"}, {"bitcoin", "venues"})
+                                      "metrics", "network", "ha"}, {"bitcoin", "venues"})
     engine = _engine(top.table("engine", ENGINE_KEYS, default={}), base)
     cpus = _cpus(top.table("cpus", {"hot", "sqpoll", "orchestrator", "mlockall", "sched_fifo"},
                            default={}))
@@ -525,9 +585,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     network = top.table("network", {"interface", "mtu", "addresses", "routes", "features",
                                     "channels", "busy_poll_us"}, {"interface"}) \
         if "network" in data else None
+    ha = _ha(top.table("ha", HA_KEYS, {"name", "endpoints"}), base) if "ha" in data else None
     return Config(path, engine, cpus, bitcoin, venues,
                   _metrics(metrics) if metrics else None,
-                  _network(network) if network else None)
+                  _network(network) if network else None, ha)
 
 
 def load_run_dir(path: str | Path) -> Path:

@@ -32,11 +32,13 @@ from orchestrator.desk import Desk
 from orchestrator.engine import COUNTER_HELP, Engine
 from orchestrator.errors import ListenError, StratumError
 from orchestrator.health import MetricsServer, failover_target, heartbeat_stale
+from orchestrator.hostrole import HaCollector, HostRole
 from orchestrator.hotline import STATES, Connection, HotStandby, Loop, Trust
 from orchestrator.instance import InstanceLock
 from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
 from orchestrator.strategy.loader import build_strategy
+from orchestrator.takeover import remember_own_triggers, takeover
 from orchestrator.venues import binance, kraken
 from orchestrator.venues.binance.session import BinanceSession
 from orchestrator.venues.kraken.session import KrakenSession
@@ -199,8 +201,15 @@ class Daemon:
             self.engine.close()                      # never started: no page left behind
             self.state_path.unlink(missing_ok=True)
             raise
+        # [ha]: disarmed until this host holds the lease (docs/HA.md)
+        self.ha = HostRole(config.ha, self.engine, lambda epoch: takeover(self, epoch)) \
+            if config.ha else None
+        if self.ha:
+            self.ha.disarm_engine()
         if self.metrics:
             self.metrics.export(self)
+            if self.ha:
+                self.metrics.registry.register(HaCollector(self.ha))
 
     @property
     def socket_path(self) -> Path:
@@ -215,6 +224,8 @@ class Daemon:
     def run(self) -> int:
         selector = selectors.DefaultSelector()
         selector.register(self.control, selectors.EVENT_READ)
+        if self.ha:
+            selector.register(self.ha, selectors.EVENT_READ)
         previous = {sig: signal.signal(sig, self._on_signal)
                     for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -222,9 +233,15 @@ class Daemon:
             log.info("stratum %s running: %d venue(s), %d peer(s)", __version__,
                      len(self.desks), len(self.peers))
             self._reconcile_at_start()
+            if self.ha:
+                remember_own_triggers(self)
+                self.ha.start()
             while not self.stopping:
-                for _ in selector.select(TICK_S):
-                    self.control.serve_one()
+                for key, _ in selector.select(TICK_S):
+                    if key.fileobj is self.ha and self.ha:
+                        self.ha.apply()
+                    else:
+                        self.control.serve_one()
                 self.tick()
         finally:
             self.shutdown()                 # whatever failed above: the thread is joined
@@ -270,6 +287,8 @@ class Daemon:
                              if event.http_status else "")
         for feed in self.feeds:
             feed.poll()
+        if self.ha:
+            self.ha.tick()
         for peer_event in self.watcher.events():
             if peer_event.kind != "action":
                 log.info("peer %d %s %s", peer_event.peer, peer_event.kind, peer_event.error)
@@ -334,6 +353,8 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop triggering, cancel open orders where configured, close every venue
         connection properly, flush the journals."""
+        if self.ha:
+            self.ha.close()              # disarm and resign first: the peer arms at once
         if self.engine.threaded:
             self.engine.kill()
             self._cancel_open_orders()
@@ -360,6 +381,13 @@ class Daemon:
         if cmd == "stop":
             self.stopping = True
             return {"ok": True, "stopping": True}
+        if cmd == "failover" and "host" in request:
+            if not self.ha:
+                return {"ok": False, "error": "no [ha] in the configuration"}
+            reply = self.ha.failover(str(request["host"]))
+            if reply["ok"]:
+                self._operator("failover", f"handover to host {request['host']} by the operator")
+            return reply
         if cmd == "failover":
             names = [v.name for v in self.config.venues]
             if request.get("venue") not in names:
@@ -409,4 +437,5 @@ class Daemon:
             "peers": [p.status() for p in self.peers],
             "mempool": self.watcher.stats, "latency": stages, "errors": self.errors,
             "operator": self.operator_actions,
+            **({"ha": self.ha.status()} if self.ha else {}),
         }

@@ -51,6 +51,7 @@ COUNTER_HELP = {
     "unknown": "orders whose outcome is unknown",
     "bad_commands": "commands the engine refused",
 }
+HA_FIELDS = ("epoch", "armed_until_ns", "armed_since_ns", "disarmed_ns", "arm_error")
 POST_RETRY_S = 1.0
 
 
@@ -98,6 +99,8 @@ def snapshot(shared: CData) -> dict[str, Any]:
                     "active": int(shared.conn_active[v])} for v in range(nvenues)],
         "peers": [PEER_STATES.get(int(shared.peer_state[p]), "none") for p in range(npeers)],
         "stages": {name: histogram(shared.stages[i]) for i, name in STAGES.items()},
+        # host failover (CLOCK_MONOTONIC ns; armed_until_ns all ones: no [ha])
+        **{name: int(getattr(shared, name)) for name in HA_FIELDS},
     }
 
 
@@ -199,6 +202,25 @@ class Engine:
         for desk in self.desks:
             desk.kill(killed)
         self.post(lib.ST_CMD_KILL, a=int(killed))
+
+    def arm(self, epoch: int, until_ns: int) -> None:
+        """Host failover: orders may leave until until_ns (time.monotonic_ns()),
+        their client ids in tenure `epoch`. The engine disarms by itself at the
+        deadline; shared state says whether it took the arm (arm_error)."""
+        self.post(lib.ST_CMD_ARM, a=epoch, b=until_ns)
+
+    def disarm(self) -> None:
+        """Host failover: no order leaves. The risk deadline is atomic, so it
+        is cleared here at once; the command records it in the shared state."""
+        for desk in self.desks:
+            lib.st_risk_arm(lib.st_venue_risk(desk._ptr), 0)
+        self.post(lib.ST_CMD_DISARM)
+
+    def seen(self, txids: Sequence[bytes]) -> None:
+        """Takeover: triggers the old host traded are never fired here."""
+        per = lib.ST_ENGINE_COMMAND_BYTES // 32
+        for at in range(0, len(txids), per):
+            self.post(lib.ST_CMD_SEEN, data=b"".join(txids[at:at + per]))
 
     def failover(self, venue: int) -> None:
         self.post(lib.ST_CMD_FAILOVER, venue=venue)

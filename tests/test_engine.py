@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,11 +75,12 @@ class Rig:
 
 @contextmanager
 def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
-        late_port: int | None = None, killed: bool = False) -> Iterator[Rig]:
+        late_port: int | None = None, killed: bool = False,
+        before_peers: Callable[[Engine], None] | None = None) -> Iterator[Rig]:
     """One desk per action (each with its legs) and the engine on its thread, then
     two peer simulators once the desks are ready (the watcher retries their ports
     until they listen). sim_args go to the first simulator; late_port adds a peer
-    that the test serves itself."""
+    that the test serves itself; before_peers runs once the desks are ready."""
     deposits = ["--deposit", f"{ADDRS[0]}:{50 * COIN}", "--deposit", f"{ADDRS[1]}:{12 * COIN}",
                 "--deposit", f"{ADDRS[0]}:{1 * COIN}", "--whale", str(WHALE_SATS)]
     ports = [free_port(), free_port()]
@@ -120,6 +121,8 @@ def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
                 session.desk.set_book(Decimal("52000.00"), Decimal("52000.10"))
             if killed:
                 engine.kill()
+            if before_peers:
+                before_peers(engine)
             with peer_sim(tmp, "--port", str(ports[0]), *deposits, *sim_args), \
                     peer_sim(tmp, "--port", str(ports[1]), *deposits, "--wtxid"):
                 yield r

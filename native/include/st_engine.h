@@ -28,7 +28,7 @@
 #define ST_ENGINE_COMMANDS      256
 #define ST_ENGINE_COMMAND_BYTES 2048
 #define ST_ENGINE_MAGIC         0x454e494745545453ull   /* "STTEGINE" */
-#define ST_ENGINE_VERSION       1
+#define ST_ENGINE_VERSION       2
 
 /* Commands. */
 #define ST_CMD_STOP             1   /* close venue connections, then end the thread */
@@ -41,6 +41,9 @@
 #define ST_CMD_SET_READY        8   /* venue, conn */
 #define ST_CMD_CLOCK            9   /* venue, a = offset ms, d = 1 after a -1021 */
 #define ST_CMD_RESOLVE          10  /* venue, c = seq, d = status, a = venue order id, b = code */
+#define ST_CMD_ARM              11  /* host failover, all venues: a = epoch, b = armed_until_ns */
+#define ST_CMD_DISARM           12  /* host failover, all venues */
+#define ST_CMD_SEEN             13  /* takeover, all venues: data = txids the old host traded */
 
 /* Latency stages (histograms). */
 #define ST_STAGE_PARSE          0   /* receive pass -> transaction parsed */
@@ -93,6 +96,13 @@ typedef struct st_engine_shared {
 	int32_t conn_active[8];
 	int32_t peer_state[16];       /* ST_MEMPOOL_MAX_PEERS */
 	st_histogram stages[6];       /* ST_STAGES */
+	/* Host failover, as the engine applied it (CLOCK_MONOTONIC ns). */
+	uint64_t epoch;               /* the tenure of the ids in use (0: none yet) */
+	uint64_t armed_until_ns;      /* orders pass before this; 0 disarmed; all ones: no [ha] */
+	uint64_t armed_since_ns;      /* when the current armed interval began */
+	uint64_t disarmed_ns;         /* when the last one ended (a DISARM, or its deadline) */
+	int32_t arm_error;            /* why the last ARM was refused (0: it was not) */
+	int32_t reserved_ha;
 } st_engine_shared;
 
 typedef struct st_engine {

@@ -35,6 +35,14 @@
 
 #define ST_EJOURNAL_FULL        (-10800)
 #define ST_EJOURNAL_CORRUPT     (-10801)
+#define ST_EJOURNAL_AHEAD       (-10802)
+
+/* Host failover: client id = epoch x 10^9 + lane x 10^8 + order number, the
+ * lane being the venue's index, so two desks on one account never share an id. */
+#define ST_JOURNAL_EPOCH_IDS    1000000000ull
+#define ST_JOURNAL_LANE_IDS     100000000ull
+#define ST_JOURNAL_LANES        10
+#define ST_JOURNAL_MAX_EPOCH    9999999ull      /* 7 digits: ids stay 16 digits */
 
 typedef struct st_journal_record {
 	/* cdef-visible */
@@ -62,6 +70,7 @@ typedef struct st_journal {
 	uint64_t capacity;        /* records */
 	uint64_t count;           /* records committed */
 	uint64_t next_seq;
+	uint64_t used_below;      /* 1 + the highest id taken (0: none) */
 	int fd;
 } st_journal;
 
@@ -87,6 +96,18 @@ int st_journal_append(st_journal *j, const st_journal_record *rec);
 uint64_t st_journal_take_seq(st_journal *j);
 /* The next unused client order id, left unused. */
 uint64_t st_journal_next_seq(const st_journal *j);
+
+/*
+ * Host failover: the next ids belong to tenure `epoch` (1..ST_JOURNAL_MAX_EPOCH)
+ * and lane (0..9), i.e. lie in [epoch x 10^9 + lane x 10^8 + 1,
+ * epoch x 10^9 + (lane + 1) x 10^8). Ids in use already in
+ * that range are kept (the same tenure armed again); ids below it jump up;
+ * a journal that has taken no id yet takes the range whatever its start.
+ * Returns 0, -EINVAL (epoch out of range) or ST_EJOURNAL_AHEAD (the journal
+ * has used ids past this epoch: a stale epoch, or a journal of a run without
+ * [ha]); nothing changes on an error.
+ */
+int st_journal_set_epoch(st_journal *j, uint64_t epoch, unsigned lane);
 
 /* Records committed so far and the i-th of them (NULL past the end). */
 uint64_t st_journal_count(const st_journal *j);

@@ -32,7 +32,8 @@
 #define ST_RISK_NOT_READY        10  /* not logged on / clock not synced */
 #define ST_RISK_JOURNAL_FULL     11
 #define ST_RISK_SEND_FAILED      12  /* connection not open or queue full */
-#define ST_RISK_REASONS          13
+#define ST_RISK_DISARMED         13  /* this host does not hold the HA lease (reversible) */
+#define ST_RISK_REASONS          14
 
 #define ST_RISK_TRIGGER_SLOTS    4096
 
@@ -50,6 +51,7 @@ typedef struct st_risk {
 	st_risk_limits limits;
 	volatile int killed;
 	uint32_t open_orders;
+	uint64_t armed_until_ns;      /* CLOCK_MONOTONIC; orders pass only before it (atomic) */
 	uint64_t bucket_tat_ns;       /* GCRA theoretical arrival time */
 	uint64_t venue_backoff_until_ns;
 	uint64_t accepted;
@@ -67,6 +69,14 @@ int st_risk_set_limits(st_risk *r, const st_risk_limits *limits);
 /* Stops or allows every further order; safe from any thread. */
 void st_risk_kill(st_risk *r, int killed);
 int st_risk_killed(const st_risk *r);
+
+/*
+ * Host failover: order sets pass only while now < until_ns (CLOCK_MONOTONIC,
+ * st_now_ns()); 0 disarms, UINT64_MAX (the default) is always armed. Safe
+ * from any thread; the hot thread needs no message to disarm on time.
+ */
+void st_risk_arm(st_risk *r, uint64_t until_ns);
+uint64_t st_risk_armed_until(const st_risk *r);
 
 /* Claims a trigger txid: ST_RISK_OK the first time, else a duplicate. */
 int st_risk_claim_trigger(st_risk *r, const uint8_t txid[32]);

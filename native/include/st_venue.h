@@ -164,6 +164,7 @@ typedef struct st_venue {
 	uint64_t ack_timeout_ns;
 	uint64_t first_seq;       /* the first order id of this process */
 	uint64_t oldest_seq;      /* timeouts are checked from here */
+	uint64_t skip_from, skip_to; /* ids a new HA epoch jumped over (none taken) */
 	st_venue_inflight inflight[ST_VENUE_INFLIGHT];
 	uint32_t nretries;
 	st_venue_retry retries[ST_VENUE_RETRIES];
@@ -187,6 +188,14 @@ typedef struct st_venue {
 int st_venue_init(st_venue *v, int kind, uint16_t index, st_conn_pair *pair,
                   st_journal *journal, const st_risk_limits *limits, uint64_t ack_timeout_ns,
                   uint64_t seed);
+
+/*
+ * Host failover: the next client ids belong to tenure `epoch`, in `lane`
+ * (the engine passes the venue's index; see st_journal_set_epoch). Returns 0, the journal's errors, or -EBUSY when the
+ * orders of two tenures ago are still awaited (try again after the ack
+ * timeout).
+ */
+int st_venue_set_epoch(st_venue *v, uint64_t epoch, unsigned lane);
 
 /* The HMAC secret for signed templates (hashed into key state at once). */
 int st_venue_set_key(st_venue *v, const void *secret, size_t len);

@@ -59,6 +59,7 @@ int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, int shared_fd)
 	e->shared = map;
 	e->shared->version = ST_ENGINE_VERSION;
 	e->shared->pid = (uint32_t)getpid();
+	e->shared->armed_until_ns = UINT64_MAX;   /* like st_risk: armed unless [ha] says */
 	__atomic_store_n(&e->shared->magic, ST_ENGINE_MAGIC, __ATOMIC_RELEASE);
 	if (pool)
 		st_mempool_set_action_hook(pool, on_action, e);
@@ -175,6 +176,48 @@ static void kill_venue(st_venue *v, int killed)
 			st_conn_drop_queued(v->pair->conns[c]);
 }
 
+/* Host failover: no venue passes an order set from now on. */
+static void disarm(st_engine *e, uint64_t now)
+{
+	st_engine_shared *s = e->shared;
+
+	for (uint32_t i = 0; i < e->nvenues; i++)
+		st_risk_arm(&e->venues[i]->risk, 0);
+	if (s->armed_until_ns)   /* the interval ended now, or at its deadline if earlier */
+		s->disarmed_ns = s->armed_until_ns < now ? s->armed_until_ns : now;
+	__atomic_store_n(&s->armed_until_ns, 0, __ATOMIC_RELEASE);
+}
+
+/* Arms every venue until until_ns for tenure epoch. A new epoch first moves
+ * each journal's client ids into the tenure's range; if one cannot, every
+ * venue stays disarmed and arm_error says why. */
+static int arm(st_engine *e, uint64_t epoch, uint64_t until_ns)
+{
+	st_engine_shared *s = e->shared;
+	uint64_t now = st_now_ns();
+
+	if (epoch == 0)
+		return -EINVAL;
+	if (epoch != s->epoch) {
+		disarm(e, now);
+		for (uint32_t i = 0; i < e->nvenues; i++) {
+			int rc = st_venue_set_epoch(e->venues[i], epoch, i);
+			if (rc) {
+				s->arm_error = rc;
+				return -EINVAL;
+			}
+		}
+		s->epoch = epoch;
+	}
+	if (s->armed_until_ns <= now)
+		s->armed_since_ns = now;
+	for (uint32_t i = 0; i < e->nvenues; i++)
+		st_risk_arm(&e->venues[i]->risk, until_ns);
+	s->arm_error = 0;
+	__atomic_store_n(&s->armed_until_ns, until_ns, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* Applies one command; returns 0, or -EINVAL when it names nothing we have. */
 static int apply(st_engine *e, const st_engine_command *c)
 {
@@ -194,6 +237,18 @@ static int apply(st_engine *e, const st_engine_command *c)
 		if (!v)
 			return -EINVAL;
 		kill_venue(v, (int)c->a);
+		return 0;
+	case ST_CMD_ARM:
+		return arm(e, (uint64_t)c->a, (uint64_t)c->b);
+	case ST_CMD_DISARM:
+		disarm(e, st_now_ns());
+		return 0;
+	case ST_CMD_SEEN:
+		if (c->len % 32)
+			return -EINVAL;
+		for (uint32_t i = 0; i < e->nvenues; i++)
+			for (uint32_t at = 0; at < c->len; at += 32)
+				st_seen_insert(&e->venues[i]->risk.triggers, c->data + at);
 		return 0;
 	case ST_CMD_SET_STRATEGY:
 		if (!e->pool)

@@ -79,6 +79,9 @@ static const struct error_entry ERRORS[] = {
 	{ST_EJOURNAL_FULL, "ST_EJOURNAL_FULL", "the order journal is full: start a new one"},
 	{ST_EJOURNAL_CORRUPT, "ST_EJOURNAL_CORRUPT",
 	 "not a journal of this version (bad header, record size or capacity)"},
+	{ST_EJOURNAL_AHEAD, "ST_EJOURNAL_AHEAD",
+	 "the journal holds client ids past this epoch (a stale epoch, or a journal of a run "
+	 "without [ha]): start a new journal"},
 };
 
 static int is_tls(int code)

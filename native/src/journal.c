@@ -82,15 +82,18 @@ static void find_end(st_journal *j)
 	const struct journal_header *h = (const struct journal_header *)j->map;
 	j->capacity = h->capacity;
 	j->next_seq = h->first_seq;
+	j->used_below = 0;
 	j->count = 0;
 	while (j->count < j->capacity) {
 		const st_journal_record *r = record_at(j, j->count);
 		if (__atomic_load_n(&r->commit, __ATOMIC_ACQUIRE) != ST_JOURNAL_COMMIT)
 			break;
-		if (r->type == ST_JOURNAL_ORDER && r->seq >= j->next_seq)
-			j->next_seq = r->seq + 1;
+		if (r->type == ST_JOURNAL_ORDER && r->seq >= j->used_below)
+			j->used_below = r->seq + 1;
 		j->count++;
 	}
+	if (j->used_below > j->next_seq)
+		j->next_seq = j->used_below;
 }
 
 int st_journal_open(st_journal *j, const char *path, uint64_t capacity)
@@ -143,12 +146,31 @@ int st_journal_append(st_journal *j, const st_journal_record *rec)
 
 uint64_t st_journal_take_seq(st_journal *j)
 {
-	return j->next_seq++;
+	uint64_t seq = j->next_seq++;
+	if (seq >= j->used_below)
+		j->used_below = seq + 1;
+	return seq;
 }
 
 uint64_t st_journal_next_seq(const st_journal *j)
 {
 	return j->next_seq;
+}
+
+int st_journal_set_epoch(st_journal *j, uint64_t epoch, unsigned lane)
+{
+	if (epoch == 0 || epoch > ST_JOURNAL_MAX_EPOCH || lane >= ST_JOURNAL_LANES)
+		return -EINVAL;
+	uint64_t low = epoch * ST_JOURNAL_EPOCH_IDS + lane * ST_JOURNAL_LANE_IDS;
+	uint64_t high = low + ST_JOURNAL_LANE_IDS;
+	/* Never below an id taken already: ids do not repeat. */
+	uint64_t next = j->used_below > low + 1 ? j->used_below : low + 1;
+
+	if (next >= high)
+		return ST_EJOURNAL_AHEAD;
+	if (j->next_seq < next || j->next_seq >= high)
+		j->next_seq = next;
+	return 0;
 }
 
 uint64_t st_journal_count(const st_journal *j)

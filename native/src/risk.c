@@ -16,6 +16,7 @@ int st_risk_init(st_risk *r, const st_risk_limits *limits, uint64_t seed)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
 	r->limits = *limits;
+	r->armed_until_ns = UINT64_MAX;   /* no [ha]: always armed */
 	return st_seen_init(&r->triggers, r->trigger_ids, ST_RISK_TRIGGER_SLOTS, seed);
 }
 
@@ -35,6 +36,16 @@ void st_risk_kill(st_risk *r, int killed)
 int st_risk_killed(const st_risk *r)
 {
 	return __atomic_load_n(&r->killed, __ATOMIC_ACQUIRE);
+}
+
+void st_risk_arm(st_risk *r, uint64_t until_ns)
+{
+	__atomic_store_n(&r->armed_until_ns, until_ns, __ATOMIC_RELEASE);
+}
+
+uint64_t st_risk_armed_until(const st_risk *r)
+{
+	return __atomic_load_n(&r->armed_until_ns, __ATOMIC_ACQUIRE);
 }
 
 int st_risk_claim_trigger(st_risk *r, const uint8_t txid[32])
@@ -71,6 +82,8 @@ static int check_set(st_risk *r, uint32_t n, const int64_t *quantities, const in
 
 	if (st_risk_killed(r))
 		return ST_RISK_KILLED;
+	if (now_ns >= st_risk_armed_until(r))
+		return ST_RISK_DISARMED;
 	if (now_ns < r->venue_backoff_until_ns)
 		return ST_RISK_VENUE_BACKOFF;
 	if (!price_time_ns)
@@ -124,7 +137,7 @@ const char *st_risk_reason_name(int reason)
 	static const char *const NAMES[ST_RISK_REASONS] = {
 		"ok", "killed", "duplicate_trigger", "rate", "venue_backoff", "max_quantity",
 		"max_notional", "open_orders", "stale_price", "no_price", "not_ready",
-		"journal_full", "send_failed",
+		"journal_full", "send_failed", "disarmed",
 	};
 	return reason >= 0 && reason < ST_RISK_REASONS ? NAMES[reason] : "unknown";
 }

@@ -46,6 +46,28 @@ int st_venue_init(st_venue *v, int kind, uint16_t index, st_conn_pair *pair,
 	return 0;
 }
 
+int st_venue_set_epoch(st_venue *v, uint64_t epoch, unsigned lane)
+{
+	uint64_t before = st_journal_next_seq(v->journal);
+
+	if (v->skip_to > v->oldest_seq && epoch * ST_JOURNAL_EPOCH_IDS >= before)
+		return -EBUSY;    /* one jump pending is all check_deadlines keeps */
+	int rc = st_journal_set_epoch(v->journal, epoch, lane);
+	uint64_t after = st_journal_next_seq(v->journal);
+	if (rc || after == before)
+		return rc;
+	if (after < v->first_seq)
+		v->first_seq = after;   /* the journal had taken no id: ours start here */
+	/* check_deadlines walks ids one by one: it must not walk the gap */
+	if (v->oldest_seq == before) {
+		v->oldest_seq = after;
+	} else {
+		v->skip_from = before;
+		v->skip_to = after;
+	}
+	return 0;
+}
+
 int st_venue_set_key(st_venue *v, const void *secret, size_t len)
 {
 	int rc = st_hmac_sha256_key_init(&v->key, ST_SHA256_AUTO, secret, len);
@@ -636,7 +658,8 @@ static void check_deadlines(st_venue *v, uint64_t now_ns)
 			emit(v, &e);
 			o->busy = 0; /* stays open in risk until resolved */
 		}
-		v->oldest_seq++;
+		if (++v->oldest_seq == v->skip_from)
+			v->oldest_seq = v->skip_to;
 	}
 }
 

@@ -175,10 +175,16 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _add_failover(parser: argparse.ArgumentParser) -> None:
     _add_target(parser)
-    parser.add_argument("venue", help="the venue's name in the configuration")
+    parser.add_argument("venue", nargs="?", help="the venue's name in the configuration")
+    parser.add_argument("--host", help="[ha]: hand trading over to this host (run on the "
+                                       "active host)")
 
 
 def _failover(args: argparse.Namespace) -> int:
+    if (args.venue is None) == (args.host is None):
+        return _fail("failover", ValueError("name a venue, or --host HOST (not both)"))
+    if args.host is not None:
+        return _ask("failover", args, host=args.host)
     return _ask("failover", args, venue=args.venue)
 
 
@@ -232,6 +238,11 @@ def render(s: dict[str, Any]) -> str:
     for name, h in s["latency"].items():
         lines.append(f"{name:<18}{h['count']:>8}{h['p50_ns'] / 1000:>10.1f}"
                      f"{h['p99_ns'] / 1000:>10.1f}")
+    if "ha" in s:
+        ha = s["ha"]
+        lines.append(f"ha: {ha['name']} {ha['role']}  epoch {ha['epoch']}  holder "
+                     f"{ha['holder'] or '-'}  peers {', '.join(ha['peers']) or '-'}  lease "
+                     f"{ha['lease_remaining_s']} s  ({ha['reason']})")
     for error in s["errors"][-5:]:
         lines.append(f"error: {error}")
     for action in s["operator"][-3:]:
@@ -307,7 +318,8 @@ COMMANDS = [
             _kill),
     Command("resume", "clear the kill switch: orders may leave again (orders the kill left "
             "unknown stay unknown)", _add_target, _resume),
-    Command("failover", "switch a venue to its hot standby connection", _add_failover,
+    Command("failover", "switch a venue to its hot standby connection, or (--host) hand "
+            "trading to the other host", _add_failover,
             _failover),
     Command("top", "live view of connections, peers, orders and latency (q quits)", _add_top,
             _top),

@@ -38,7 +38,9 @@ from .orders import Fill, Order
 WEIGHTS = {
     "ping": 1, "time": 1, "session.logon": 2, "session.status": 2, "session.logout": 2,
     "order.place": 1, "order.status": 4, "order.cancel": 1,
+    "openOrders.status": 6,   # with a symbol; 80 without (ALL_OPEN_ORDERS_WEIGHT)
 }
+ALL_OPEN_ORDERS_WEIGHT = 80
 CONNECT_WEIGHT = 2  # "Connecting to WebSocket API costs 2 weight."
 MAX_RECV_WINDOW = Decimal(60000)
 DEFAULT_RECV_WINDOW = Decimal(5000)
@@ -68,6 +70,7 @@ UNSIMULATED_ORDER_PARAMS = (
     "pegOffsetType",
 )
 STATUS_PARAMS = ("symbol", "orderId", "origClientOrderId", *AUTH_PARAMS)
+OPEN_ORDERS_PARAMS = ("symbol", *AUTH_PARAMS)
 CANCEL_PARAMS = (*STATUS_PARAMS, "newClientOrderId", "cancelRestrictions")
 TIMEOUT_MSG = ("Timeout waiting for response from backend server. Send status unknown; "
                "execution status unknown.")
@@ -206,6 +209,7 @@ class BinanceApi:
             "session.logout": self.logout,
             "order.place": self.order_place,
             "order.status": self.order_status,
+            "openOrders.status": self.open_orders_status,
             "order.cancel": self.order_cancel,
         }
 
@@ -283,8 +287,9 @@ class BinanceApi:
             if handler is None:
                 raise ApiError(400, -1020, "This operation is not supported.", verdict="error")
             now = self.ctx.clock.ms()
-            refusal = self.ctx.limits.banned(ip, now) or self.ctx.limits.charge(
-                ip, WEIGHTS[method], now)
+            weight = WEIGHTS[method] if method != "openOrders.status" or "symbol" in params \
+                else ALL_OPEN_ORDERS_WEIGHT
+            refusal = self.ctx.limits.banned(ip, now) or self.ctx.limits.charge(ip, weight, now)
             if refusal is not None:
                 raise refused(refusal, now)
             call = Call(params, _texts(params), session, ip, now, trace)
@@ -590,7 +595,23 @@ class BinanceApi:
         return order
 
     def order_status(self, call: Call) -> dict[str, Any]:
-        order = self._find_order(call, STATUS_PARAMS)
+        return self._order_view(self._find_order(call, STATUS_PARAMS))
+
+    def open_orders_status(self, call: Call) -> list[dict[str, Any]]:
+        """The account's open orders (NEW, PARTIALLY_FILLED), of one symbol if given."""
+        account = self.authenticate(call)
+        self.check_timestamp(call)
+        _unread(call.params, OPEN_ORDERS_PARAMS)
+        symbol = call.texts.get("symbol")
+        if symbol is not None and (self.ctx.book.get(symbol) is None or "/" in symbol):
+            raise ApiError(400, -1121, "Invalid symbol.")
+        return [self._order_view(o) for o in self.ctx.orders.orders
+                if o.venue == "binance" and o.account == account.api_key
+                and o.status in ("NEW", "PARTIALLY_FILLED")
+                and (symbol is None or o.symbol == symbol)]
+
+    def _order_view(self, order: Order) -> dict[str, Any]:
+        """An order as order.status and openOrders.status show it."""
         return {
             "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
             "clientOrderId": order.client_order_id, **self._order_fields(order),

@@ -232,6 +232,14 @@ def order_request(method: str, request_id: str, symbol: str, client_id: str,
                       separators=(",", ":"), ensure_ascii=False)
 
 
+def open_orders_request(request_id: str, symbol: str, credentials: Credentials,
+                        timestamp_ms: int, logged_on: bool = False) -> str:
+    """`openOrders.status` of one symbol (weight 6; without a symbol it costs 80)."""
+    params = _signed({"symbol": symbol, "timestamp": str(timestamp_ms)}, credentials, logged_on)
+    return json.dumps({"id": request_id, "method": "openOrders.status", "params": params},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
 ORDER_STATUS = {
     "NEW": lib.ST_ORDER_STATUS_NEW,
     "PARTIALLY_FILLED": lib.ST_ORDER_STATUS_PARTIAL,

@@ -18,7 +18,7 @@ from orchestrator._native import lib
 from orchestrator.desk import Desk, Event
 from orchestrator.journal import OrderState
 from orchestrator.venues import binance
-from orchestrator.venues.session import VenueSession
+from orchestrator.venues.session import VenueError, VenueSession
 
 
 def clock_offset_ms(server_ms: int, sent_ns: int, received_ns: int) -> int:
@@ -108,6 +108,36 @@ class BinanceSession(VenueSession):
         answer. Returns {client id: ST_ORDER_STATUS_*} for those resolved."""
         self._ask_each("order.status", orders, self._on_status, timeout)
         return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+
+    def open_orders(self, symbols: set[str], timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The account's open orders (openOrders.status) of these symbols, as the
+        venue lists them (clientOrderId, status, ...). Raises VenueError if a
+        symbol's list does not come."""
+        found = self.ask_open_orders(symbols)
+        if not self.run_until(lambda: set(found) >= symbols, timeout):
+            raise VenueError(f"openOrders.status: no answer in {timeout:g} s")
+        return [order for orders in found.values() for order in orders]
+
+    def ask_open_orders(self, symbols: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """Sends openOrders.status per symbol; the dict fills as the answers come
+        (whoever steps the session), so other requests can go meanwhile."""
+        conn = int(lib.st_conn_pair_active(self.desk.pair))
+        found: dict[str, list[dict[str, Any]]] = {}
+        for symbol in sorted(symbols):
+            def build(request_id: str, symbol: str = symbol) -> str:
+                return binance.open_orders_request(request_id, symbol, self.credentials,
+                                                   self._now_ms(), self.logged_on[conn])
+
+            def handle(_conn: int, answer: dict[str, Any], _sent_ns: int,
+                       symbol: str = symbol) -> None:
+                result = answer.get("result")
+                found[symbol] = result if isinstance(result, list) else []
+                if answer.get("status") != 200:
+                    code = int((answer.get("error") or {}).get("code", 0))
+                    self.state.errors.append("openOrders.status: " + binance.describe_error(code))
+
+            self.send(conn, build, handle)
+        return found
 
     def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
         """Cancels open orders (order.cancel) and journals what the venue says.
