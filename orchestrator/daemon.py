@@ -88,9 +88,8 @@ def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
     legs = venue.legs
     decimals = (legs[0].price_decimals, legs[0].quantity_decimals)
     journal = Journal(config.engine.state_dir / f"{venue.name}.journal")
-    kind = PROFILES[venue.profile].kind
-    desk = Desk(kind, _connections(loop, venue, trust), journal, venue.risk,
-                price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
+    desk = Desk(PROFILES[venue.profile].schema, _connections(loop, venue, trust), journal,
+                venue.risk, price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
                 ack_timeout=config.engine.ack_timeout)
     api_key = venue.api_key.reveal().decode()
     session: VenueSession

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from orchestrator._native import lib
 from orchestrator.desk import Desk, Event, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
@@ -59,7 +58,7 @@ def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
     conn = Connection(loop, f"wss://localhost:{ws_port}/ws-api/v3", Trust(str(root_ca)),
                       address="127.0.0.1")
     journal = Journal(journal_path)
-    desk = Desk(lib.ST_VENUE_BINANCE, conn, journal, limits, price_decimals=2,
+    desk = Desk(binance.SCHEMA, conn, journal, limits, price_decimals=2,
                 quantity_decimals=8)
     if credentials.hmac_secret is not None:
         desk.set_hmac_secret(credentials.hmac_secret)

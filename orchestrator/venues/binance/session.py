@@ -149,7 +149,7 @@ class BinanceSession(VenueSession):
             return
         code = int((answer.get("error") or {}).get("code", 0))
         # -2011: not open any more (filled, expired, cancelled already): nothing to do.
-        if code != lib.ST_BINANCE_UNKNOWN_ORDER:
+        if code != binance.UNKNOWN_ORDER:
             self.state.errors.append(f"order.cancel for {seq}: " + binance.describe_error(code))
 
     def _on_status(self, seq: int, answer: dict[str, Any]) -> None:
@@ -162,7 +162,7 @@ class BinanceSession(VenueSession):
             self.resolved[seq] = status
             return
         code = int((answer.get("error") or {}).get("code", 0))
-        if code == lib.ST_BINANCE_NO_SUCH_ORDER:
+        if code == binance.NO_SUCH_ORDER:
             self.desk.resolve(seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0, code)
             self.resolved[seq] = lib.ST_ORDER_STATUS_NOT_FOUND
         else:
