@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import PROFILES
+from orchestrator.venues.registry import ADAPTERS
 from tests.conftest import ROOT, SANITIZE
 from tools.fuzz_schemas import write_schemas
 
@@ -46,7 +46,7 @@ def test_native(name: str, built_c_tests: None) -> None:
 FUZZERS = sorted(p.stem for p in (NATIVE / "fuzz").glob("fuzz_*.c"))
 # The answer fuzzer runs once per venue, reading answers through its schema.
 FUZZ_RUNS = [(name, venue) for name in FUZZERS
-             for venue in (sorted(PROFILES) if name == "fuzz_answer" else [""])]
+             for venue in (sorted(ADAPTERS) if name == "fuzz_answer" else [""])]
 
 
 @pytest.mark.parametrize(("name", "venue"), FUZZ_RUNS)

@@ -14,15 +14,15 @@ import sys
 from pathlib import Path
 
 from orchestrator._native import ffi
-from orchestrator.config import PROFILES
+from orchestrator.venues.registry import ADAPTERS
 
 
 def write_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, profile in sorted(PROFILES.items()):
+    for name, adapter in sorted(ADAPTERS.items()):
         path = directory / f"{name}.schema"
-        path.write_bytes(bytes(ffi.buffer(profile.schema.native())))
+        path.write_bytes(bytes(ffi.buffer(adapter.profile.schema.native())))
         paths.append(path)
     return paths
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from orchestrator.desk import Desk, Event
 from orchestrator.errors import StratumError
+from orchestrator.journal import OrderState
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,17 @@ class VenueSession:
 
     def on_event(self, event: Event) -> None:
         """React to one desk event (resync the clock, note an error...)."""
+
+    # -- what a venue may be able to do (its adapter's capabilities say) -------
+
+    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Asks the venue about orders of unknown outcome and journals what it
+        says. Returns {client id: ST_ORDER_STATUS_*} for those resolved."""
+        raise NotImplementedError(f"{self.name}: no reconciliation")
+
+    def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Cancels open orders; returns {client id: ST_ORDER_STATUS_*} of those done."""
+        raise NotImplementedError(f"{self.name}: no cancel")
 
     # -- driving ---------------------------------------------------------------
 
