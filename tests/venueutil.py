@@ -53,7 +53,8 @@ class Venue:
 
 def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
                   credentials: binance.Credentials, *, limits: RiskLimits = LIMITS,
-                  response_type: str = "RESULT", leg: Leg = LEG) -> Venue:
+                  response_type: str = "RESULT", leg: Leg = LEG, wait_ready: bool = True
+                  ) -> Venue:
     loop = Loop()
     conn = Connection(loop, f"wss://localhost:{ws_port}/ws-api/v3", Trust(str(root_ca)),
                       address="127.0.0.1")
@@ -65,7 +66,8 @@ def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
     desk.add_leg(leg, binance.order_template(leg, credentials, response_type=response_type))
     session = BinanceSession(desk, credentials)
     conn.open()
-    assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+    if wait_ready:
+        assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
     desk.set_book(BID, ASK)
     return Venue(desk, session, journal)
 
