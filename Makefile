@@ -105,12 +105,16 @@ lab: setup
 	@$(PY) -m orchestrator.lab.plot build/lab/wire.json build/lab/wire.png
 	@echo "make lab: wrote build/lab/wire.json and build/lab/wire.png"
 
-fuzz: apt
+# The answer fuzzer reads answers through each venue profile's schema.
+FUZZ_SCHEMAS := native/build/fuzz/schemas
+fuzz: apt setup
+	$(PY) tools/fuzz_schemas.py $(FUZZ_SCHEMAS)
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # CI: every libFuzzer target for 20 s from the kept corpus; fails on a crash.
 .PHONY: fuzz-ci
-fuzz-ci: apt
+fuzz-ci: apt setup
+	$(PY) tools/fuzz_schemas.py $(FUZZ_SCHEMAS)
 	$(MAKE) -C native fuzz-ci
 
 clean:

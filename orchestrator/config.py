@@ -26,9 +26,9 @@ from orchestrator.errors import ConfigError, NativeError
 from orchestrator.hotline import LoopMode, Trust
 from orchestrator.mempool import PeerPolicy
 from orchestrator.strategy.loader import StrategySpec, load_strategy, read_toml
-from orchestrator.venues import Leg, Profile, Secret, Side, binance, kraken
+from orchestrator.venues import Leg, Profile, Secret, Side
+from orchestrator.venues.registry import ADAPTERS
 
-PROFILES = {p.name: p for p in (binance.PROFILE, kraken.PROFILE)}
 SHORT_WINDOW_S = 60   # the venue limits our bucket is checked against (not daily ones)
 LOOP_MODES = {m.label: m for m in LoopMode}
 SIMULATOR_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
@@ -71,10 +71,10 @@ class VenueConfig:
     standby: bool
     trust: Path | None
     book_url: str | None
-    auth: str                 # binance: hmac | session; kraken: token
+    auth: str                 # one of the venue adapter's auth_choices
     api_key: Secret
     secret: Secret
-    rest_url: str | None
+    rest_url: str | None      # the venue options (adapter.options) from here on
     response_type: str
     recv_window_ms: int
     client_prefix: str
@@ -418,16 +418,25 @@ def _is_simulator(host: str) -> bool:
     return any(address in net for net in SIMULATOR_NETS)
 
 
-VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "book_url", "auth",
-              "api_key", "secret", "rest_url", "response_type", "recv_window_ms",
-              "client_prefix", "on", "risk", "legs", "cancel_on_stop"}
+# Keys every venue takes; each adapter adds its options (and book_url when it
+# has a book feed).
+COMMON_VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "auth",
+                     "api_key", "secret", "client_prefix", "on", "risk", "legs",
+                     "cancel_on_stop"}
+VENUE_KEYS = COMMON_VENUE_KEYS | {"book_url"} | {
+    key for adapter in ADAPTERS.values() for key in adapter.options}
 
 
 def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
            engine: EngineConfig, actions: dict[str, int]) -> VenueConfig:
-    profile = t.choice("profile", tuple(PROFILES))
-    auth_choices = ("hmac", "session") if profile == "binance" else ("token",)
-    url = _url(t, "url", ("wss",), PROFILES[profile].ws_url)
+    profile = t.choice("profile", tuple(ADAPTERS))
+    adapter = ADAPTERS[profile]
+    allowed = COMMON_VENUE_KEYS | adapter.options | (
+        {"book_url"} if adapter.capabilities.book_feed else set())
+    for key in sorted(set(t.data) - allowed):
+        raise t.fail(key, f"not a key of a {profile} venue")
+    auth_choices = adapter.auth_choices
+    url = _url(t, "url", ("wss",), adapter.profile.ws_url)
     address = t.text("address", None)
     if address is not None:
         try:
@@ -446,7 +455,7 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
     risk = _risk(t.table("risk", {"max_quantity", "max_notional", "max_open_orders",
                                   "orders_per_second", "burst", "max_price_age"},
                          {"max_quantity", "max_notional"}))
-    _check_bucket(t, risk, PROFILES[profile])
+    _check_bucket(t, risk, adapter.profile)
     legs = tuple(_leg(leg) for leg in t.tables("legs", LEG_KEYS, {"symbol", "side", "quantity"}))
     if not legs:
         raise t.fail("legs", "no order legs ([[venues.legs]])")

@@ -17,7 +17,6 @@ import logging
 import os
 import selectors
 import signal
-import ssl
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 from orchestrator import __version__, cpu, native, safefs
 from orchestrator._native import lib
-from orchestrator.config import PROFILES, Config, VenueConfig
+from orchestrator.config import Config, VenueConfig
 from orchestrator.control import ControlServer
 from orchestrator.desk import Desk
 from orchestrator.engine import COUNTER_HELP, Engine
@@ -39,9 +38,7 @@ from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
 from orchestrator.strategy.loader import build_strategy
 from orchestrator.takeover import remember_own_triggers, takeover
-from orchestrator.venues import binance, kraken
-from orchestrator.venues.binance.session import BinanceSession
-from orchestrator.venues.kraken.session import KrakenSession
+from orchestrator.venues.registry import ADAPTERS
 from orchestrator.venues.session import VenueError, VenueSession
 
 log = logging.getLogger("stratum")
@@ -86,37 +83,17 @@ def _connections(loop: Loop, venue: VenueConfig, trust: Trust) -> HotStandby | C
 def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
                 ) -> tuple[Desk, VenueSession]:
     """The desk and session of one configured venue (connections not opened yet)."""
-    trust = _trust(venue)
+    adapter = ADAPTERS[venue.profile]
     legs = venue.legs
     decimals = (legs[0].price_decimals, legs[0].quantity_decimals)
     journal = Journal(config.engine.state_dir / f"{venue.name}.journal")
-    kind = PROFILES[venue.profile].kind
-    desk = Desk(kind, _connections(loop, venue, trust), journal, venue.risk,
-                price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
+    desk = Desk(adapter.profile.schema, _connections(loop, venue, _trust(venue)), journal,
+                venue.risk, price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
                 ack_timeout=config.engine.ack_timeout)
-    api_key = venue.api_key.reveal().decode()
-    session: VenueSession
-    if venue.profile == "binance":
-        credentials = binance.Credentials(
-            api_key, hmac_secret=venue.secret if venue.auth == "hmac" else None,
-            ed25519_pem=venue.secret if venue.auth == "session" else None)
-        if venue.auth == "hmac":
-            desk.set_hmac_secret(venue.secret)
-        for leg in legs:
-            desk.add_leg(leg, binance.order_template(
-                leg, credentials, response_type=venue.response_type,
-                recv_window_ms=venue.recv_window_ms, client_prefix=venue.client_prefix))
-        session = BinanceSession(desk, credentials, client_prefix=venue.client_prefix)
-    else:
-        credentials_k = kraken.Credentials(api_key, venue.secret)
-        context = ssl.create_default_context(cafile=str(venue.trust) if venue.trust else None)
-        token = kraken.get_ws_token(
-            credentials_k, kraken.NonceSource(config.engine.state_dir / f"{venue.name}.nonce"),
-            rest_url=venue.rest_url or kraken.REST_URL, context=context)
-        for leg in legs:
-            desk.add_leg(leg, kraken.order_template(leg, token, client_prefix=venue.client_prefix))
-        session = KrakenSession(desk)
-    return desk, session
+    built = adapter.build(desk, venue, config.engine.state_dir)
+    for leg, template in zip(legs, built.templates, strict=True):
+        desk.add_leg(leg, template)
+    return desk, built.session
 
 
 def _ready(session: VenueSession) -> Any:
@@ -316,7 +293,7 @@ class Daemon:
             unknown = session.desk.journal.unknown()
             if not unknown:
                 continue
-            if not isinstance(session, BinanceSession):
+            if not ADAPTERS[venue.profile].capabilities.reconcile:
                 self._error(f"{venue.name}: {len(unknown)} order(s) of unknown outcome; "
                             "check them on the venue (no automatic reconciliation here)")
                 continue
@@ -333,7 +310,7 @@ class Daemon:
             orders = session.desk.journal.open_orders(resting)
             if not orders:
                 continue
-            if not isinstance(session, BinanceSession):
+            if not ADAPTERS[venue.profile].capabilities.cancel:
                 self._error(f"{venue.name}: {len(orders)} open order(s) not cancelled "
                             "(no cancel for this venue yet)")
                 continue

@@ -22,7 +22,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.hotline import Connection, HotStandby
 from orchestrator.journal import Journal
 from orchestrator.native import CData
-from orchestrator.venues import Leg, Secret, Template
+from orchestrator.venues import AnswerSchema, Leg, Secret, Template
 
 RISK_REASONS = {i: str(ffi.string(lib.st_risk_reason_name(i)).decode())
                 for i in range(lib.ST_RISK_REASONS)}
@@ -131,9 +131,10 @@ def _event(e: CData) -> Event:
 
 
 class Desk:
-    """One venue's native order desk over a connection pair and a journal."""
+    """One venue's native order desk over a connection pair and a journal; its
+    answers read as `schema` (the venue profile's) says."""
 
-    def __init__(self, kind: int, conns: HotStandby | Connection, journal: Journal,
+    def __init__(self, schema: AnswerSchema, conns: HotStandby | Connection, journal: Journal,
                  limits: RiskLimits, *, price_decimals: int, quantity_decimals: int,
                  index: int = 0, ack_timeout: float = 5.0, seed: int | None = None) -> None:
         if isinstance(conns, HotStandby):
@@ -148,7 +149,7 @@ class Desk:
         self.legs: list[Leg] = []
         self._ptr = ffi.gc(ffi.new("st_venue *"), lib.st_venue_exit)
         native.ensure(
-            lib.st_venue_init(self._ptr, kind, index, self.pair, journal._ptr,
+            lib.st_venue_init(self._ptr, schema.native(), index, self.pair, journal._ptr,
                               limits.native(price_decimals, quantity_decimals),
                               int(ack_timeout * 1e9),
                               seed if seed is not None else time.monotonic_ns()),

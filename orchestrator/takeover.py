@@ -4,10 +4,11 @@
 
 The old host's journal, when its state folder is reachable (`[ha]
 peer_state_dir`: a folder the operator shares, e.g. read-only NFS), tells
-0. first, whatever the old host: the venue's open orders (Binance
-   openOrders.status per symbol): ours of older tenures (client id // 10^9 is
-   the epoch) are logged, the venue being the ground truth for what is live;
-   Kraken has no open-orders query in our session yet: a logged limit;
+0. first, whatever the old host: the venue's open orders (where its adapter
+   has the `open_orders` capability: Binance openOrders.status per symbol):
+   ours of older tenures (client id // 10^9 is the epoch) are logged, the
+   venue being the ground truth for what is live;
+   a venue without it (Kraken, so far): a logged limit;
 1. which triggers it traded: they go into our engine's seen-sets (our own
    journal's went in at start: `remember_own_triggers`), so a transaction
    fired before is never fired again here, however late it reaches us;
@@ -24,8 +25,8 @@ from typing import Any
 
 from orchestrator.errors import StratumError
 from orchestrator.journal import ORDER, Journal, fold
-from orchestrator.venues.binance.session import BinanceSession
-from orchestrator.venues.session import VenueError
+from orchestrator.venues.registry import ADAPTERS
+from orchestrator.venues.session import OpenOrder, VenueError, VenueSession
 
 log = logging.getLogger("stratum")
 EPOCH_IDS = 10**9              # client id = epoch x 10^9 + lane x 10^8 + n
@@ -33,8 +34,9 @@ RECENT_TRIGGERS = 4096          # the engine's seen-set keeps about this many pe
 RECONCILE_TIMEOUT_S = 0.5       # docs/HA.md §4.6: armed within TTL + 1 s
 
 
-def _ask_open_orders(venue: Any, session: Any, epoch: int) -> dict[str, list[Any]] | None:
-    if not isinstance(session, BinanceSession):
+def _ask_open_orders(venue: Any, session: VenueSession,
+                     epoch: int) -> dict[str, list[OpenOrder]] | None:
+    if not ADAPTERS[venue.profile].capabilities.open_orders:
         log.warning("ha: takeover epoch=%d %s: open orders of older tenures not reconciled "
                     "(no open-orders query for this venue yet)", epoch, venue.name)
         return None
@@ -42,7 +44,7 @@ def _ask_open_orders(venue: Any, session: Any, epoch: int) -> dict[str, list[Any
 
 
 def _log_open_orders(venue: Any, session: Any, epoch: int,
-                     found: dict[str, list[Any]]) -> None:
+                     found: dict[str, list[OpenOrder]]) -> None:
     symbols = {leg.symbol for leg in venue.legs}
     if not session.run_until(lambda: set(found) >= symbols, RECONCILE_TIMEOUT_S):
         log.warning("ha: takeover epoch=%d %s: openOrders.status: no answer in %g s", epoch,
@@ -50,8 +52,7 @@ def _log_open_orders(venue: Any, session: Any, epoch: int,
         return
     listed = [o for orders in found.values() for o in orders]
     prefix = venue.client_prefix
-    ours = [str(o.get("clientOrderId", "")) for o in listed
-            if str(o.get("clientOrderId", "")).startswith(prefix)]
+    ours = [o.client_id for o in listed if o.client_id.startswith(prefix)]
     older = [c for c in ours if c[len(prefix):].isdigit()
              and int(c[len(prefix):]) // EPOCH_IDS != epoch]
     log.info("ha: takeover epoch=%d venue=%s open=%d ours=%d older_tenures=%d%s", epoch,
@@ -107,7 +108,7 @@ def _peer_journals(daemon: Any, epoch: int) -> None:
         daemon.engine.seen(triggers[-RECENT_TRIGGERS:])
         unknown = [o for o in fold(iter(records)).values() if o.outcome_unknown]
         resolved: dict[int, int] = {}
-        if unknown and isinstance(session, BinanceSession):
+        if unknown and ADAPTERS[venue.profile].capabilities.reconcile:
             try:
                 resolved = session.reconcile(unknown, timeout=RECONCILE_TIMEOUT_S)
             except VenueError as exc:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator._native import lib
 from orchestrator.desk import Desk, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
+from orchestrator.venues import binance
 from tests.tlsutil import Pki
 
 
@@ -25,7 +25,7 @@ def desk(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Desk:
     # Never opened: the desk only parses here.
     conn = Connection(loop, "wss://localhost:9/", Trust(str(pki.root_ca)), address="127.0.0.1")
     journal = Journal(tmp_path_factory.mktemp("answers") / "journal", capacity=1024)
-    return Desk(lib.ST_VENUE_BINANCE, conn, journal,
+    return Desk(binance.SCHEMA, conn, journal,
                 RiskLimits(Decimal(1), Decimal(100000)), price_decimals=2, quantity_decimals=8)
 
 

@@ -150,6 +150,15 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "negative ping timeout": (edit('peers = ["127.0.0.1:18444"]',
                                    'peers = ["127.0.0.1:18444"]\nping_timeout = -1'),
                               r"bitcoin\.ping_timeout: must be a positive number of seconds"),
+    "another venue's option": (edit('address = "127.0.0.1"', 'address = "127.0.0.1"\n'
+                                    'rest_url = "https://127.0.0.1:9/"'),
+                               r"venues\[0\]\.rest_url: not a key of a binance venue"),
+    "auth the venue does not take": (edit('profile = "binance"', 'profile = "binance"\n'
+                                          'auth = "token"'),
+                                     r"venues\[0\]\.auth: 'token' is not one of hmac, session"),
+    "book feed on a venue without one": (
+        edit('profile = "binance"', 'profile = "kraken"\nbook_url = "wss://localhost:9/x"'),
+        r"venues\[0\]\.book_url: not a key of a kraken venue"),
     "unknown penalty": (edit('peers = ["127.0.0.1:18444"]',
                              'peers = ["127.0.0.1:18444"]\npenalties = { rude = 5 }'),
                         r"bitcoin\.penalties\.rude: unknown key"),

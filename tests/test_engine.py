@@ -99,7 +99,7 @@ def rig(pki: Pki, tmp: Path, *sim_args: str, standby: bool = False,
 
             conns = HotStandby(connection(), connection()) if standby else connection()
             journal = Journal(tmp / f"desk-{action}.journal")
-            desk = Desk(lib.ST_VENUE_BINANCE, conns, journal, LIMITS, price_decimals=2,
+            desk = Desk(binance.SCHEMA, conns, journal, LIMITS, price_decimals=2,
                         quantity_decimals=8)
             desk.set_hmac_secret(HMAC.hmac_secret)  # type: ignore[arg-type]
             for leg in legs:

@@ -53,5 +53,5 @@ def test_session_reads_open_orders(pki: Pki, tmp_path: Path) -> None:
             Binance(ws).call("order.place", hmac_signed(order("st0000007000000003")))
         venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "j", HMAC)
         listed = venue.session.open_orders({"BTCUSDT"}, timeout=10)
-    assert [o["clientOrderId"] for o in listed] == ["st0000007000000003"]
-    assert binance.ORDER_STATUS[listed[0]["status"]]
+    assert [o.client_id for o in listed] == ["st0000007000000003"]
+    assert listed[0].status == binance.ORDER_STATUS["NEW"]

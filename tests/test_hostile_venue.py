@@ -230,7 +230,7 @@ def hostile_desk(pki: Pki, tmp_path: Path, standby_server: WebSocketEchoServer
     with RawTLSServer(pki.leaf, pki.leaf_key, read_timeout=20.0) as server, \
          hostile_pair(pki, server, standby_server) as (primary, _, pair):
         primary.wait_open()
-        desk = Desk(lib.ST_VENUE_BINANCE, pair, Journal(tmp_path / "journal"), LIMITS,
+        desk = Desk(binance.SCHEMA, pair, Journal(tmp_path / "journal"), LIMITS,
                     price_decimals=2, quantity_decimals=8)
         assert HMAC.hmac_secret is not None
         desk.set_hmac_secret(HMAC.hmac_secret)

@@ -16,6 +16,7 @@ from orchestrator.desk import Desk, RiskLimits
 from orchestrator.errors import NativeError
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import RESOLVED, Journal
+from orchestrator.venues import binance
 from tests.tlsutil import Pki
 
 HEADER, RECORD = lib.ST_JOURNAL_HEADER_SIZE, lib.ST_JOURNAL_RECORD_SIZE
@@ -23,7 +24,7 @@ HEADER, RECORD = lib.ST_JOURNAL_HEADER_SIZE, lib.ST_JOURNAL_RECORD_SIZE
 
 def desk_on(journal: Journal, pki: Pki) -> Desk:
     conn = Connection(Loop(), "wss://localhost:9/", Trust(str(pki.root_ca)), address="127.0.0.1")
-    return Desk(lib.ST_VENUE_BINANCE, conn, journal, RiskLimits(Decimal(1), Decimal(1)),
+    return Desk(binance.SCHEMA, conn, journal, RiskLimits(Decimal(1), Decimal(1)),
                 price_decimals=2, quantity_decimals=8)
 
 

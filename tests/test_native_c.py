@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.venues.registry import ADAPTERS
 from tests.conftest import ROOT, SANITIZE
+from tools.fuzz_schemas import write_schemas
 
 NATIVE = ROOT / "native"
 FLAVOR = "sanitize" if SANITIZE else "release"
@@ -42,23 +44,31 @@ def test_native(name: str, built_c_tests: None) -> None:
 
 
 FUZZERS = sorted(p.stem for p in (NATIVE / "fuzz").glob("fuzz_*.c"))
+# The answer fuzzer runs once per venue, reading answers through its schema.
+FUZZ_RUNS = [(name, venue) for name in FUZZERS
+             for venue in (sorted(ADAPTERS) if name == "fuzz_answer" else [""])]
 
 
-@pytest.mark.parametrize("name", FUZZERS)
-def test_fuzzer_smoke(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "venue"), FUZZ_RUNS)
+def test_fuzzer_smoke(name: str, venue: str, tmp_path: Path) -> None:
     """Each libFuzzer target builds and survives a bounded run from its seeds
     (`make fuzz` runs them for longer)."""
     env = _clean_env()
+    if venue:
+        [schema] = [p for p in write_schemas(tmp_path / "schemas") if p.stem == venue]
+        env["ST_FUZZ_SCHEMA"] = str(schema)
     subprocess.run(["make", "-s", "-C", str(NATIVE), f"build/fuzz/{name}"], check=True, env=env)
     seeds = NATIVE / "fuzz" / "corpus" / name.removeprefix("fuzz_")
     assert any(seeds.iterdir()), f"{name} has no seed corpus"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
     proc = subprocess.run(
         # A per-input allocation limit catches a parser that blows up; the process
         # limit is generous (once, in a full run, ASan's RSS was 2 GB at start-up).
         [str(NATIVE / "build" / "fuzz" / name), "-runs=30000", "-seed=1",
          "-malloc_limit_mb=256", "-rss_limit_mb=8192",
          f"-artifact_prefix={NATIVE / 'build' / 'fuzz'}/{name}-",
-         str(tmp_path), str(seeds)],  # new inputs go to tmp_path, never to the seeds
+         str(corpus), str(seeds)],  # new inputs go to tmp_path, never to the seeds
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -67,7 +67,7 @@ def kraken_venue(sim: Sim, pki: Pki, tmp_path: Path, leg: Leg,
     conn = Connection(loop, f"wss://localhost:{sim.ws_port}/v2", Trust(str(pki.root_ca)),
                       address="127.0.0.1")
     journal = Journal(tmp_path / "kraken.journal")
-    desk = Desk(lib.ST_VENUE_KRAKEN, conn, journal, LIMITS, price_decimals=1,
+    desk = Desk(kraken.SCHEMA, conn, journal, LIMITS, price_decimals=1,
                 quantity_decimals=8)
     desk.add_leg(leg, kraken.order_template(leg, secret))
     session = KrakenSession(desk)
@@ -225,7 +225,7 @@ def test_venue_rejection_is_an_event_and_closes_the_order(sim: Sim, pki: Pki,
     venue = binance_venue(sim.ws_port, pki.root_ca, tmp_path / "binance.journal", HMAC,
                           leg=maker)
     [rejected] = venue.fire_and_wait(9, ("rejected",))
-    assert rejected.code == lib.ST_BINANCE_REJECTED and rejected.http_status == 400
+    assert rejected.code == binance.REJECTED and rejected.http_status == 400
     assert rejected.order_status == lib.ST_ORDER_STATUS_REJECTED
     assert venue.desk.open_orders == 0 and venue.journal.unknown() == []
 
@@ -244,6 +244,6 @@ def test_kraken_refusals(sim: Sim, pki: Pki, tmp_path: Path, symbol: str, token:
             venue.fire_and_wait(10, (kind,))
     else:
         [event] = venue.fire_and_wait(10, (kind,))
-        assert event.code == lib.ST_KRAKEN_OTHER
+        assert event.code == kraken.OTHER
         [record] = [r for r in venue.journal if r.type == 3]
         assert record.detail.startswith("EQuery:Unknown asset pair")

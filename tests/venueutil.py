@@ -10,7 +10,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from orchestrator._native import lib
 from orchestrator.desk import Desk, Event, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
@@ -54,19 +53,21 @@ class Venue:
 
 def binance_venue(ws_port: int, root_ca: Path, journal_path: Path,
                   credentials: binance.Credentials, *, limits: RiskLimits = LIMITS,
-                  response_type: str = "RESULT", leg: Leg = LEG) -> Venue:
+                  response_type: str = "RESULT", leg: Leg = LEG, wait_ready: bool = True
+                  ) -> Venue:
     loop = Loop()
     conn = Connection(loop, f"wss://localhost:{ws_port}/ws-api/v3", Trust(str(root_ca)),
                       address="127.0.0.1")
     journal = Journal(journal_path)
-    desk = Desk(lib.ST_VENUE_BINANCE, conn, journal, limits, price_decimals=2,
+    desk = Desk(binance.SCHEMA, conn, journal, limits, price_decimals=2,
                 quantity_decimals=8)
     if credentials.hmac_secret is not None:
         desk.set_hmac_secret(credentials.hmac_secret)
     desk.add_leg(leg, binance.order_template(leg, credentials, response_type=response_type))
     session = BinanceSession(desk, credentials)
     conn.open()
-    assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+    if wait_ready:
+        assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
     desk.set_book(BID, ASK)
     return Venue(desk, session, journal)
 

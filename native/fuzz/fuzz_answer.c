@@ -2,8 +2,10 @@
 /*
  * libFuzzer target: venue answers as a hostile server sends them. Each input
  * goes through the JSON scanner (every reported span must lie inside the
- * input) and then through both venues' answer handling, with orders 0..7 in
- * flight so that ids in the input can match them.
+ * input) and then through the answer reader of a venue whose schema is the
+ * file ST_FUZZ_SCHEMA names (a venue profile's st_venue_schema, as
+ * tools/fuzz_schemas.py writes it), with orders 0..7 in flight so that ids
+ * in the input can match them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,14 +35,34 @@ static void check_spans(void *ctx, int depth, st_json_span parent, st_json_span 
 	inside(value);
 }
 
-static st_venue venues[2];
+static st_venue venue;
 static st_journal journal;
 static st_conn conn;
 static st_conn_pair pair;
 
+static void load_schema(st_venue_schema *schema)
+{
+	const char *path = getenv("ST_FUZZ_SCHEMA");
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	if (!f) {
+		fprintf(stderr, "fuzz_answer: ST_FUZZ_SCHEMA must name a schema file "
+		                "(tools/fuzz_schemas.py writes them)\n");
+		abort();
+	}
+	size_t n = fread(schema, 1, sizeof(*schema), f);
+	int extra = fgetc(f) != EOF;
+	fclose(f);
+	if (n != sizeof(*schema) || extra) {
+		fprintf(stderr, "fuzz_answer: %s is not an st_venue_schema of %zu bytes\n", path,
+		        sizeof(*schema));
+		abort();
+	}
+}
+
 static void setup(void)
 {
 	char path[64];
+	st_venue_schema schema;
 	snprintf(path, sizeof(path), "/tmp/fuzz-answer-%d.journal", (int)getpid());
 	unlink(path);
 	if (st_journal_open(&journal, path, 1 << 16))
@@ -52,13 +74,11 @@ static void setup(void)
 	                         .max_price_age_ns = 1000000000};
 	static const char TEMPLATE[] = "{\"q\":\0\5}";
 	st_venue_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1};
-	for (int k = 0; k < 2; k++) {
-		if (st_venue_init(&venues[k], k ? ST_VENUE_KRAKEN : ST_VENUE_BINANCE, (uint16_t)k,
-		                  &pair, &journal, &limits, 1000000000, 1) ||
-		    st_venue_add_leg(&venues[k], &leg, TEMPLATE, sizeof(TEMPLATE) - 1, NULL, 0,
-		                     ST_ORDER_SIGN_NONE, 2, 8) < 0)
-			abort();
-	}
+	load_schema(&schema);
+	if (st_venue_init(&venue, &schema, 0, &pair, &journal, &limits, 1000000000, 1) ||
+	    st_venue_add_leg(&venue, &leg, TEMPLATE, sizeof(TEMPLATE) - 1, NULL, 0,
+	                     ST_ORDER_SIGN_NONE, 2, 8) < 0)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -76,21 +96,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (journal.count > journal.capacity - 64)
 		journal.count = 0; /* keep appending: a long run would fill it */
-	for (int k = 0; k < 2; k++) {
-		st_venue *v = &venues[k];
-		for (uint64_t i = 0; i < 8; i++)
-			v->inflight[i] = (st_venue_inflight){.seq = i, .busy = 1, .sent_ns = 1};
-		st_venue_on_message(v, 0, data, size, 2);
-		st_venue_event e;
-		int conn_index;
-		while (st_venue_next_event(v, &e))
-			if (e.leg >= v->nlegs || e.type < ST_VEVENT_SENT || e.type > ST_VEVENT_CONN)
-				__builtin_trap();
-		long n;
-		while ((n = st_venue_next_message(v, out, sizeof(out), &conn_index)) > 0)
-			if ((size_t)n != size || memcmp(out, data, size))
-				__builtin_trap();
-		v->nretries = 0;
-	}
+	st_venue *v = &venue;
+	for (uint64_t i = 0; i < 8; i++)
+		v->inflight[i] = (st_venue_inflight){.seq = i, .busy = 1, .sent_ns = 1};
+	st_venue_on_message(v, 0, data, size, 2);
+	st_venue_event e;
+	int conn_index;
+	while (st_venue_next_event(v, &e))
+		if (e.leg >= v->nlegs || e.type < ST_VEVENT_SENT || e.type > ST_VEVENT_CONN)
+			__builtin_trap();
+	long n;
+	while ((n = st_venue_next_message(v, out, sizeof(out), &conn_index)) > 0)
+		if ((size_t)n != size || memcmp(out, data, size))
+			__builtin_trap();
+	v->nretries = 0;
 	return 0;
 }

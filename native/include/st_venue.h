@@ -26,9 +26,6 @@
 #include "st_risk.h"
 
 /* cdef-begin */
-#define ST_VENUE_BINANCE        1
-#define ST_VENUE_KRAKEN         2
-
 #define ST_VENUE_MAX_LEGS       8
 #define ST_VENUE_INFLIGHT       1024    /* orders sent and not answered */
 #define ST_VENUE_EVENTS         4096
@@ -48,7 +45,7 @@
 #define ST_ORDER_STATUS_CANCELED  5
 #define ST_ORDER_STATUS_REJECTED  6
 #define ST_ORDER_STATUS_EXPIRED   7
-#define ST_ORDER_STATUS_UNKNOWN   8   /* -1007, timeout, disconnect: ask the venue */
+#define ST_ORDER_STATUS_UNKNOWN   8   /* the venue timed out, or we did: ask it */
 #define ST_ORDER_STATUS_NOT_FOUND 9   /* the venue never had it */
 
 /* Events. */
@@ -57,25 +54,85 @@
 #define ST_VEVENT_ACK           3   /* the venue accepted: order_status */
 #define ST_VEVENT_REJECTED      4   /* the venue refused: code, http_status */
 #define ST_VEVENT_UNKNOWN       5   /* outcome unknown: reconcile */
-#define ST_VEVENT_RATE_LIMIT    6   /* 429 / 418: backing off until retry_at_ms */
-#define ST_VEVENT_CLOCK         7   /* -1021: resync the clock, then st_venue_clock_synced */
-#define ST_VEVENT_AUTH          8   /* -1022 or a refused token: credentials are wrong */
+#define ST_VEVENT_RATE_LIMIT    6   /* backing off until retry_at_ms (venue time) */
+#define ST_VEVENT_CLOCK         7   /* timestamp refused: resync, then st_venue_clock_synced */
+#define ST_VEVENT_AUTH          8   /* signature, key or token refused */
 #define ST_VEVENT_CONN          9   /* connection `conn` changed state: code = ST_CONN_* */
 
-/* Venue error codes that matter. */
-#define ST_BINANCE_OUTCOME_UNKNOWN (-1007)
-#define ST_BINANCE_TOO_MANY_REQUESTS (-1003)
-#define ST_BINANCE_TOO_MANY_ORDERS (-1015)
-#define ST_BINANCE_TIMESTAMP       (-1021)
-#define ST_BINANCE_SIGNATURE       (-1022)
-#define ST_BINANCE_REJECTED        (-2010)
-#define ST_BINANCE_NO_SUCH_ORDER   (-2013)
-#define ST_BINANCE_UNKNOWN_ORDER   (-2011)   /* order.cancel: not an open order */
-/* Kraken answers with strings; these stand for their classes. */
-#define ST_KRAKEN_EORDER           (-30001)
-#define ST_KRAKEN_EAPI_AUTH        (-30002)
-#define ST_KRAKEN_RATE_LIMIT       (-30003)
-#define ST_KRAKEN_OTHER            (-30004)
+/*
+ * Where a venue's answers keep what the desk reads, and what their codes
+ * mean: data the venue's profile hands over at start-up, so that one reader
+ * serves every venue. Names are NUL-terminated within ST_VENUE_NAME bytes.
+ */
+#define ST_VENUE_NAME           32
+#define ST_VENUE_CODE_FIELDS    2
+#define ST_VENUE_RULES          16
+#define ST_VENUE_TEXT_CODES     8
+#define ST_VENUE_STATUS_NAMES   12
+
+/* Which value a rule tests. */
+#define ST_VENUE_ON_CODE        1   /* the error code */
+#define ST_VENUE_ON_STATUS      2   /* the status field's number (an HTTP status) */
+
+/* One value of an answer: the member `key` of the object that is the value
+ * of `parent` ("" at the top level or inside an array), at scanner depth
+ * `depth` (1: the top-level object; 0: answers have no such value). */
+typedef struct st_venue_field {
+	/* cdef-visible */
+	uint8_t depth;
+	char parent[32];          /* ST_VENUE_NAME */
+	char key[32];
+} st_venue_field;
+
+/* An answer that is not ok and whose code (or status) is `value` means
+ * `event`: ST_VEVENT_UNKNOWN, _RATE_LIMIT, _CLOCK, _AUTH or _REJECTED. */
+typedef struct st_venue_rule {
+	/* cdef-visible */
+	int32_t value;
+	uint8_t on;               /* ST_VENUE_ON_*; 0 ends the list */
+	uint8_t event;
+} st_venue_rule;
+
+/* Error text that starts with `prefix` has error code `code`. */
+typedef struct st_venue_text_code {
+	/* cdef-visible */
+	char prefix[32];          /* "" ends the list */
+	int32_t code;
+} st_venue_text_code;
+
+/* The order status a venue's status word stands for. */
+typedef struct st_venue_status_name {
+	/* cdef-visible */
+	char name[32];            /* "" ends the list */
+	uint8_t status;           /* ST_ORDER_STATUS_* */
+} st_venue_status_name;
+
+/*
+ * Numbers may come as JSON numbers or as strings of decimal digits. An
+ * answer is an order's when its request id (or, when it carries none, the
+ * last ST_ORDER_CLIENT_ID_DIGITS digits of its client order id) is the
+ * order's sequence number. It is ok when its status is true or equals
+ * ok_value; otherwise its code is the last nonzero of `codes`, else what
+ * its error text maps to, else default_code, and the first matching rule
+ * says what it means (none: rejected).
+ */
+typedef struct st_venue_schema {
+	/* cdef-visible */
+	st_venue_field request_id;
+	st_venue_field client_id;
+	st_venue_field status;
+	int64_t ok_value;
+	uint8_t status_is_http;   /* the status number is an HTTP status: report it */
+	st_venue_field codes[2];  /* ST_VENUE_CODE_FIELDS */
+	st_venue_field error_text;
+	int32_t default_code;
+	st_venue_field order_status;
+	st_venue_field order_id;  /* a number: the venue's order id; text: journal detail */
+	st_venue_field retry_at;  /* wall time in ms when a rate limit lifts */
+	st_venue_rule rules[16];  /* ST_VENUE_RULES */
+	st_venue_text_code text_codes[8];      /* ST_VENUE_TEXT_CODES */
+	st_venue_status_name statuses[12];     /* ST_VENUE_STATUS_NAMES */
+} st_venue_schema;
 
 typedef struct st_venue_leg_spec {
 	/* cdef-visible */
@@ -116,7 +173,7 @@ typedef struct st_venue_stats {
 	uint64_t orders_sent;
 	uint64_t acks;
 	uint64_t rejects;         /* refused by the venue */
-	uint64_t unknown;         /* -1007, timeouts */
+	uint64_t unknown;         /* the venue could not say, timeouts */
 	uint64_t rate_limited;
 	uint64_t clock_resyncs;
 	uint64_t retries;         /* orders sent again after a clock resync */
@@ -135,7 +192,7 @@ typedef struct st_venue_inflight {
 	uint64_t conn_opens;      /* the connection's stats.opens at send */
 	uint8_t leg;
 	uint8_t busy;
-	uint8_t retried;          /* already a retry after -1021 */
+	uint8_t retried;          /* already a retry after a CLOCK answer */
 	uint8_t conn;             /* which connection of the pair carried it */
 	uint8_t trigger[32];
 } st_venue_inflight;
@@ -147,7 +204,7 @@ typedef struct st_venue_retry {
 } st_venue_retry;
 
 typedef struct st_venue {
-	int kind;
+	st_venue_schema schema;
 	uint16_t index;           /* the venue's number in journal records */
 	st_conn_pair *pair;
 	st_journal *journal;
@@ -181,11 +238,12 @@ typedef struct st_venue {
 } st_venue;
 
 /*
- * Sets up a venue over a connection pair and an open journal. Returns 0 or
- * -EINVAL (unknown kind, bad limits, more open orders allowed than
- * ST_VENUE_INFLIGHT).
+ * Sets up a venue, whose answers read as schema says (copied), over a
+ * connection pair and an open journal. Returns 0 or -EINVAL (a schema
+ * without request id or status, a name not terminated, a bad rule, bad
+ * limits, more open orders allowed than ST_VENUE_INFLIGHT).
  */
-int st_venue_init(st_venue *v, int kind, uint16_t index, st_conn_pair *pair,
+int st_venue_init(st_venue *v, const st_venue_schema *schema, uint16_t index, st_conn_pair *pair,
                   st_journal *journal, const st_risk_limits *limits, uint64_t ack_timeout_ns,
                   uint64_t seed);
 
@@ -216,7 +274,7 @@ void st_venue_set_ready(st_venue *v, int conn);
 /* Venue time minus ours, in ms (timestamps get it added). */
 void st_venue_set_clock_offset(st_venue *v, int64_t offset_ms);
 
-/* After a -1021 resync: sets the offset and sends the orders it refused
+/* After a CLOCK answer's resync: sets the offset and sends the orders it refused
  * again, once each, through risk. Returns how many were sent. */
 int st_venue_clock_synced(st_venue *v, int64_t offset_ms, uint64_t now_ns);
 

@@ -240,12 +240,15 @@ int st_json_int(st_json_span span, int64_t *out)
 		neg = 1;
 		i = 1;
 	}
-	if (i == span.len || span.len - i > 18)
+	if (i == span.len || span.len - i > 19)
 		return -1;
 	for (; i < span.len; i++) {
 		if (!is_digit(span.p[i]))
 			return -1;
-		v = v * 10 + (uint64_t)(span.p[i] - '0');
+		uint64_t d = (uint64_t)(span.p[i] - '0');
+		if (v > (INT64_MAX - d) / 10)
+			return -1; /* 19 digits may not fit (order ids of up to 19 do) */
+		v = v * 10 + d;
 	}
 	*out = neg ? -(int64_t)v : (int64_t)v;
 	return 0;

@@ -8,7 +8,7 @@
 #include "st_venue.h"
 
 #define INFLIGHT_MASK (ST_VENUE_INFLIGHT - 1)
-#define DEFAULT_BACKOFF_MS 1000   /* a 429 without retryAfter, or Kraken's */
+#define DEFAULT_BACKOFF_MS 1000   /* a rate limit that says not until when */
 
 static uint64_t wall_ns(void)
 {
@@ -24,19 +24,54 @@ static uint64_t wall_ms(void)
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-int st_venue_init(st_venue *v, int kind, uint16_t index, st_conn_pair *pair,
-                  st_journal *journal, const st_risk_limits *limits, uint64_t ack_timeout_ns,
-                  uint64_t seed)
+static int name_ok(const char *name)
 {
-	if (!v || !pair || !pair->conns[0] || !journal || !limits || !ack_timeout_ns ||
-	    (kind != ST_VENUE_BINANCE && kind != ST_VENUE_KRAKEN) ||
-	    limits->max_open_orders > ST_VENUE_INFLIGHT)
+	return memchr(name, 0, ST_VENUE_NAME) != NULL;
+}
+
+static int field_ok(const st_venue_field *f)
+{
+	return f->depth <= ST_JSON_MAX_DEPTH && name_ok(f->parent) && name_ok(f->key) &&
+	       (!f->depth || f->key[0]);
+}
+
+static int schema_ok(const st_venue_schema *s)
+{
+	const st_venue_field *fields[] = {
+		&s->request_id, &s->client_id, &s->status, &s->codes[0], &s->codes[1],
+		&s->error_text, &s->order_status, &s->order_id, &s->retry_at,
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!field_ok(fields[i]))
+			return 0;
+	for (size_t i = 0; i < ST_VENUE_RULES; i++) {
+		const st_venue_rule *r = &s->rules[i];
+		if (r->on && ((r->on != ST_VENUE_ON_CODE && r->on != ST_VENUE_ON_STATUS) ||
+		              r->event < ST_VEVENT_REJECTED || r->event > ST_VEVENT_AUTH))
+			return 0;
+	}
+	for (size_t i = 0; i < ST_VENUE_TEXT_CODES; i++)
+		if (!name_ok(s->text_codes[i].prefix))
+			return 0;
+	for (size_t i = 0; i < ST_VENUE_STATUS_NAMES; i++)
+		if (!name_ok(s->statuses[i].name) ||
+		    s->statuses[i].status > ST_ORDER_STATUS_NOT_FOUND)
+			return 0;
+	return s->request_id.depth && s->status.depth;
+}
+
+int st_venue_init(st_venue *v, const st_venue_schema *schema, uint16_t index,
+                  st_conn_pair *pair, st_journal *journal, const st_risk_limits *limits,
+                  uint64_t ack_timeout_ns, uint64_t seed)
+{
+	if (!v || !schema || !schema_ok(schema) || !pair || !pair->conns[0] || !journal ||
+	    !limits || !ack_timeout_ns || limits->max_open_orders > ST_VENUE_INFLIGHT)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
 	int rc = st_risk_init(&v->risk, limits, seed);
 	if (rc)
 		return rc;
-	v->kind = kind;
+	v->schema = *schema;
 	v->index = index;
 	v->pair = pair;
 	v->journal = journal;
@@ -393,81 +428,100 @@ int st_venue_send_control(st_venue *v, int conn, const void *text, size_t len)
 
 /* ---- answers ---------------------------------------------------------------- */
 
-/* What one answer says, from either venue. */
+/* What one answer says, read through the venue's schema. */
 struct answer {
+	const st_venue_schema *schema;
+	int id_seen;              /* the answer has a request id field, ours or not */
 	int has_id;
 	int64_t id;
+	int has_client_id;
+	int64_t client_id;
+	int ok;
 	int64_t http_status;
+	int64_t codes[ST_VENUE_CODE_FIELDS];  /* as each code field says */
 	int64_t code;
 	int order_status;
 	int64_t venue_order_id;
 	int64_t retry_after_ms;
-	int success;              /* Kraken: -1 absent, 0, 1 */
-	st_json_span error;       /* Kraken error string */
-	st_json_span order_id;    /* Kraken order id */
+	st_json_span error;       /* error text */
+	st_json_span order_id;    /* the venue's order id, when text */
 };
 
-static int binance_status(st_json_span s)
+static int at(const st_venue_field *f, int depth, st_json_span parent, st_json_span key)
 {
-	static const struct { const char *name; int status; } MAP[] = {
-		{"NEW", ST_ORDER_STATUS_NEW}, {"PARTIALLY_FILLED", ST_ORDER_STATUS_PARTIAL},
-		{"FILLED", ST_ORDER_STATUS_FILLED}, {"CANCELED", ST_ORDER_STATUS_CANCELED},
-		{"PENDING_CANCEL", ST_ORDER_STATUS_NEW}, {"REJECTED", ST_ORDER_STATUS_REJECTED},
-		{"EXPIRED", ST_ORDER_STATUS_EXPIRED}, {"EXPIRED_IN_MATCH", ST_ORDER_STATUS_EXPIRED},
-	};
-	for (size_t i = 0; i < sizeof(MAP) / sizeof(MAP[0]); i++)
-		if (st_json_is(s, MAP[i].name))
-			return MAP[i].status;
+	return f->depth == depth && st_json_is(key, f->key) && st_json_is(parent, f->parent);
+}
+
+/* A number, or a string of decimal digits. */
+static int as_int(int type, st_json_span value, int64_t *out)
+{
+	return (type == ST_JSON_NUMBER || type == ST_JSON_STRING) && st_json_int(value, out) == 0;
+}
+
+/* The sequence number at the end of a client order id. */
+static int client_seq(int type, st_json_span value, int64_t *out)
+{
+	if (type != ST_JSON_STRING || value.len < ST_ORDER_CLIENT_ID_DIGITS)
+		return 0;
+	st_json_span digits = {value.p + value.len - ST_ORDER_CLIENT_ID_DIGITS,
+	                       ST_ORDER_CLIENT_ID_DIGITS};
+	for (size_t i = 0; i < digits.len; i++)
+		if (digits.p[i] < '0' || digits.p[i] > '9')
+			return 0;
+	return st_json_int(digits, out) == 0;
+}
+
+static int status_word(const st_venue_schema *s, st_json_span word)
+{
+	for (size_t i = 0; i < ST_VENUE_STATUS_NAMES && s->statuses[i].name[0]; i++)
+		if (st_json_is(word, s->statuses[i].name))
+			return s->statuses[i].status;
 	return ST_ORDER_STATUS_NONE;
 }
 
-static void visit_binance(void *ctx, int depth, st_json_span parent, st_json_span key,
-                          int type, st_json_span value)
+static void visit_answer(void *ctx, int depth, st_json_span parent, st_json_span key, int type,
+                         st_json_span value)
 {
 	struct answer *a = ctx;
+	const st_venue_schema *s = a->schema;
 	int64_t n;
-	int is_num = type == ST_JSON_NUMBER && st_json_int(value, &n) == 0;
 
-	if (depth == 1) {
-		if (st_json_is(key, "id") && is_num) {
+	if (at(&s->request_id, depth, parent, key)) {
+		a->id_seen = 1;
+		if (as_int(type, value, &n) && n >= 0) {
 			a->has_id = 1;
 			a->id = n;
-		} else if (st_json_is(key, "status") && is_num) {
-			a->http_status = n;
 		}
-	} else if (depth == 2 && st_json_is(parent, "result")) {
-		if (st_json_is(key, "orderId") && is_num)
+	}
+	if (at(&s->client_id, depth, parent, key) && client_seq(type, value, &n)) {
+		a->has_client_id = 1;
+		a->client_id = n;
+	}
+	if (at(&s->status, depth, parent, key)) {
+		if (type == ST_JSON_TRUE)
+			a->ok = 1;
+		else if (as_int(type, value, &n)) {
+			a->ok = n == s->ok_value;
+			if (s->status_is_http)
+				a->http_status = n;
+		}
+	}
+	for (size_t i = 0; i < ST_VENUE_CODE_FIELDS; i++)
+		if (at(&s->codes[i], depth, parent, key) && as_int(type, value, &n) &&
+		    n >= INT32_MIN && n <= INT32_MAX)
+			a->codes[i] = n;
+	if (at(&s->error_text, depth, parent, key) && type == ST_JSON_STRING)
+		a->error = value;
+	if (at(&s->order_status, depth, parent, key) && type == ST_JSON_STRING)
+		a->order_status = status_word(s, value);
+	if (at(&s->order_id, depth, parent, key)) {
+		if (type == ST_JSON_STRING)
+			a->order_id = value;
+		if (as_int(type, value, &n))
 			a->venue_order_id = n;
-		else if (st_json_is(key, "status") && type == ST_JSON_STRING)
-			a->order_status = binance_status(value);
-	} else if (depth == 2 && st_json_is(parent, "error")) {
-		if (st_json_is(key, "code") && is_num)
-			a->code = n;
-	} else if (depth == 3 && st_json_is(parent, "data")) {
-		if (st_json_is(key, "retryAfter") && is_num)
-			a->retry_after_ms = n;
 	}
-}
-
-static void visit_kraken(void *ctx, int depth, st_json_span parent, st_json_span key,
-                         int type, st_json_span value)
-{
-	struct answer *a = ctx;
-	int64_t n;
-
-	if (depth == 1) {
-		if (st_json_is(key, "req_id") && type == ST_JSON_NUMBER && !st_json_int(value, &n)) {
-			a->has_id = 1;
-			a->id = n;
-		} else if (st_json_is(key, "success") && (type == ST_JSON_TRUE || type == ST_JSON_FALSE)) {
-			a->success = type == ST_JSON_TRUE;
-		} else if (st_json_is(key, "error") && type == ST_JSON_STRING) {
-			a->error = value;
-		}
-	} else if (depth == 2 && st_json_is(parent, "result") && st_json_is(key, "order_id") &&
-	           type == ST_JSON_STRING) {
-		a->order_id = value;
-	}
+	if (at(&s->retry_at, depth, parent, key) && as_int(type, value, &n))
+		a->retry_after_ms = n;
 }
 
 static int starts_with(st_json_span s, const char *prefix)
@@ -476,59 +530,41 @@ static int starts_with(st_json_span s, const char *prefix)
 	return s.len >= len && memcmp(s.p, prefix, len) == 0;
 }
 
-/* Kraken's error string to our code and event. */
-static void kraken_error(struct answer *a, uint32_t *event)
+/* The code of a refusal: the answer's own, what its text stands for, or the default. */
+static int64_t refusal_code(const st_venue_schema *s, const struct answer *a)
 {
-	static const char *const RATE[] = {"EOrder:Rate limit", "EAPI:Rate limit",
-	                                   "EGeneral:Too many requests"};
-	for (size_t i = 0; i < sizeof(RATE) / sizeof(RATE[0]); i++)
-		if (starts_with(a->error, RATE[i])) {
-			a->code = ST_KRAKEN_RATE_LIMIT;
-			*event = ST_VEVENT_RATE_LIMIT;
-			return;
-		}
-	if (starts_with(a->error, "EAPI:") || starts_with(a->error, "EGeneral:Permission")) {
-		a->code = ST_KRAKEN_EAPI_AUTH;
-		*event = ST_VEVENT_AUTH;
-	} else if (starts_with(a->error, "EOrder:")) {
-		a->code = ST_KRAKEN_EORDER;
-		*event = ST_VEVENT_REJECTED;
-	} else {
-		a->code = ST_KRAKEN_OTHER;
-		*event = ST_VEVENT_REJECTED;
-	}
+	for (size_t i = ST_VENUE_CODE_FIELDS; i-- > 0;)
+		if (a->codes[i])
+			return a->codes[i];
+	for (size_t i = 0; a->error.len && i < ST_VENUE_TEXT_CODES && s->text_codes[i].prefix[0]; i++)
+		if (starts_with(a->error, s->text_codes[i].prefix))
+			return s->text_codes[i].code;
+	return s->default_code;
 }
 
 /* Sorts an answer to an order into its event; fills a->order_status. */
 static uint32_t classify(const st_venue *v, struct answer *a)
 {
-	uint32_t event;
+	const st_venue_schema *s = &v->schema;
+	uint32_t event = ST_VEVENT_REJECTED;
 
-	if (v->kind == ST_VENUE_KRAKEN) {
-		if (a->success == 1) {
-			a->http_status = 200;
-			a->order_status = ST_ORDER_STATUS_ACCEPTED;
-			return ST_VEVENT_ACK;
-		}
-		a->http_status = 400;
-		kraken_error(a, &event);
-	} else if (a->http_status == 200) {
+	if (!s->status_is_http)
+		a->http_status = a->ok ? 200 : 400;
+	if (a->ok) {
 		if (a->order_status == ST_ORDER_STATUS_NONE)
 			a->order_status = ST_ORDER_STATUS_ACCEPTED;
 		return ST_VEVENT_ACK;
-	} else if (a->code == ST_BINANCE_OUTCOME_UNKNOWN) {
-		a->order_status = ST_ORDER_STATUS_UNKNOWN;
-		return ST_VEVENT_UNKNOWN;
-	} else if (a->http_status == 429 || a->http_status == 418) {
-		event = ST_VEVENT_RATE_LIMIT;
-	} else if (a->code == ST_BINANCE_TIMESTAMP) {
-		event = ST_VEVENT_CLOCK;
-	} else if (a->code == ST_BINANCE_SIGNATURE) {
-		event = ST_VEVENT_AUTH;
-	} else {
-		event = ST_VEVENT_REJECTED;
 	}
-	a->order_status = ST_ORDER_STATUS_REJECTED;
+	a->code = refusal_code(s, a);
+	for (size_t i = 0; i < ST_VENUE_RULES && s->rules[i].on; i++) {
+		const st_venue_rule *r = &s->rules[i];
+		if (r->value == (r->on == ST_VENUE_ON_CODE ? a->code : a->http_status)) {
+			event = r->event;
+			break;
+		}
+	}
+	a->order_status = event == ST_VEVENT_UNKNOWN ? ST_ORDER_STATUS_UNKNOWN
+	                                             : ST_ORDER_STATUS_REJECTED;
 	return event;
 }
 
@@ -615,18 +651,22 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 
 void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, uint64_t now_ns)
 {
-	struct answer a = {.success = -1};
+	struct answer a = {.schema = &v->schema};
 	if (!len) {
 		v->stats.bad_messages++; /* nothing to hand on */
 		return;
 	}
-	int rc = st_json_scan(msg, len, v->kind == ST_VENUE_KRAKEN ? visit_kraken : visit_binance, &a);
+	int rc = st_json_scan(msg, len, visit_answer, &a);
 	if (rc) {
 		v->stats.bad_messages++;
 		inbox_put(v, conn, msg, len);
 		return;
 	}
-	if (a.has_id && a.id >= 0) {
+	if (!a.id_seen && a.has_client_id) {
+		a.has_id = 1;
+		a.id = a.client_id;
+	}
+	if (a.has_id) {
 		st_venue_inflight *o = &v->inflight[(uint64_t)a.id & INFLIGHT_MASK];
 		if (o->busy && o->seq == (uint64_t)a.id) {
 			on_order_answer(v, o, &a, conn, now_ns);

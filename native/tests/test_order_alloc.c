@@ -39,6 +39,12 @@ static const char MESSAGE[] =
 	"\"newClientOrderId\":\"st\0\2\",\"price\":\"\0\4\",\"quantity\":\"\0\5\","
 	"\"side\":\"BUY\",\"signature\":\"\0\6\",\"symbol\":\"BTCUSDT\","
 	"\"timeInForce\":\"IOC\",\"timestamp\":\"\0\3\",\"type\":\"LIMIT\"}}";
+/* The echo comes back as the order itself: matched by its id, refused (no status). */
+static const st_venue_schema SCHEMA = {
+	.request_id = {.depth = 1, .key = "id"},
+	.status = {.depth = 1, .key = "status"}, .ok_value = 200, .status_is_http = 1,
+};
+
 static const char PAYLOAD[] =
 	"apiKey=k&newClientOrderId=st\0\2&price=\0\4&quantity=\0\5&side=BUY"
 	"&symbol=BTCUSDT&timeInForce=IOC&timestamp=\0\3&type=LIMIT";
@@ -168,7 +174,7 @@ int main(void)
 		.max_quantity = 1000000000, .max_notional = UINT64_MAX / 2, .max_open_orders = 1000,
 		.burst = 1000000, .interval_ns = 1, .max_price_age_ns = UINT64_MAX / 4,
 	};
-	T_CHECK(st_venue_init(&venue, ST_VENUE_BINANCE, 0, &pair, &journal, &limits,
+	T_CHECK(st_venue_init(&venue, &SCHEMA, 0, &pair, &journal, &limits,
 	                      5000000000ull, 1) == 0, "venue init");
 	T_CHECK(st_venue_set_key(&venue, "secret", 6) == 0, "key");
 	st_venue_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .offset_bps = 10,

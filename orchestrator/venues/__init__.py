@@ -3,9 +3,9 @@
 
 A profile knows its venue's URLs, how it authenticates, how to write an
 order (a template with slots the native side fills in place), how to sign,
-what its answers look like and its rate limits. Nothing venue-specific lives
-in C: the C side only fills slots, signs per the template's mode and reads
-the answer fields named in st_venue.c.
+where its answers keep what the desk reads (an AnswerSchema) and its rate
+limits. Nothing venue-specific lives in C: the C side only fills slots,
+signs per the template's mode and reads answers through the schema.
 
 Slots in a template are the byte 0x00 followed by the slot number (see
 native/include/st_order.h); :func:`slot` gives them.
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
-from orchestrator._native import lib
+from orchestrator._native import ffi, lib
 from orchestrator.errors import ConfigError
+from orchestrator.native import CData
 
 
 class Slot(Enum):
@@ -119,11 +120,120 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Field:
+    """Where an answer keeps one value: member `key` of the object under `parent`
+    ("" at the top level or inside an array), `depth` containers deep (1: top)."""
+
+    key: str
+    parent: str = ""
+    depth: int = 1
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A refusal whose code (on="code") or HTTP status (on="status") is `value`
+    means `event`: "unknown", "rate_limit", "clock", "auth" or "rejected"."""
+
+    value: int
+    event: str
+    on: str = "code"
+
+
+_RULE_EVENTS = {"rejected": lib.ST_VEVENT_REJECTED, "unknown": lib.ST_VEVENT_UNKNOWN,
+                "rate_limit": lib.ST_VEVENT_RATE_LIMIT, "clock": lib.ST_VEVENT_CLOCK,
+                "auth": lib.ST_VEVENT_AUTH}
+_RULE_ON = {"code": lib.ST_VENUE_ON_CODE, "status": lib.ST_VENUE_ON_STATUS}
+
+
+@dataclass(frozen=True)
+class AnswerSchema:
+    """How the native desk reads a venue's answers to orders (st_venue_schema).
+
+    Numbers may be JSON numbers or strings of digits. An answer is ok when
+    `status` is true or equals `ok_value`; a refusal's code is the last
+    nonzero of `codes`, else what its `error_text` starts with (`text_codes`),
+    else `default_code`; the first matching rule names its event.
+    """
+
+    request_id: Field
+    status: Field
+    ok_value: int = 0
+    status_is_http: bool = False
+    client_id: Field | None = None       # matched when an answer has no request id
+    codes: tuple[Field, ...] = ()
+    error_text: Field | None = None
+    text_codes: tuple[tuple[str, int], ...] = ()
+    default_code: int = 0
+    order_status: Field | None = None
+    statuses: tuple[tuple[str, int], ...] = ()   # status word -> ST_ORDER_STATUS_*
+    order_id: Field | None = None
+    retry_at: Field | None = None        # wall ms when a rate limit lifts
+    rules: tuple[Rule, ...] = ()
+
+    def native(self) -> CData:
+        """The st_venue_schema; ConfigError names what does not fit."""
+        out = ffi.new("st_venue_schema *")
+        _field(out.request_id, self.request_id, "request_id")
+        _field(out.status, self.status, "status")
+        _field(out.client_id, self.client_id, "client_id")
+        _field(out.error_text, self.error_text, "error_text")
+        _field(out.order_status, self.order_status, "order_status")
+        _field(out.order_id, self.order_id, "order_id")
+        _field(out.retry_at, self.retry_at, "retry_at")
+        out.ok_value = self.ok_value
+        out.status_is_http = int(self.status_is_http)
+        out.default_code = self.default_code
+        _fits(self.codes, lib.ST_VENUE_CODE_FIELDS, "codes")
+        for i, code_field in enumerate(self.codes):
+            _field(out.codes[i], code_field, "codes")
+        _fits(self.rules, lib.ST_VENUE_RULES, "rules")
+        for i, rule in enumerate(self.rules):
+            if rule.event not in _RULE_EVENTS or rule.on not in _RULE_ON:
+                raise ConfigError(f"answer schema: rule {rule}: event one of "
+                                  f"{sorted(_RULE_EVENTS)}, on one of {sorted(_RULE_ON)}")
+            out.rules[i].value, out.rules[i].on = rule.value, _RULE_ON[rule.on]
+            out.rules[i].event = _RULE_EVENTS[rule.event]
+        _fits(self.text_codes, lib.ST_VENUE_TEXT_CODES, "text_codes")
+        for i, (prefix, code) in enumerate(self.text_codes):
+            out.text_codes[i].prefix = _name(prefix, "text_codes")
+            out.text_codes[i].code = code
+        _fits(self.statuses, lib.ST_VENUE_STATUS_NAMES, "statuses")
+        for i, (word, status) in enumerate(self.statuses):
+            out.statuses[i].name = _name(word, "statuses")
+            out.statuses[i].status = status
+        return out
+
+
+def _fits(items: tuple[object, ...], most: int, what: str) -> None:
+    if len(items) > most:
+        raise ConfigError(f"answer schema: {len(items)} {what}, at most {most}")
+
+
+def _name(text: str, what: str) -> bytes:
+    raw = text.encode()
+    if not raw or len(raw) >= lib.ST_VENUE_NAME or b"\0" in raw:
+        raise ConfigError(f"answer schema {what}: {text!r} is empty or longer than "
+                          f"{lib.ST_VENUE_NAME - 1} bytes")
+    return raw
+
+
+def _field(out: CData, where: Field | None, what: str) -> None:
+    if where is None:
+        return
+    if not 1 <= where.depth <= 16:
+        raise ConfigError(f"answer schema {what}: depth {where.depth} is not 1 to 16")
+    out.depth = where.depth
+    out.key = _name(where.key, what)
+    if where.parent:
+        out.parent = _name(where.parent, what)
+
+
+@dataclass(frozen=True)
 class Profile:
     """What the engine needs to know about a venue beyond its templates."""
 
     name: str
-    kind: int                           # ST_VENUE_*
+    schema: AnswerSchema                # how its answers read
     ws_url: str
     order_limits: tuple[RateLimit, ...] = field(default_factory=tuple)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from orchestrator.desk import Desk, Event
 from orchestrator.errors import StratumError
+from orchestrator.journal import OrderState
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class Pending:
 
     handler: Handler
     sent_ns: int          # time.time_ns() when sent
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """One open order as a venue lists it."""
+
+    client_id: str            # as the venue shows it: our prefix + digits, or someone else's
+    status: int               # ST_ORDER_STATUS_*, 0 for a status word we do not know
 
 
 @dataclass
@@ -70,6 +79,22 @@ class VenueSession:
 
     def on_event(self, event: Event) -> None:
         """React to one desk event (resync the clock, note an error...)."""
+
+    # -- what a venue may be able to do (its adapter's capabilities say) -------
+
+    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Asks the venue about orders of unknown outcome and journals what it
+        says. Returns {client id: ST_ORDER_STATUS_*} for those resolved."""
+        raise NotImplementedError(f"{self.name}: no reconciliation")
+
+    def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Cancels open orders; returns {client id: ST_ORDER_STATUS_*} of those done."""
+        raise NotImplementedError(f"{self.name}: no cancel")
+
+    def ask_open_orders(self, symbols: set[str]) -> dict[str, list[OpenOrder]]:
+        """Asks the account's open orders of these symbols; the dict fills per
+        symbol as the answers come (whoever steps the session)."""
+        raise NotImplementedError(f"{self.name}: no open-orders query")
 
     # -- driving ---------------------------------------------------------------
 

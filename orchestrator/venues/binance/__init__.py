@@ -31,9 +31,12 @@ from orchestrator._native import lib
 from orchestrator.errors import ConfigError
 from orchestrator.venues import (
     CLIENT_ID_DIGITS,
+    AnswerSchema,
+    Field,
     Leg,
     Profile,
     RateLimit,
+    Rule,
     Secret,
     Slot,
     Template,
@@ -46,7 +49,6 @@ from orchestrator.venues import (
 WS_URL = "wss://ws-api.binance.com:443/ws-api/v3"
 # The documented defaults (exchangeInfo rateLimits); an account may differ.
 ORDER_LIMITS = (RateLimit(50, 10, "ORDERS/10s"), RateLimit(160000, 86400, "ORDERS/day"))
-PROFILE = Profile("binance", lib.ST_VENUE_BINANCE, WS_URL, ORDER_LIMITS)
 
 RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
@@ -66,6 +68,14 @@ ERRORS: dict[int, str] = {
     -2014: "API key format invalid",
     -2015: "API key, IP or permissions refused",
 }
+
+
+OUTCOME_UNKNOWN = -1007
+TIMESTAMP = -1021
+SIGNATURE = -1022
+REJECTED = -2010
+UNKNOWN_ORDER = -2011      # order.cancel: not an open order
+NO_SUCH_ORDER = -2013
 
 
 def describe_error(code: int, message: str = "") -> str:
@@ -250,3 +260,19 @@ ORDER_STATUS = {
     "EXPIRED": lib.ST_ORDER_STATUS_EXPIRED,
     "EXPIRED_IN_MATCH": lib.ST_ORDER_STATUS_EXPIRED,
 }
+
+# The answer to order.place: {"id": 7, "status": 200, "result": {"orderId": 1,
+# "status": "NEW", ...}} or {"id": 7, "status": 400, "error": {"code": -2010,
+# "msg": "...", "data": {"retryAfter": <ms>}}} (retryAfter on 429/418 only).
+SCHEMA = AnswerSchema(
+    request_id=Field("id"),
+    status=Field("status"), ok_value=200, status_is_http=True,
+    codes=(Field("code", "error", 2),),
+    order_status=Field("status", "result", 2), statuses=tuple(ORDER_STATUS.items()),
+    order_id=Field("orderId", "result", 2),
+    retry_at=Field("retryAfter", "data", 3),
+    rules=(Rule(OUTCOME_UNKNOWN, "unknown"), Rule(429, "rate_limit", on="status"),
+           Rule(418, "rate_limit", on="status"), Rule(TIMESTAMP, "clock"),
+           Rule(SIGNATURE, "auth")),
+)
+PROFILE = Profile("binance", SCHEMA, WS_URL, ORDER_LIMITS)

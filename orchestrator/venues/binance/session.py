@@ -18,7 +18,7 @@ from orchestrator._native import lib
 from orchestrator.desk import Desk, Event
 from orchestrator.journal import OrderState
 from orchestrator.venues import binance
-from orchestrator.venues.session import VenueError, VenueSession
+from orchestrator.venues.session import OpenOrder, VenueError, VenueSession
 
 
 def clock_offset_ms(server_ms: int, sent_ns: int, received_ns: int) -> int:
@@ -109,20 +109,19 @@ class BinanceSession(VenueSession):
         self._ask_each("order.status", orders, self._on_status, timeout)
         return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
 
-    def open_orders(self, symbols: set[str], timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The account's open orders (openOrders.status) of these symbols, as the
-        venue lists them (clientOrderId, status, ...). Raises VenueError if a
-        symbol's list does not come."""
+    def open_orders(self, symbols: set[str], timeout: float = 10.0) -> list[OpenOrder]:
+        """The account's open orders (openOrders.status) of these symbols. Raises
+        VenueError if a symbol's list does not come."""
         found = self.ask_open_orders(symbols)
         if not self.run_until(lambda: set(found) >= symbols, timeout):
             raise VenueError(f"openOrders.status: no answer in {timeout:g} s")
         return [order for orders in found.values() for order in orders]
 
-    def ask_open_orders(self, symbols: set[str]) -> dict[str, list[dict[str, Any]]]:
+    def ask_open_orders(self, symbols: set[str]) -> dict[str, list[OpenOrder]]:
         """Sends openOrders.status per symbol; the dict fills as the answers come
         (whoever steps the session), so other requests can go meanwhile."""
         conn = int(lib.st_conn_pair_active(self.desk.pair))
-        found: dict[str, list[dict[str, Any]]] = {}
+        found: dict[str, list[OpenOrder]] = {}
         for symbol in sorted(symbols):
             def build(request_id: str, symbol: str = symbol) -> str:
                 return binance.open_orders_request(request_id, symbol, self.credentials,
@@ -131,7 +130,10 @@ class BinanceSession(VenueSession):
             def handle(_conn: int, answer: dict[str, Any], _sent_ns: int,
                        symbol: str = symbol) -> None:
                 result = answer.get("result")
-                found[symbol] = result if isinstance(result, list) else []
+                found[symbol] = [
+                    OpenOrder(str(o.get("clientOrderId", "")),
+                              binance.ORDER_STATUS.get(str(o.get("status")), 0))
+                    for o in (result if isinstance(result, list) else []) if isinstance(o, dict)]
                 if answer.get("status") != 200:
                     code = int((answer.get("error") or {}).get("code", 0))
                     self.state.errors.append("openOrders.status: " + binance.describe_error(code))
@@ -179,7 +181,7 @@ class BinanceSession(VenueSession):
             return
         code = int((answer.get("error") or {}).get("code", 0))
         # -2011: not open any more (filled, expired, cancelled already): nothing to do.
-        if code != lib.ST_BINANCE_UNKNOWN_ORDER:
+        if code != binance.UNKNOWN_ORDER:
             self.state.errors.append(f"order.cancel for {seq}: " + binance.describe_error(code))
 
     def _on_status(self, seq: int, answer: dict[str, Any]) -> None:
@@ -192,7 +194,7 @@ class BinanceSession(VenueSession):
             self.resolved[seq] = status
             return
         code = int((answer.get("error") or {}).get("code", 0))
-        if code == lib.ST_BINANCE_NO_SUCH_ORDER:
+        if code == binance.NO_SUCH_ORDER:
             self.desk.resolve(seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0, code)
             self.resolved[seq] = lib.ST_ORDER_STATUS_NOT_FOUND
         else:

@@ -26,13 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import safefs
-from orchestrator._native import lib
 from orchestrator.errors import ConfigError, StratumError
 from orchestrator.venues import (
     CLIENT_ID_DIGITS,
+    AnswerSchema,
+    Field,
     Leg,
     Profile,
     RateLimit,
+    Rule,
     Secret,
     Slot,
     Template,
@@ -47,7 +49,26 @@ TOKEN_PATH = "/0/private/GetWebSocketsToken"
 # Kraken meters orders per pair with a decaying counter that depends on the
 # account tier; this is a conservative start (Starter tier: 60, decay 1/s).
 ORDER_LIMITS = (RateLimit(60, 60, "orders/min (starter tier)"),)
-PROFILE = Profile("kraken", lib.ST_VENUE_KRAKEN, WS_URL, ORDER_LIMITS)
+# Kraken answers with error strings; these codes stand for their classes.
+EORDER = -30001
+EAPI_AUTH = -30002
+RATE_LIMIT = -30003
+OTHER = -30004
+# The answer to add_order: {"method": "add_order", "req_id": 7, "success": true,
+# "result": {"order_id": "O...", "cl_ord_id": "..."}} or {..., "success": false,
+# "error": "EOrder:Insufficient funds"}. The first matching prefix decides.
+SCHEMA = AnswerSchema(
+    request_id=Field("req_id"),
+    status=Field("success"),
+    error_text=Field("error"),
+    text_codes=(("EOrder:Rate limit", RATE_LIMIT), ("EAPI:Rate limit", RATE_LIMIT),
+                ("EGeneral:Too many requests", RATE_LIMIT), ("EAPI:", EAPI_AUTH),
+                ("EGeneral:Permission", EAPI_AUTH), ("EOrder:", EORDER)),
+    default_code=OTHER,
+    order_id=Field("order_id", "result", 2),
+    rules=(Rule(RATE_LIMIT, "rate_limit"), Rule(EAPI_AUTH, "auth")),
+)
+PROFILE = Profile("kraken", SCHEMA, WS_URL, ORDER_LIMITS)
 MAX_PREFIX = 18 - CLIENT_ID_DIGITS  # cl_ord_id free text is at most 18 characters
 
 

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: MIT
+"""Binance Spot WebSocket API as the engine sees it (see __init__.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.desk import Desk
+from orchestrator.venues import binance
+from orchestrator.venues.adapter import Built, Capabilities, VenueAdapter
+from orchestrator.venues.binance.session import BinanceSession
+
+if TYPE_CHECKING:
+    from orchestrator.config import VenueConfig
+
+
+class BinanceAdapter(VenueAdapter):
+    profile = binance.PROFILE
+    auth_choices = ("hmac", "session")
+    options = frozenset({"response_type", "recv_window_ms"})
+    capabilities = Capabilities(reconcile=True, cancel=True, book_feed=True,
+                                open_orders=True)
+
+    def build(self, desk: Desk, venue: VenueConfig, state_dir: Path) -> Built:
+        credentials = binance.Credentials(
+            venue.api_key.reveal().decode(),
+            hmac_secret=venue.secret if venue.auth == "hmac" else None,
+            ed25519_pem=venue.secret if venue.auth == "session" else None)
+        if venue.auth == "hmac":
+            desk.set_hmac_secret(venue.secret)
+        templates = tuple(binance.order_template(
+            leg, credentials, response_type=venue.response_type,
+            recv_window_ms=venue.recv_window_ms, client_prefix=venue.client_prefix)
+            for leg in venue.legs)
+        return Built(templates, BinanceSession(desk, credentials,
+                                               client_prefix=venue.client_prefix))
+
+
+ADAPTER = BinanceAdapter()

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: MIT
+"""Kraken WS v2 as the engine sees it (see __init__.py): the token is fetched
+from REST once, at build; no reconciliation or cancel yet."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.desk import Desk
+from orchestrator.venues import kraken
+from orchestrator.venues.adapter import Built, VenueAdapter
+from orchestrator.venues.kraken.session import KrakenSession
+
+if TYPE_CHECKING:
+    from orchestrator.config import VenueConfig
+
+
+class KrakenAdapter(VenueAdapter):
+    profile = kraken.PROFILE
+    auth_choices = ("token",)
+    options = frozenset({"rest_url"})
+
+    def build(self, desk: Desk, venue: VenueConfig, state_dir: Path) -> Built:
+        credentials = kraken.Credentials(venue.api_key.reveal().decode(), venue.secret)
+        context = ssl.create_default_context(cafile=str(venue.trust) if venue.trust else None)
+        token = kraken.get_ws_token(
+            credentials, kraken.NonceSource(state_dir / f"{venue.name}.nonce"),
+            rest_url=venue.rest_url or kraken.REST_URL, context=context)
+        templates = tuple(kraken.order_template(leg, token, client_prefix=venue.client_prefix)
+                          for leg in venue.legs)
+        return Built(templates, KrakenSession(desk))
+
+
+ADAPTER = KrakenAdapter()

@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+"""The venues the engine knows: one adapter each, by profile name. Adding a
+venue adds its folder and one line here."""
+
+from __future__ import annotations
+
+from orchestrator.venues.adapter import VenueAdapter
+from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
+from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
+
+ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN)}
