@@ -62,7 +62,7 @@ def free_port() -> int:
     raise RuntimeError("no free loopback port below the ephemeral range")
 
 
-def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> str:
+def wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while not (path.exists() and path.read_text().strip()):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -72,7 +72,7 @@ def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: fl
 
 
 @contextmanager
-def _process(args: list[str], log: Path, native: bool = False
+def spawn(args: list[str], log: Path, native: bool = False
              ) -> Iterator[subprocess.Popen[bytes]]:
     """A child process; only one that loads our native module (native=True) keeps
     LD_PRELOAD (the sanitizer runtime of a SANITIZE=1 build)."""
@@ -92,7 +92,7 @@ def _process(args: list[str], log: Path, native: bool = False
             proc.wait()
 
 
-def _strategy() -> str:
+def demo_strategy() -> str:
     return f"""network = "mainnet"
 [whale]
 threshold_btc = 1000000
@@ -110,7 +110,7 @@ addresses = ["{WALLET_B}"]
 """
 
 
-def _config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
+def paper_config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
             metrics_port: int | None = None, resting: bool = False,
             min_announcers: int = 1) -> str:
     """The daemon's configuration; `resting` legs rest on the book (GTC, 1 % behind
@@ -213,7 +213,7 @@ def _status(sock: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """A file only its owner reads, created so (no moment at a wider mode)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -234,10 +234,10 @@ class World:
         self.cert, self.key = self_signed_localhost(work)
         secret = secret or secrets.token_hex(32)
         # Both hold the HMAC secret: the simulator's accounts and our secrets file.
-        _write_private(work / "accounts.json", json.dumps(
+        write_private(work / "accounts.json", json.dumps(
             {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
-        (work / "strategy.toml").write_text(_strategy())
-        _write_private(work / "secrets.toml",
+        (work / "strategy.toml").write_text(demo_strategy())
+        write_private(work / "secrets.toml",
                        f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
         self.peer_ports = [free_port(), free_port()]
         self.sim: dict[str, int] = {}
@@ -248,20 +248,20 @@ class World:
         self.min_announcers = min_announcers
 
     def start_exchange(self) -> subprocess.Popen[bytes]:
-        proc = self.stack.enter_context(_process(
+        proc = self.stack.enter_context(spawn(
             [sys.executable, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert),
              "--key", str(self.key), "--accounts", str(self.work / "accounts.json"),
              "--record-dir", str(self.work / "exchange"), "--ready-file",
              str(self.work / "exchange.ready")], self.work / "exchange_sim.log",
             native=True))       # importing orchestrator.sim loads the native module
-        self.sim = json.loads(_wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
-        self.config.write_text(_config(self.work, self.sim, self.peer_ports, self.cert,
+        self.sim = json.loads(wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
+        self.config.write_text(paper_config(self.work, self.sim, self.peer_ports, self.cert,
                                        self.metrics_port, self.resting, self.min_announcers))
         return proc
 
     def start_daemon(self) -> subprocess.Popen[bytes]:
         """`stratum run` in the background; returns once its venue is logged on."""
-        daemon = self.stack.enter_context(_process(
+        daemon = self.stack.enter_context(spawn(
             [sys.executable, "-m", "orchestrator", "run", "--config", str(self.config)],
             self.work / "stratum.log", native=True))
         deadline = time.monotonic() + 30
@@ -274,7 +274,7 @@ class World:
     def start_peers(self, deposits: list[tuple[str, int]] = DEPOSITS) -> None:
         args = [a for addr, btc in deposits for a in ("--deposit", f"{addr}:{btc * COIN}")]
         for i, port in enumerate(self.peer_ports):
-            self.stack.enter_context(_process(
+            self.stack.enter_context(spawn(
                 [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block",
                  str(self.block), "--port", str(port), "--rate", str(RATE_TX_PER_S), *args,
                  *(["--wtxid"] if i else [])], self.work / f"peer{i}.log", native=True))

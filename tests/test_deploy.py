@@ -31,8 +31,8 @@ from orchestrator.demo import (
     THRESHOLD_BTC,
     WALLET_A,
     WALLET_B,
-    _process,
-    _wait_file,
+    spawn,
+    wait_file,
 )
 from orchestrator.sim import mainnet_block, self_signed_localhost
 from tests.conftest import ROOT
@@ -165,12 +165,12 @@ def deployment(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
         accounts = sim / "accounts.json"
         accounts.write_text(json.dumps({"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
         accounts.chmod(0o600)
-        exchange = stack.enter_context(_process(
+        exchange = stack.enter_context(spawn(
             [sys.executable, "-m", "orchestrator.sim.exchange", "--host", host.gateway,
              "--cert", str(cert), "--key", str(key), "--accounts", str(accounts),
              "--record-dir", str(sim / "record"), "--ready-file", str(sim / "ready")],
             sim / "exchange.log"))
-        ws_port = json.loads(_wait_file(sim / "ready", exchange, "the exchange simulator"))[
+        ws_port = json.loads(wait_file(sim / "ready", exchange, "the exchange simulator"))[
             "ws_port"]
         vault_password = secrets.token_urlsafe(24)
         host_vars = _host_vars(host, ws_port, cert.read_text())
@@ -189,7 +189,7 @@ def deployment(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
         # each deposit is announced by both (min_announcers = 2).
         deposits = [a for addr, btc in DEPOSITS for a in ("--deposit", f"{addr}:{btc * COIN}")]
         for i, port in enumerate(PEER_PORTS):
-            stack.enter_context(_process(
+            stack.enter_context(spawn(
                 [sys.executable, "-m", "orchestrator.sim.btc_peer", "--host", host.gateway,
                  "--port", str(port), "--block", str(mainnet_block()),
                  "--rate", str(RATE_TX_PER_S), *deposits, *(["--wtxid"] if i else [])],

@@ -33,14 +33,13 @@ from orchestrator.demo import (
     API_KEY,
     COIN,
     WALLET_A,
-    _config,
-    _strategy,
-    _wait_file,
-    _write_private,
-    mainnet_block,
-    self_signed_localhost,
+    demo_strategy,
+    paper_config,
+    wait_file,
+    write_private,
 )
 from orchestrator.journal import ORDER, Journal
+from orchestrator.sim import mainnet_block, self_signed_localhost
 from tests.etcdutil import HaNet, ha_net, have_etcd
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600),
@@ -167,7 +166,8 @@ class Hosts:
 def _host_config(hosts: Hosts, name: str, sim: dict[str, int], peers: list[int],
                  cert: Path, key: str) -> str:
     other = next(h for h in HOSTS if h != name)
-    text = _config(hosts.work, sim, peers, cert, METRICS_PORT).replace("127.0.0.1", hosts.vaddr)
+    text = paper_config(hosts.work, sim, peers, cert, METRICS_PORT)
+    text = text.replace("127.0.0.1", hosts.vaddr)
     text = text.replace('state_dir = "state"', f'state_dir = "state-{name}"')
     text = text.replace('run_dir = "run"', f'run_dir = "run-{name}"')
     # one leg per trigger, and a bucket inside Binance's documented 50 per 10 s
@@ -192,10 +192,10 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
         hosts = Hosts(net, work, net.addrs[("v", "venue")])
         cert, key = self_signed_localhost(work)
         secret = "s" * 64
-        _write_private(work / "accounts.json", json.dumps(
+        write_private(work / "accounts.json", json.dumps(
             {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
-        (work / "strategy.toml").write_text(_strategy())
-        _write_private(work / "secrets.toml",
+        (work / "strategy.toml").write_text(demo_strategy())
+        write_private(work / "secrets.toml",
                        f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
         exchange = net.topo.spawn(net.nodes["v"], [
             sys.executable, "-m", "orchestrator.sim.exchange", "--cert", str(cert),
@@ -204,7 +204,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
             "--host", hosts.vaddr, "--orders-per-10s", "1000",
             # answers come late, so that a kill -9 finds an order in flight
             "--ack-delay-ms", str(ACK_DELAY_MS)], work / "exchange.log")
-        sim = json.loads(_wait_file(work / "exchange.ready", exchange, "exchange_sim"))
+        sim = json.loads(wait_file(work / "exchange.ready", exchange, "exchange_sim"))
         peers = [20001, 20002]
         for i, port in enumerate(peers):
             net.topo.spawn(net.nodes["v"], [

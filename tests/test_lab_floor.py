@@ -16,7 +16,7 @@ import pytest
 from bitcoin.core import CTxOut
 from bitcoin.wallet import CBitcoinAddress
 
-from orchestrator.demo import _process, _wait_file
+from orchestrator.demo import spawn, wait_file
 from tests.conftest import ROOT
 from tests.simutil import peer_sim
 
@@ -50,11 +50,11 @@ def test_one_record_per_deposit(floor: Path, tmp_path: Path, mode: str, address:
         port = stack.enter_context(peer_sim(
             tmp_path, "--deposit", f"{A}:{SATS_A}", "--deposit", f"{B}:{SATS_B}",
             "--deposit-every", f"5:{REPEATS}"))
-        sink = stack.enter_context(_process(   # its stats file is written when it stops
+        sink = stack.enter_context(spawn(   # its stats file is written when it stops
             [sys.executable, "-m", "orchestrator.lab.sink", "--ready-file",
              str(tmp_path / "sink.ready"), "--stats-file", str(stats)],
             tmp_path / "sink.log", native=True))
-        sink_port = int(_wait_file(tmp_path / "sink.ready", sink, "the sink"))
+        sink_port = int(wait_file(tmp_path / "sink.ready", sink, "the sink"))
         total = BLOCK_TXS + 2 + REPEATS
         run = subprocess.run(
             [str(floor), "--peer", f"127.0.0.1:{port}", "--venue", f"127.0.0.1:{sink_port}",
