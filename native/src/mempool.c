@@ -265,6 +265,7 @@ int st_peer_init(st_peer *p, st_loop *loop, st_mempool *m, int32_t id, const cha
 	st_peer_default_policy(&p->policy);
 	st_btc_decoder_init(&p->dec, m->magic, buf, cap);
 	int rc = st_endpoint_init(&p->ep, loop, &PEER_OPS, ip, port);
+	p->ep.rx_stamp = 1; /* a trigger's clock starts when the kernel took its packet */
 	if (rc == 0)
 		m->peers[id] = p;
 	return rc;
@@ -681,8 +682,12 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	st_mempool_event ev = {.kind = ST_EVENT_ACTION, .peer = p->id, .action = d.action,
 	                       .exchange = d.exchange, .amount = d.amount, .total = d.total,
 	                       .announcers = __builtin_popcount(announcers),
-	                       .t_recv_ns = p->ep.loop->now_ns, .t_parsed_ns = t_parsed,
-	                       .t_decided_ns = st_now_ns()};
+	                       .t_recv_ns = p->ep.loop->now_ns, .t_reaped_ns = p->ep.loop->now_ns,
+	                       .t_parsed_ns = t_parsed, .t_decided_ns = st_now_ns()};
+	if (p->ep.rx_kernel_ns) {
+		ev.t_recv_ns = st_realtime_to_mono(p->ep.rx_kernel_ns);
+		ev.t_reaped_ns = p->ep.rx_reaped_ns;
+	}
 	memcpy(ev.txid, txid, 32);
 	m->stats.actions++;
 	if (m->on_action)
