@@ -642,12 +642,14 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	if ((size_t)n != len)
 		return ST_EBTC_TRAILING;
 	/* Only what we asked this peer for, by the id we asked for: a peer cannot
-	 * push transactions of its own choosing into the strategy. */
-	st_btc_txid(&tx, txid);
+	 * push transactions of its own choosing into the strategy. The payload is
+	 * the whole transaction, so the framing's checksum hash is its wtxid (and
+	 * its txid without witness): not hashed a second time. */
+	memcpy(wtxid, st_btc_message_digest(&p->dec), 32);
 	if (tx.segwit)
-		st_btc_wtxid(&tx, wtxid);
+		st_btc_txid(&tx, txid);
 	else
-		memcpy(wtxid, txid, 32);
+		memcpy(txid, wtxid, 32);
 	uint64_t t_parsed = st_now_ns();
 	st_mempool_request *r = answered(p, txid);
 	if (!r)
