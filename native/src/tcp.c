@@ -121,13 +121,14 @@ static uint32_t recvmsg_payload(st_endpoint *ep, uint16_t bid, int *res)
 		*res = -EBADMSG;
 		return 0;
 	}
+	ep->rx_kernel_ns = 0;   /* none in this receive: the trigger falls back to the pass */
+	ep->rx_reaped_ns = st_now_ns();
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &ep->rx_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &ep->rx_msg, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
 			struct timespec ts;
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
 			ep->rx_kernel_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-			ep->rx_reaped_ns = st_now_ns();
 		}
 	}
 	uint8_t *payload = io_uring_recvmsg_payload(o, &ep->rx_msg);
@@ -144,8 +145,10 @@ int st_endpoint_on_recv(st_endpoint *ep, int res, unsigned flags)
 		uint32_t off = 0;
 		if (res > 0 && ep->rx_stamp) {
 			off = recvmsg_payload(ep, bid, &res);
-			if (res < 0)
+			if (res < 0) {
+				st_loop_buf_return(ep->loop, ep->index, bid);
 				return res;
+			}
 		}
 		if (res > 0) {
 			uint32_t tail = (ep->in_head + ep->in_count) % ST_LOOP_GROUP_BUFS;
