@@ -30,6 +30,11 @@ from orchestrator.venues import Leg, Profile, Secret, Side
 from orchestrator.venues.registry import ADAPTERS
 
 SHORT_WINDOW_S = 60   # the venue limits our bucket is checked against (not daily ones)
+# The hot thread rehearses each desk's order this often between triggers, so that
+# a trigger after idle finds the order path in cache (docs/ARCHITECTURE.md §0).
+REHEARSE_EVERY_US = 1000
+PING_INTERVAL_S = 15.0       # WebSocket keepalive per venue connection
+MAX_PING_INTERVAL_S = 300.0
 LOOP_MODES = {m.label: m for m in LoopMode}
 SIMULATOR_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
                   ipaddress.ip_network("198.18.0.0/15"))
@@ -44,6 +49,7 @@ class EngineConfig:
     paper: bool               # venues must be simulators on loopback / 198.18.0.0/15
     min_announcers: int
     ack_timeout: float
+    rehearse_every_us: int    # the hot thread rehearses each order this often (0: never)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class VenueConfig:
     client_prefix: str
     on: tuple[str, ...]       # strategy actions that fire this venue's legs
     cancel_on_stop: bool      # `stratum stop` cancels the venue's open orders
+    ping_interval: float      # seconds between WebSocket pings on each connection
     risk: RiskLimits
     legs: tuple[Leg, ...]
 
@@ -287,6 +294,7 @@ def _engine(t: Table, base: Path) -> EngineConfig:
         paper=t.get("paper", bool, False),
         min_announcers=t.integer("min_announcers", 1, 16, 1),
         ack_timeout=t.number("ack_timeout", 5.0),
+        rehearse_every_us=t.integer("rehearse_every_us", 0, 1_000_000, REHEARSE_EVERY_US),
     )
 
 
@@ -422,7 +430,7 @@ def _is_simulator(host: str) -> bool:
 # has a book feed).
 COMMON_VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "auth",
                      "api_key", "secret", "client_prefix", "on", "risk", "legs",
-                     "cancel_on_stop"}
+                     "cancel_on_stop", "ping_interval"}
 VENUE_KEYS = COMMON_VENUE_KEYS | {"book_url"} | {
     key for adapter in ADAPTERS.values() for key in adapter.options}
 
@@ -475,8 +483,15 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
         recv_window_ms=t.integer("recv_window_ms", 1, 60000, 5000),
         client_prefix=t.get("client_prefix", str, "st"), on=on,
         cancel_on_stop=t.get("cancel_on_stop", bool, False),
-        risk=risk, legs=legs,
+        ping_interval=_ping_interval(t), risk=risk, legs=legs,
     )
+
+
+def _ping_interval(t: Table) -> float:
+    value = t.number("ping_interval", PING_INTERVAL_S)
+    if value > MAX_PING_INTERVAL_S:   # the venues drop a connection silent for minutes
+        raise t.fail("ping_interval", f"{value} s is over {MAX_PING_INTERVAL_S} s")
+    return value
 
 
 def _metrics(t: Table) -> MetricsConfig:
@@ -566,7 +581,8 @@ def _ha(t: Table, base: Path) -> HaConfig:
                     t.path("peer_state_dir", base, None))
 
 
-ENGINE_KEYS = {"loop_mode", "state_dir", "run_dir", "paper", "min_announcers", "ack_timeout"}
+ENGINE_KEYS = {"loop_mode", "state_dir", "run_dir", "paper", "min_announcers", "ack_timeout",
+               "rehearse_every_us"}
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:

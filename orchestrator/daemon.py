@@ -75,7 +75,8 @@ def _trust(venue: VenueConfig) -> Trust:
 
 def _connections(loop: Loop, venue: VenueConfig, trust: Trust) -> HotStandby | Connection:
     def one() -> Connection:
-        return Connection(loop, venue.url, trust, address=venue.address, ping_interval=15.0)
+        return Connection(loop, venue.url, trust, address=venue.address,
+                          ping_interval=venue.ping_interval)
 
     return HotStandby(one(), one()) if venue.standby else one()
 
@@ -159,6 +160,7 @@ class Daemon:
         self.engine = Engine(self.loop, self.watcher, shared_path=self.state_path)
         try:
             self.engine.set_min_announcers(config.engine.min_announcers)
+            self.engine.set_rehearsal(config.engine.rehearse_every_us)
             self.desks: list[Desk] = []
             self.sessions: list[VenueSession] = []
             self.feeds: list[BookFeed] = []

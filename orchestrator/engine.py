@@ -30,6 +30,7 @@ from orchestrator.mempool import PEER_STATES, Watcher
 from orchestrator.native import CData
 
 STAGES = {
+    lib.ST_STAGE_RECEIVE: "receive",
     lib.ST_STAGE_PARSE: "parse",
     lib.ST_STAGE_DECIDE: "decide",
     lib.ST_STAGE_ORDER: "order",
@@ -144,6 +145,11 @@ class Engine:
 
     def set_min_announcers(self, n: int) -> None:
         lib.st_engine_set_min_announcers(self._ptr, n)
+
+    def set_rehearsal(self, every_us: int) -> None:
+        """Between triggers each desk rehearses its order once per every_us
+        (0: never): nothing sent or journaled, the path kept warm."""
+        lib.st_engine_set_rehearsal(self._ptr, every_us)
 
     # -- running ---------------------------------------------------------------
 

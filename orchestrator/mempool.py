@@ -43,6 +43,9 @@ class Event:
     txid: str = ""
     error: str = ""
     announcers: int = 0  # peers that had announced the transaction when it fired
+    # CLOCK_MONOTONIC ns of an action: the kernel received it, its completion
+    # was reaped, parsed, decided, orders submitted (0 without an engine)
+    times_ns: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class Watcher:
                 txid=bytes(ev.txid)[::-1].hex() if ev.kind == lib.ST_EVENT_ACTION else "",
                 error=native.error_name(ev.error) if ev.error else "",
                 announcers=ev.announcers,
+                times_ns=(ev.t_recv_ns, ev.t_reaped_ns, ev.t_parsed_ns, ev.t_decided_ns,
+                          ev.t_sent_ns),
             ))
         return out
 

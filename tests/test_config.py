@@ -59,6 +59,14 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert config.bitcoin.peers == (("127.0.0.1", 18444),)
     assert config.bitcoin.policy == PeerPolicy()  # the defaults
     assert config.engine.state_dir == tmp_path / "state"
+    assert config.engine.rehearse_every_us == 1000 and venue.ping_interval == 15.0
+
+
+def test_rehearsal_and_ping_interval_are_read(tmp_path: Path) -> None:
+    text = GOOD.replace("paper = true", "paper = true\nrehearse_every_us = 0").replace(
+        'on = ["deposit_a"]', 'on = ["deposit_a"]\nping_interval = 1.5')
+    config = load_config(write(tmp_path, text))
+    assert config.engine.rehearse_every_us == 0 and config.venues[0].ping_interval == 1.5
 
 
 def test_peer_settings_reach_the_peer_policy(tmp_path: Path) -> None:
@@ -159,6 +167,14 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "book feed on a venue without one": (
         edit('profile = "binance"', 'profile = "kraken"\nbook_url = "wss://localhost:9/x"'),
         r"venues\[0\]\.book_url: not a key of a kraken venue"),
+    "rehearsal period out of range": (
+        edit("paper = true", "paper = true\nrehearse_every_us = -5"),
+        r"engine\.rehearse_every_us: -5 is not in 0\.\.1000000"),
+    "zero ping interval": (edit('on = ["deposit_a"]', 'on = ["deposit_a"]\nping_interval = 0'),
+                           r"venues\[0\]\.ping_interval: must be positive, not 0"),
+    "ping interval too long": (
+        edit('on = ["deposit_a"]', 'on = ["deposit_a"]\nping_interval = 3600'),
+        r"venues\[0\]\.ping_interval: 3600(\.0)? s is over 300\.0 s"),
     "unknown penalty": (edit('peers = ["127.0.0.1:18444"]',
                              'peers = ["127.0.0.1:18444"]\npenalties = { rude = 5 }'),
                         r"bitcoin\.penalties\.rude: unknown key"),

@@ -140,6 +140,7 @@ def test_each_deposit_gives_exactly_its_orders(pki: Pki, tmp_path: Path) -> None
         r.run_until(lambda: False, 0.5)         # anything extra would show up now
         state = read_shared(r.shared)
         orders = r.sim.orders()
+        actions = [e for e in r.watcher.events() if e.kind == "action"]
         r.engine.stop()
         # The sim writes a connection's record once its handler ends: give it a moment.
         closes: list[dict[str, object]] = []
@@ -164,6 +165,12 @@ def test_each_deposit_gives_exactly_its_orders(pki: Pki, tmp_path: Path) -> None
     assert state["stages"]["trigger_to_send"].count == 2     # two triggers fired orders
     assert state["stages"]["ack"].count == 3
     assert state["stages"]["trigger_to_send"].percentile(0.5) > 0
+    # A trigger's clock starts at the kernel's receive timestamp, before its
+    # completion is reaped; each later stage follows in order.
+    assert len(actions) == 3 and state["stages"]["receive"].count == 2
+    for e in actions:
+        recv, reaped, parsed, decided, sent = e.times_ns
+        assert 0 < recv < reaped <= parsed <= decided <= sent, e.times_ns
     # stop: each desk's connection sent a close frame (1000) before TLS went away
     assert sorted(c["close_code"] for c in closes if c["path"] == "/ws-api/v3") == [1000, 1000]
 

@@ -40,7 +40,10 @@ def test_bench_wire_reports_every_competitor_and_plots(tmp_path: Path) -> None:
         assert 0 < row["min"] <= row["p50"] <= row["p90"] <= row["p99"]
         if "/engine/" in row["name"]:     # the engine's own clock, beside the wire
             inside = row["internal_trigger_to_send"]
-            assert inside["n"] >= 2 and 0 < inside["p50"] <= inside["p99"]
+            assert inside["n"] == 2 and 0 < inside["p50"] <= inside["p99"]
+            mode = row["name"].rsplit("/", 1)[1]
+            assert report["internal_to_wire_p50"][mode] > 0
+            assert set(row["internal_stages_p50"]) >= {"receive", "parse", "order"}
     saved = tmp_path / "wire.json"
     saved.write_text(proc.stdout)
     png = tmp_path / "wire.png"

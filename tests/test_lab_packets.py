@@ -10,7 +10,9 @@ on the host side of the veth; orders of events only, no timing):
 - after `stratum kill`, deposits still arrive and no order leaves;
 - a malformed tx crafted with the scapy layer, sent by one of two peers when
   the engine asks for it, drops that peer only: the other's deposits still
-  become orders."""
+  become orders;
+- each venue connection pings at the configured interval (`ping_interval`):
+  counted as small TLS records in a window of a few intervals, loosely."""
 
 from __future__ import annotations
 
@@ -109,6 +111,33 @@ def test_orders_on_the_wire_and_none_after_kill(tmp_path: Path) -> None:
         assert not answers, f"trigger {i}: the venue answered between its segments"
     late = [p for p in to_venue if p.ts_ns > killed_at]
     assert not late, f"{len(late)} order-sized packets after the kill"
+
+
+def test_keepalive_pings(tmp_path: Path) -> None:
+    interval, window_s = 1.0, 5.0
+    with topology() as topo:
+        lab = Lab(topo, tmp_path)
+        pcap = tmp_path / "engine.pcap"
+        capture = lab.start("capture", topo.host, [
+            sys.executable, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
+            "--out", str(pcap)], cpu=None)
+        daemon, sock = lab.start_engine("interrupt", ping_interval=interval)
+        start = time.time_ns()                # both connections open and ready
+        time.sleep(window_s)                  # no peer: no trigger, nothing else to say
+        end = time.time_ns()
+        _stop(sock, daemon, capture)
+    per_conn: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for p in read_capture(pcap):
+        if p.dst == (topo.market_addr, VENUE_PORT) and p.payload and start < p.ts_ns < end:
+            per_conn.setdefault(p.src, []).extend(tls_records(p.payload))
+    # The desk's primary and standby; the book feed (Python, pings every 20 s)
+    # may send one at most in the window.
+    pinging = {src: recs for src, recs in per_conn.items() if len(recs) > 1}
+    assert len(pinging) == 2, per_conn
+    expected = window_s / interval
+    for src, records in pinging.items():
+        assert all(kind == 0x17 and length < MIN_ORDER_BYTES for kind, length in records)
+        assert expected / 2 <= len(records) <= expected * 2, (src, records)
 
 
 def test_tls_records_reject_a_cut_record() -> None:

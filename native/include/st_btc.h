@@ -55,6 +55,7 @@ typedef struct st_btc_decoder {
 	uint8_t ready;
 	char command[13];
 	int error;
+	uint8_t digest[32];       /* SHA-256d of the ready message's payload */
 } st_btc_decoder;
 
 /* A parsed transaction: offsets into the caller's bytes, which must stay. */
@@ -90,6 +91,9 @@ long st_btc_recv(st_btc_decoder *d, const uint8_t *data, size_t len);
 int st_btc_message(const st_btc_decoder *d, const char **command,
                    const uint8_t **payload, size_t *len);
 void st_btc_message_done(st_btc_decoder *d);
+/* The SHA-256d of the ready message's payload (its checksum's source): for a
+ * `tx` message, the wtxid, and the txid of a transaction without witness. */
+const uint8_t *st_btc_message_digest(const st_btc_decoder *d);
 
 /* The sticky error (0 when none). */
 int st_btc_decoder_error(const st_btc_decoder *d);

@@ -36,6 +36,8 @@
 #define ST_CONN_PROTO_TLS   1
 
 #define ST_CONN_OUTQ        65536   /* frames waiting for the TLS engine */
+#define ST_CONN_REHEARSAL_MAX  2048  /* largest message st_conn_rehearse encrypts */
+#define ST_CONN_REHEARSAL_ROOM 64    /* >= TLS record header + nonce, >= its tag */
 #define ST_CONN_MAX_EXTRA   2048    /* extra upgrade request headers */
 #define ST_CONN_MAX_PATH    1024
 
@@ -90,6 +92,10 @@ typedef struct st_conn {
 	char extra_headers[ST_CONN_MAX_EXTRA];
 	uint8_t resp[ST_WS_MAX_RESPONSE];
 	uint8_t out[ST_CONN_OUTQ];
+	/* st_conn_rehearse's record: room for TLS's header and nonce before the
+	 * frame, its tag after */
+	uint8_t rehearsal[ST_CONN_REHEARSAL_ROOM + ST_WS_MAX_HEADER + ST_CONN_REHEARSAL_MAX +
+	                  ST_CONN_REHEARSAL_ROOM];
 } st_conn;
 
 /*
@@ -125,6 +131,16 @@ int st_conn_open(st_conn *conn);
  * -EINVAL (another opcode).
  */
 int st_conn_send(st_conn *conn, int opcode, const void *payload, size_t len);
+
+/*
+ * Goes through st_conn_send's work for a TEXT message without sending it:
+ * framed into the connection's scratch record and encrypted with a copy of
+ * TLS's record state, so that the real sequence number, queue, mask source
+ * and counters stay as they were. Keeps the code and keys warm between
+ * orders. Does nothing unless open, or for a payload over
+ * ST_CONN_REHEARSAL_MAX.
+ */
+void st_conn_rehearse(st_conn *conn, const void *payload, size_t len);
 
 /*
  * Copies the next received message into out and releases it. Returns its

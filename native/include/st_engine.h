@@ -46,13 +46,14 @@
 #define ST_CMD_SEEN             13  /* takeover, all venues: data = txids the old host traded */
 
 /* Latency stages (histograms). */
-#define ST_STAGE_PARSE          0   /* receive pass -> transaction parsed */
+#define ST_STAGE_PARSE          0   /* receive completion reaped -> transaction parsed */
 #define ST_STAGE_DECIDE         1   /* parsed -> strategy decided */
-#define ST_STAGE_ORDER          2   /* decided -> orders submitted to the kernel */
-#define ST_STAGE_TRIGGER_SEND   3   /* receive pass -> orders submitted (tick to trade) */
+#define ST_STAGE_ORDER          2   /* decided -> orders taken by the kernel */
+#define ST_STAGE_TRIGGER_SEND   3   /* kernel received -> orders taken (tick to trade) */
 #define ST_STAGE_ACK            4   /* order submitted -> venue's answer */
-#define ST_STAGE_TRIGGER_ACK    5   /* receive pass -> venue's answer */
-#define ST_STAGES               6
+#define ST_STAGE_TRIGGER_ACK    5   /* kernel received -> venue's answer */
+#define ST_STAGE_RECEIVE        6   /* kernel received -> its completion reaped */
+#define ST_STAGES               7
 
 typedef struct st_engine_command {
 	/* cdef-visible */
@@ -95,7 +96,7 @@ typedef struct st_engine_shared {
 	int32_t conn_state[8][2];     /* [ST_ENGINE_MAX_VENUES][2] */
 	int32_t conn_active[8];
 	int32_t peer_state[16];       /* ST_MEMPOOL_MAX_PEERS */
-	st_histogram stages[6];       /* ST_STAGES */
+	st_histogram stages[7];       /* ST_STAGES */
 	/* Host failover, as the engine applied it (CLOCK_MONOTONIC ns). */
 	uint64_t epoch;               /* the tenure of the ids in use (0: none yet) */
 	uint64_t armed_until_ns;      /* orders pass before this; 0 disarmed; all ones: no [ha] */
@@ -120,6 +121,13 @@ typedef struct st_engine {
 	int closing;
 	uint64_t close_deadline_ns;
 	uint64_t next_publish_ns;
+	/* SQPOLL: a trigger whose orders wait for the SQ thread to take them
+	 * (the SQ ring's head passing sent_tail) before its stages are booked. */
+	int sent_pending;
+	uint64_t rehearse_every_ns;   /* 0: no rehearsal */
+	uint64_t next_rehearsal_ns;
+	unsigned sent_tail;
+	st_mempool_event sent_event;
 	pthread_t thread;
 	int thread_started;
 	uint32_t cmd_head, cmd_tail;
@@ -144,6 +152,11 @@ int st_engine_route(st_engine *e, int32_t action, uint32_t venue_mask);
 
 /* Triggers announced by fewer peers fire nothing (default 1). */
 void st_engine_set_min_announcers(st_engine *e, uint32_t n);
+
+/* Between triggers, every desk rehearses its order (st_venue_rehearse) once
+ * per every_us (0: never, the default), so that a trigger after idle finds
+ * the order path warm. */
+void st_engine_set_rehearsal(st_engine *e, uint32_t every_us);
 
 /* One pass: commands, the loop (waiting up to timeout_ns), answers, shared
  * state. For a caller that drives the engine itself. Returns 1 once a STOP

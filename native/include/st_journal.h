@@ -113,6 +113,10 @@ int st_journal_set_epoch(st_journal *j, uint64_t epoch, unsigned lane);
 uint64_t st_journal_count(const st_journal *j);
 const st_journal_record *st_journal_get(const st_journal *j, uint64_t i);
 
+/* Reads the slot the next record will take (its page mapped and cached
+ * before an order needs it); writes nothing. */
+void st_journal_touch(const st_journal *j);
+
 /* msync: make appended records durable against power loss (not hot path). */
 int st_journal_sync(st_journal *j);
 

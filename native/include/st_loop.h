@@ -69,7 +69,14 @@ typedef struct st_endpoint {
 	uint8_t recv_armed;
 	uint8_t send_inflight;
 	uint8_t eof;              /* the peer closed TCP; input still drains */
+	uint8_t rx_stamp;         /* receive with the kernel's software timestamp */
 	uint32_t in_head, in_count;
+	/* With rx_stamp: the kernel's receive time (CLOCK_REALTIME ns) of the last
+	 * segment of the latest receive, and when its completion was reaped
+	 * (CLOCK_MONOTONIC ns). recvmsg's header for the multishot receive. */
+	uint64_t rx_kernel_ns;
+	uint64_t rx_reaped_ns;
+	struct msghdr rx_msg;
 	st_tcp_input in[ST_LOOP_GROUP_BUFS];
 	struct sockaddr_storage addr;
 	socklen_t addrlen;

@@ -78,12 +78,15 @@ typedef struct st_mempool_event {
 	int32_t announcers;       /* peers that had announced it when it fired */
 	int32_t orders;           /* orders the engine sent for it (-risk reason: refused) */
 	uint8_t txid[32];         /* internal byte order */
-	/* CLOCK_MONOTONIC ns: the loop pass that received it, parsed, decided,
-	 * and (set by the engine's hook) its orders submitted to the kernel. */
+	/* CLOCK_MONOTONIC ns: the kernel received its last segment (its software
+	 * receive timestamp; the loop pass when there is none), parsed, decided,
+	 * (set by the engine's hook) its orders submitted to the kernel, and
+	 * the receive completion carrying that segment reaped. */
 	uint64_t t_recv_ns;
 	uint64_t t_parsed_ns;
 	uint64_t t_decided_ns;
 	uint64_t t_sent_ns;
+	uint64_t t_reaped_ns;
 } st_mempool_event;
 
 /* Called on the hot thread when a transaction fires an action, before the

@@ -284,6 +284,15 @@ int st_venue_clock_synced(st_venue *v, int64_t offset_ms, uint64_t now_ns);
  */
 int st_venue_fire(st_venue *v, const uint8_t txid[32], uint64_t now_ns);
 
+/*
+ * Rehearses the first leg's order between triggers, so that the next one
+ * finds the path warm: built and signed into the desk's buffer (with the
+ * next client id, not taken), framed and encrypted by the active connection
+ * without sending (st_conn_rehearse), and the journal's next record touched,
+ * not written. Nothing is sent, journaled, counted or charged to risk.
+ */
+void st_venue_rehearse(st_venue *v);
+
 /* Handles one message received on connection conn (what st_venue_poll does
  * with each; callable directly to test answers). */
 void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, uint64_t now_ns);

@@ -54,10 +54,8 @@ static long fail(st_btc_decoder *d, int err)
 
 static int check_payload(st_btc_decoder *d)
 {
-	uint8_t digest[32];
-
-	st_sha256d(d->buf, d->payload_len, digest);
-	if (memcmp(digest, d->hdr + 20, 4))
+	st_sha256d(d->buf, d->payload_len, d->digest);   /* kept: a tx's id needs it */
+	if (memcmp(d->digest, d->hdr + 20, 4))
 		return ST_EBTC_BAD_CHECKSUM;
 	d->ready = 1;
 	return 0;
@@ -119,6 +117,11 @@ int st_btc_message(const st_btc_decoder *d, const char **command,
 	*payload = d->buf;
 	*len = d->payload_len;
 	return 1;
+}
+
+const uint8_t *st_btc_message_digest(const st_btc_decoder *d)
+{
+	return d->digest;
 }
 
 void st_btc_message_done(st_btc_decoder *d)

@@ -464,6 +464,27 @@ int st_conn_drop_queued(st_conn *c)
 	return dropped;
 }
 
+#define TLS_APPLICATION_DATA 23 /* record content type (RFC 5246) */
+
+void st_conn_rehearse(st_conn *c, const void *payload, size_t len)
+{
+	br_ssl_engine_context *eng = st_tls_engine(&c->tls);
+
+	if (c->state != ST_CONN_OPEN || len > ST_CONN_REHEARSAL_MAX)
+		return;
+	/* A copy of the record layer's output state: encrypting with it leaves
+	 * the connection's sequence number where it was. */
+	__typeof__(eng->out) out = eng->out;
+	uint8_t *record = c->rehearsal + ST_CONN_REHEARSAL_ROOM;
+	size_t n = c->proto == ST_CONN_PROTO_WS
+		? st_ws_frame(record, ST_WS_MAX_HEADER + ST_CONN_REHEARSAL_MAX, ST_WS_OP_TEXT,
+		              payload, len, 0x5eed5eedu) /* not the mask source's word */
+		: (memcpy(record, payload, len), len);
+	if (n)
+		out.vtable->encrypt(&out.vtable, TLS_APPLICATION_DATA, eng->version_out,
+		                    record, &n);
+}
+
 int st_conn_send(st_conn *c, int opcode, const void *payload, size_t len)
 {
 	if (opcode != ST_WS_OP_TEXT && opcode != ST_WS_OP_BINARY)

@@ -91,12 +91,29 @@ void st_engine_set_min_announcers(st_engine *e, uint32_t n)
 	e->min_announcers = n ? n : 1;
 }
 
+void st_engine_set_rehearsal(st_engine *e, uint32_t every_us)
+{
+	e->rehearse_every_ns = (uint64_t)every_us * 1000u;
+}
+
 st_engine_shared *st_engine_get_shared(st_engine *e)
 {
 	return e->shared;
 }
 
 /* ---- the trigger: called inside the loop pass that parsed the transaction ---- */
+
+/* Each stage of one trigger; sent_ns: when the kernel had its orders. */
+static void book_stages(st_engine *e, const st_mempool_event *ev, uint64_t sent_ns)
+{
+	st_engine_shared *s = e->shared;
+
+	st_histogram_add(&s->stages[ST_STAGE_RECEIVE], ev->t_reaped_ns - ev->t_recv_ns);
+	st_histogram_add(&s->stages[ST_STAGE_PARSE], ev->t_parsed_ns - ev->t_reaped_ns);
+	st_histogram_add(&s->stages[ST_STAGE_DECIDE], ev->t_decided_ns - ev->t_parsed_ns);
+	st_histogram_add(&s->stages[ST_STAGE_ORDER], sent_ns - ev->t_decided_ns);
+	st_histogram_add(&s->stages[ST_STAGE_TRIGGER_SEND], sent_ns - ev->t_recv_ns);
+}
 
 static void on_action(void *ctx, st_mempool_event *ev)
 {
@@ -128,10 +145,29 @@ static void on_action(void *ctx, st_mempool_event *ev)
 	ev->orders = sent ? sent : refused;
 	if (!sent)
 		return;
-	st_histogram_add(&s->stages[ST_STAGE_PARSE], ev->t_parsed_ns - ev->t_recv_ns);
-	st_histogram_add(&s->stages[ST_STAGE_DECIDE], ev->t_decided_ns - ev->t_parsed_ns);
-	st_histogram_add(&s->stages[ST_STAGE_ORDER], ev->t_sent_ns - ev->t_decided_ns);
-	st_histogram_add(&s->stages[ST_STAGE_TRIGGER_SEND], ev->t_sent_ns - ev->t_recv_ns);
+	if (e->loop->mode == ST_LOOP_SQPOLL) {
+		/* The submit only moved the SQ tail: the SQ thread has yet to take
+		 * the orders. Booked once the ring's head has passed them. */
+		if (e->sent_pending)
+			book_stages(e, &e->sent_event, ev->t_sent_ns);
+		e->sent_event = *ev;
+		e->sent_tail = e->loop->ring.sq.sqe_tail;
+		e->sent_pending = 1;
+		return;
+	}
+	book_stages(e, ev, ev->t_sent_ns);
+}
+
+/* SQPOLL: books the pending trigger once the SQ thread has taken its orders. */
+static void check_sent(st_engine *e)
+{
+	if (!e->sent_pending)
+		return;
+	unsigned head = io_uring_smp_load_acquire(e->loop->ring.sq.khead);
+	if ((int)(head - e->sent_tail) < 0)
+		return;
+	e->sent_pending = 0;
+	book_stages(e, &e->sent_event, st_now_ns());
 }
 
 /* ---- commands ------------------------------------------------------------------- */
@@ -354,9 +390,15 @@ int st_engine_run_once(st_engine *e, int64_t timeout_ns)
 	int rc = st_loop_run(e->loop, timeout_ns);
 	if (rc < 0)
 		return rc;
+	check_sent(e);
 	uint64_t now = st_now_ns();
 	for (uint32_t i = 0; i < e->nvenues; i++)
 		st_venue_poll(e->venues[i], now);
+	if (e->rehearse_every_ns && now >= e->next_rehearsal_ns && !e->closing) {
+		for (uint32_t i = 0; i < e->nvenues; i++)
+			st_venue_rehearse(e->venues[i]);
+		e->next_rehearsal_ns = now + e->rehearse_every_ns;
+	}
 	/* Shared state is for people and monitors: once a millisecond is plenty, and
 	 * a busy loop spinning millions of passes need not rewrite it every time. */
 	if (now >= e->next_publish_ns || e->closing) {

@@ -178,6 +178,12 @@ uint64_t st_journal_count(const st_journal *j)
 	return j->count;
 }
 
+void st_journal_touch(const st_journal *j)
+{
+	if (j->count < j->capacity)
+		(void)__atomic_load_n(&record_at(j, j->count)->commit, __ATOMIC_RELAXED);
+}
+
 const st_journal_record *st_journal_get(const st_journal *j, uint64_t i)
 {
 	return i < j->count ? record_at(j, i) : NULL;

@@ -18,6 +18,17 @@ uint64_t st_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t st_realtime_to_mono(uint64_t realtime_ns)
+{
+	struct timespec rt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	uint64_t mono = st_now_ns();
+	uint64_t real = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	uint64_t ago = real > realtime_ns ? real - realtime_ns : 0;
+	return mono > ago ? mono - ago : 0;
+}
+
 const char *st_loop_mode_name(int mode)
 {
 	switch (mode) {

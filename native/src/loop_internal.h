@@ -24,6 +24,9 @@ _Static_assert(ST_LOOP_BUFSIZE <= 65535, "st_tcp_input.off is a uint16_t");
 
 /* Monotonic clock in ns (vDSO: no system call). */
 uint64_t st_now_ns(void);
+/* A CLOCK_REALTIME time (a kernel timestamp) on the monotonic clock: both
+ * clocks read now (vDSO); a time ahead of now counts as now. */
+uint64_t st_realtime_to_mono(uint64_t realtime_ns);
 
 /* A free SQE; submits first when the queue is full. Never NULL. */
 struct io_uring_sqe *st_loop_sqe(st_loop *loop);

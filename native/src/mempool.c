@@ -265,6 +265,7 @@ int st_peer_init(st_peer *p, st_loop *loop, st_mempool *m, int32_t id, const cha
 	st_peer_default_policy(&p->policy);
 	st_btc_decoder_init(&p->dec, m->magic, buf, cap);
 	int rc = st_endpoint_init(&p->ep, loop, &PEER_OPS, ip, port);
+	p->ep.rx_stamp = 1; /* a trigger's clock starts when the kernel took its packet */
 	if (rc == 0)
 		m->peers[id] = p;
 	return rc;
@@ -641,12 +642,14 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	if ((size_t)n != len)
 		return ST_EBTC_TRAILING;
 	/* Only what we asked this peer for, by the id we asked for: a peer cannot
-	 * push transactions of its own choosing into the strategy. */
-	st_btc_txid(&tx, txid);
+	 * push transactions of its own choosing into the strategy. The payload is
+	 * the whole transaction, so the framing's checksum hash is its wtxid (and
+	 * its txid without witness): not hashed a second time. */
+	memcpy(wtxid, st_btc_message_digest(&p->dec), 32);
 	if (tx.segwit)
-		st_btc_wtxid(&tx, wtxid);
+		st_btc_txid(&tx, txid);
 	else
-		memcpy(wtxid, txid, 32);
+		memcpy(txid, wtxid, 32);
 	uint64_t t_parsed = st_now_ns();
 	st_mempool_request *r = answered(p, txid);
 	if (!r)
@@ -681,8 +684,12 @@ static int on_tx(st_peer *p, const uint8_t *payload, size_t len)
 	st_mempool_event ev = {.kind = ST_EVENT_ACTION, .peer = p->id, .action = d.action,
 	                       .exchange = d.exchange, .amount = d.amount, .total = d.total,
 	                       .announcers = __builtin_popcount(announcers),
-	                       .t_recv_ns = p->ep.loop->now_ns, .t_parsed_ns = t_parsed,
-	                       .t_decided_ns = st_now_ns()};
+	                       .t_recv_ns = p->ep.loop->now_ns, .t_reaped_ns = p->ep.loop->now_ns,
+	                       .t_parsed_ns = t_parsed, .t_decided_ns = st_now_ns()};
+	if (p->ep.rx_kernel_ns) {
+		ev.t_recv_ns = st_realtime_to_mono(p->ep.rx_kernel_ns);
+		ev.t_reaped_ns = p->ep.rx_reaped_ns;
+	}
 	memcpy(ev.txid, txid, 32);
 	m->stats.actions++;
 	if (m->on_action)

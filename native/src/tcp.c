@@ -50,7 +50,8 @@ int st_endpoint_connect(st_endpoint *ep)
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    (ep->busy_poll_us > 0 &&
 	     setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &ep->busy_poll_us,
-	                sizeof(ep->busy_poll_us)) < 0)) {
+	                sizeof(ep->busy_poll_us)) < 0) ||
+	    (ep->rx_stamp && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -69,11 +70,21 @@ int st_endpoint_connect(st_endpoint *ep)
 	return 0;
 }
 
+/* Room for SCM_TIMESTAMPNS in each buffer, after recvmsg's header. */
+#define RX_CONTROL CMSG_SPACE(sizeof(struct timespec))
+
 void st_endpoint_arm_recv(st_endpoint *ep)
 {
 	struct io_uring_sqe *sqe = st_loop_sqe(ep->loop);
 
-	io_uring_prep_recv_multishot(sqe, (int)ep->index, NULL, 0, 0);
+	if (ep->rx_stamp) {
+		/* recvmsg, not recv: the timestamp rides in each buffer's control
+		 * area, so it costs no system call of its own. */
+		ep->rx_msg = (struct msghdr){.msg_controllen = RX_CONTROL};
+		io_uring_prep_recvmsg_multishot(sqe, (int)ep->index, &ep->rx_msg, 0);
+	} else {
+		io_uring_prep_recv_multishot(sqe, (int)ep->index, NULL, 0, 0);
+	}
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)ep->index;
 	io_uring_sqe_set_data64(sqe, st_user_data(ep, ST_OP_RECV));
@@ -96,15 +107,52 @@ void st_endpoint_send(st_endpoint *ep, const uint8_t *buf, size_t len)
 	ep->send_inflight = 1;
 }
 
+/*
+ * A recvmsg buffer: header, control, payload. Takes the kernel's receive time
+ * from the control area, sets *res to the payload's length (0: the peer closed
+ * TCP; -EBADMSG: a header that does not fit) and returns the payload's offset.
+ */
+static uint32_t recvmsg_payload(st_endpoint *ep, uint16_t bid, int *res)
+{
+	uint8_t *buf = (uint8_t *)st_loop_buf(ep->loop, ep->index, bid);
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, *res, &ep->rx_msg);
+
+	if (!o) {
+		*res = -EBADMSG;
+		return 0;
+	}
+	ep->rx_kernel_ns = 0;   /* none in this receive: the trigger falls back to the pass */
+	ep->rx_reaped_ns = st_now_ns();
+	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &ep->rx_msg); c;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, &ep->rx_msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			ep->rx_kernel_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		}
+	}
+	uint8_t *payload = io_uring_recvmsg_payload(o, &ep->rx_msg);
+	*res = (int)io_uring_recvmsg_payload_length(o, *res, &ep->rx_msg);
+	return (uint32_t)(payload - buf);
+}
+
 int st_endpoint_on_recv(st_endpoint *ep, int res, unsigned flags)
 {
 	if (!(flags & IORING_CQE_F_MORE))
 		ep->recv_armed = 0;
 	if (flags & IORING_CQE_F_BUFFER) {
 		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		uint32_t off = 0;
+		if (res > 0 && ep->rx_stamp) {
+			off = recvmsg_payload(ep, bid, &res);
+			if (res < 0) {
+				st_loop_buf_return(ep->loop, ep->index, bid);
+				return res;
+			}
+		}
 		if (res > 0) {
 			uint32_t tail = (ep->in_head + ep->in_count) % ST_LOOP_GROUP_BUFS;
-			ep->in[tail] = (st_tcp_input){bid, 0, (uint32_t)res};
+			ep->in[tail] = (st_tcp_input){bid, (uint16_t)off, off + (uint32_t)res};
 			ep->in_count++;
 		} else {
 			st_loop_buf_return(ep->loop, ep->index, bid);

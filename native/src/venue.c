@@ -397,6 +397,25 @@ int st_venue_fire(st_venue *v, const uint8_t txid[32], uint64_t now_ns)
 	return send_set(v, v->nlegs, legs, quantities, txid, 0, now_ns);
 }
 
+void st_venue_rehearse(st_venue *v)
+{
+	int conn = v->pair->active;
+
+	if (!v->nlegs || !conn_ready(v, conn))
+		return;   /* no failover for a rehearsal: that is the next order's call */
+	uint64_t seq = st_journal_next_seq(v->journal), wall = wall_ns();
+	const st_venue_leg *leg = &v->legs[0];
+	st_order_fields f = {
+		.request_id = seq, .client_id = seq,
+		.timestamp_ms = (uint64_t)((int64_t)(wall / 1000000) + v->clock_offset_ms),
+		.price = leg_price(v, &leg->spec), .quantity = leg->spec.quantity,
+	};
+	long n = st_order_build(&leg->tmpl, &v->key, &f, v->out, sizeof(v->out));
+	if (n > 0)
+		st_conn_rehearse(v->pair->conns[conn], v->out, (size_t)n);
+	st_journal_touch(v->journal);
+}
+
 int st_venue_clock_synced(st_venue *v, int64_t offset_ms, uint64_t now_ns)
 {
 	uint8_t legs[ST_VENUE_RETRIES];

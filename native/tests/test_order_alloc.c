@@ -3,6 +3,9 @@
  * Zero allocations per order, over the whole path and a real TLS server:
  * trigger -> risk -> build + sign -> journal -> frame + encrypt + submit ->
  * (the server echoes it) -> receive + decrypt -> answer parse -> journal.
+ * Between orders the desk rehearses (st_venue_rehearse) REHEARSALS times:
+ * no allocation either, nothing sent or journaled, and the next real record
+ * still decrypts at the server (the TLS sequence number is intact).
  *
  * The server is our C BearSSL echo server (native/tools/ws_echo_server) on
  * 127.0.0.1 with a throwaway certificate made by the openssl CLI; without
@@ -28,6 +31,7 @@
 #include "t_util.h"
 
 #define ORDERS 200
+#define REHEARSALS 50
 /* The whole test takes a few seconds; past this it has hung (a broken codec
  * the echo server cannot read): fail with a message, not a runner timeout. */
 #define DEADLINE_S 60
@@ -195,8 +199,17 @@ int main(void)
 
 	T_CHECK(t_alloc_counter_ready(), "allocation counter is blind");
 
+	static const uint8_t untouched[64];
+	T_CHECK(!memcmp(conn.rehearsal + ST_CONN_REHEARSAL_ROOM, untouched, sizeof(untouched)),
+	        "rehearsal record written before any rehearsal");
+	uint64_t sent_before = conn.stats.msgs_sent, bytes_before = conn.stats.bytes_sent;
 	long before = allocations;
 	for (uint32_t i = 0; i < ORDERS; i++) {
+		for (int k = 0; k < REHEARSALS; k++)
+			st_venue_rehearse(&venue);
+		T_CHECK(conn.stats.msgs_sent == sent_before + i && conn.stats.bytes_sent >=
+		        bytes_before && st_journal_count(&journal) == 2 * (i + 1),
+		        "a rehearsal sent or journaled something (order %u)", i);
 		txid[0] = (uint8_t)(i + 2);
 		txid[1] = (uint8_t)((i + 2) >> 8);
 		st_venue_set_book(&venue, 5200000 + i, 5200010 + i, now_ns());
@@ -207,6 +220,8 @@ int main(void)
 		}
 	}
 	long during = allocations - before;
+	T_CHECK(memcmp(conn.rehearsal + ST_CONN_REHEARSAL_ROOM, untouched, sizeof(untouched)),
+	        "the rehearsals encrypted nothing");
 	T_CHECK(during == 0, "%ld allocations for %d orders", during, ORDERS);
 	T_CHECK(venue.stats.orders_sent == ORDERS + 1 && venue.stats.unmatched == 0,
 	        "sent %lu, unmatched %lu", (unsigned long)venue.stats.orders_sent,
@@ -214,8 +229,8 @@ int main(void)
 	/* Every order and every answer is in the journal. */
 	T_CHECK(st_journal_count(&journal) == 2 * (ORDERS + 1), "journal holds %lu records",
 	        (unsigned long)st_journal_count(&journal));
-	printf("allocations during %d orders (fire, sign, send, echo, parse, journal): %ld\n",
-	       ORDERS, during);
+	printf("allocations during %d orders (fire, sign, send, echo, parse, journal) and "
+	       "%d rehearsals: %ld\n", ORDERS, ORDERS * REHEARSALS, during);
 out:
 	if (pid > 0) {
 		kill(pid, SIGTERM);

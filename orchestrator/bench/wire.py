@@ -24,9 +24,15 @@ under Binance's 50 orders in 10 s) lets through.
 
 Each result row adds p90, min and the sorted samples (µs) to §7's format, for
 the CDF plot (`python -m orchestrator.lab.plot`); an engine row also carries
-the engine's own trigger->send histogram over the same rounds
-(`internal_trigger_to_send`: p50/p99 as bucket lower bounds, and n, which
-counts the block's deposits too), to set beside the wire's. Needs root.
+the engine's own trigger->send histogram over the same triggers as the wire's
+(`internal_trigger_to_send`: p50/p99 as bucket midpoints, and n; the block's
+deposit is left out of both) and the p50 of each stage before the send
+(`internal_stages_p50`); `internal_to_wire_p50` gives internal/wire p50 per
+engine mode. Like with like: the engine's clock starts at the kernel's
+software receive timestamp of the trigger's last segment (the same skb the
+capture stamps) and stops when the kernel has the orders (after the submit;
+in SQPOLL mode once the SQ thread has taken them), so what it leaves out is
+the kernel's transmit path to the veth. Needs root.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from typing import Any
 from bitcoin.core import CTxOut
 from bitcoin.wallet import CBitcoinAddress
 
+from orchestrator._native import lib
 from orchestrator.bench import Report, cpu_description, percentile
 from orchestrator.control import ControlError, request
 from orchestrator.engine import Histogram, read_shared
@@ -98,7 +105,8 @@ class Lab:
     def __init__(self, topo: Topology, work: Path) -> None:
         self.topo, self.work = topo, work
         self.last_missed = 0          # triggers of the latest round with no order seen
-        self.internal: dict[str, Histogram] = {}   # engine mode -> trigger->send, all rounds
+        # engine mode -> stage -> histogram, all rounds (the steady deposits only)
+        self.internal: dict[str, dict[str, Histogram]] = {}
         self.cert, key = self_signed_localhost(work)
         self.secret = secrets.token_hex(32)
         (work / "accounts.json").write_text(json.dumps(
@@ -144,8 +152,8 @@ class Lab:
                 "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
                 ], (market, VENUE_PORT)
 
-    def start_engine(self, mode: str, legs: int = 1, peer_ports: tuple[int, ...] = (PEER_PORT,)
-                     ) -> tuple[subprocess.Popen[bytes], Path]:
+    def start_engine(self, mode: str, legs: int = 1, peer_ports: tuple[int, ...] = (PEER_PORT,),
+                     ping_interval: float = 15.0) -> tuple[subprocess.Popen[bytes], Path]:
         """The daemon in paper mode in "host", set up by `stratum check --apply`,
         its venue ready; returns it and its control socket."""
         topo, work = self.topo, self.work / f"engine-{mode}-{time.monotonic_ns()}"
@@ -159,7 +167,7 @@ class Lab:
             mode=mode, hot=SUT_CPU, sim=SIM_CPU, interface=topo.host_if, address=topo.host_addr,
             sqpoll=f"sqpoll = {SUT_CPU}" if mode == "sqpoll" else "", market=topo.market_addr,
             peers=", ".join(f'"{topo.market_addr}:{p}"' for p in peer_ports),
-            venue_port=VENUE_PORT, cert=self.cert,
+            venue_port=VENUE_PORT, cert=self.cert, ping_interval=ping_interval,
             legs="".join(LEG.format(offset=10 * (i + 1)) for i in range(legs))))
         stratum = [sys.executable, "-m", "orchestrator"]
         topo.run(topo.host, [*stratum, "check", "--config", str(config), "--apply"])
@@ -223,10 +231,19 @@ class Lab:
             py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
             "--out", str(pcap)], cpu=SIM_CPU)
         daemon, sock = self.start_engine(mode)
+        shared = sock.parent / "engine.state"
         procs = [capture]
         try:
             procs.append(self.start_peer(deposits))
             deadline = time.monotonic() + 60 + deposits * INTERVAL_MS / 1000 * 3
+            # The block's deposit (not on the wire's list) is left out of the
+            # engine's histogram too: it is read once that trigger is in,
+            # before the first steady deposit (INTERVAL_MS later).
+            block = read_shared(shared)
+            while block["triggers"] < 1 and daemon.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.01)
+                block = read_shared(shared)
             while request(sock, "status", timeout=5).get("triggers", 0) < deposits + 1:
                 if daemon.poll() is not None or time.monotonic() > deadline:
                     break           # what was missed shows as missed
@@ -234,7 +251,7 @@ class Lab:
             time.sleep(0.5)         # the last order leaves
             request(sock, "stop", timeout=10)
             daemon.wait(timeout=30)
-            self.add_internal(mode, read_shared(sock.parent / "engine.state"))
+            self.add_internal(mode, read_shared(shared), block)
         finally:
             if daemon.poll() is None:
                 daemon.terminate()
@@ -244,17 +261,19 @@ class Lab:
                 p.wait(timeout=10)
         return self.latencies(pcap, (topo.market_addr, VENUE_PORT))
 
-    def add_internal(self, mode: str, state: dict[str, Any]) -> None:
-        """Adds the round's trigger->send histogram (the engine's own clock) to the
-        mode's total, bucket by bucket."""
-        h: Histogram = state["stages"]["trigger_to_send"]
-        total = self.internal.get(mode)
-        if total is None:
-            self.internal[mode] = h
-        else:
-            self.internal[mode] = Histogram(
-                total.count + h.count, total.sum_ns + h.sum_ns, max(total.max_ns, h.max_ns),
-                tuple(a + b for a, b in zip(total.buckets, h.buckets, strict=True)))
+    def add_internal(self, mode: str, state: dict[str, Any], block: dict[str, Any]) -> None:
+        """Adds the round's stage histograms (the engine's own clock) to the mode's
+        totals, bucket by bucket, less what `block` (read after the block's
+        deposit) already held."""
+        totals = self.internal.setdefault(mode, {})
+        for stage, h in state["stages"].items():
+            before: Histogram = block["stages"][stage]
+            total = totals.get(stage, Histogram(0, 0, 0, (0,) * len(h.buckets)))
+            totals[stage] = Histogram(
+                total.count + h.count - before.count, total.sum_ns + h.sum_ns - before.sum_ns,
+                max(total.max_ns, h.max_ns),
+                tuple(t + a - b for t, a, b in zip(total.buckets, h.buckets, before.buckets,
+                                                   strict=True)))
 
     def latencies(self, pcap: Path, venue: tuple[str, int]) -> list[float]:
         packets = read_capture(pcap)
@@ -294,6 +313,7 @@ api_key = "lab_key"
 secret = "lab_secret"
 response_type = "RESULT"
 on = ["deposit"]
+ping_interval = {ping_interval}
 [venues.risk]
 max_quantity = "0.05"
 max_notional = "5000"
@@ -321,6 +341,19 @@ deposit_threshold_btc = {THRESHOLD_SATS // 100_000_000}
 action = "deposit"
 addresses = ["{ADDRESS}"]
 """
+
+
+# The engine's stages before its orders leave, in order (see st_engine.h).
+INTERNAL_STAGES = ("receive", "parse", "decide", "order", "trigger_to_send")
+
+
+def bucket_mid(h: Histogram, q: float) -> float:
+    """The middle (ns) of the histogram bucket holding the q-quantile: within
+    1/16 of the value (8 buckets per power of two), not biased low."""
+    low = h.percentile(q)
+    index = next(i for i in range(len(h.buckets)) if lib.st_histogram_bucket_low(i) == low)
+    high = lib.st_histogram_bucket_low(index + 1) if index + 1 < len(h.buckets) else low
+    return (low + high) / 2
 
 
 def summary(name: str, samples_us: list[float]) -> dict[str, Any]:
@@ -360,12 +393,20 @@ def run(samples: int = 300, batch: int = 1,
                     progress(f"round {r + 1}/{rounds} {name}: {len(out[name])} samples")
         internal = lab.internal
     results = [summary(name, values) for name, values in out.items() if values]
-    for row in results:      # the engine's own figure beside the wire's
-        h = internal.get(row["name"].rsplit("/", 1)[1]) if "/engine/" in row["name"] else None
-        if h is not None and h.count:
-            row["internal_trigger_to_send"] = {
-                "p50": round(h.percentile(0.5) / 1000, 1),
-                "p99": round(h.percentile(0.99) / 1000, 1), "n": h.count}
+    internal_to_wire: dict[str, float] = {}
+    for row in results:      # the engine's own figures beside the wire's
+        mode = row["name"].rsplit("/", 1)[1]
+        stages = internal.get(mode, {}) if "/engine/" in row["name"] else {}
+        h = stages.get("trigger_to_send")
+        if h is None or not h.count:
+            continue
+        row["internal_trigger_to_send"] = {
+            "p50": round(bucket_mid(h, 0.5) / 1000, 1),
+            "p99": round(bucket_mid(h, 0.99) / 1000, 1), "n": h.count}
+        row["internal_stages_p50"] = {
+            name: round(bucket_mid(s, 0.5) / 1000, 2) for name, s in stages.items()
+            if s.count and name in INTERNAL_STAGES}
+        internal_to_wire[mode] = round(row["internal_trigger_to_send"]["p50"] / row["p50"], 2)
     p50 = {r["name"]: r["p50"] for r in results}
     return {
         "suite": "wire",
@@ -378,5 +419,6 @@ def run(samples: int = 300, batch: int = 1,
                          ("wire/python", "wire/engine/busy"))
             if a in p50 and b in p50
         },
+        "internal_to_wire_p50": internal_to_wire,
         "missed": missed,
     }
