@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 
-from orchestrator.sim.exchange import signing
+from orchestrator.sim.exchange import binance, kraken
 from tests.conftest import SANITIZE, signing_cases
 from tests.simutil import (
     DOC_KEY,
@@ -161,24 +161,24 @@ def test_signing_json_vectors_verify() -> None:
         name = case["name"]
         if name.startswith("binance-wsapi-hmac"):
             texts = {k: str(v) for k, v in case["params"].items()}
-            payload = signing.binance_payload(texts)
+            payload = binance.signature_payload(texts)
             assert payload == case["payload"]
-            assert signing.binance_hmac_ok(case["secret"], payload, case["signature"])
-            assert signing.binance_hmac_ok(case["secret"], payload, case["signature"].upper())
-            assert not signing.binance_hmac_ok(case["secret"][:-1] + "x", payload,
+            assert binance.hmac_ok(case["secret"], payload, case["signature"])
+            assert binance.hmac_ok(case["secret"], payload, case["signature"].upper())
+            assert not binance.hmac_ok(case["secret"][:-1] + "x", payload,
                                                case["signature"])
-            assert not signing.binance_hmac_ok(case["secret"], payload + "&x=1",
+            assert not binance.hmac_ok(case["secret"], payload + "&x=1",
                                                case["signature"])
         elif name == "binance-rest-hmac-classic":  # signed as sent, not sorted
-            assert signing.binance_hmac_ok(case["secret"], case["payload"], case["signature"])
+            assert binance.hmac_ok(case["secret"], case["payload"], case["signature"])
         elif name == "kraken-rest-api-sign":
             args = (case["secret"], case["uri_path"], case["nonce"], case["postdata"])
-            assert signing.kraken_api_sign(*args) == case["signature"]
-            assert signing.kraken_sign_ok(*args, case["signature"])
-            assert not signing.kraken_sign_ok(case["secret"], case["uri_path"],
+            assert kraken.api_sign(*args) == case["signature"]
+            assert kraken.sign_ok(*args, case["signature"])
+            assert not kraken.sign_ok(case["secret"], case["uri_path"],
                                               str(int(case["nonce"]) + 1), case["postdata"],
                                               case["signature"])
-            assert not signing.kraken_sign_ok(*args, "not base64!")
+            assert not kraken.sign_ok(*args, "not base64!")
         else:
             continue
         seen.add(name)
@@ -191,12 +191,12 @@ def test_ed25519_verifier() -> None:
     payload = "apiKey=k&symbol=BTCUSDT&timestamp=1"
     good = base64.b64encode(key.sign(payload.encode())).decode()
     public = key.public_key()
-    assert signing.binance_ed25519_ok(public, payload, good)
-    assert not signing.binance_ed25519_ok(public, payload + "0", good)
-    assert not signing.binance_ed25519_ok(public, payload, good[:-4] + "AAA=")
-    assert not signing.binance_ed25519_ok(public, payload, "%%%")
+    assert binance.ed25519_ok(public, payload, good)
+    assert not binance.ed25519_ok(public, payload + "0", good)
+    assert not binance.ed25519_ok(public, payload, good[:-4] + "AAA=")
+    assert not binance.ed25519_ok(public, payload, "%%%")
     pem = public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
-    assert signing.binance_ed25519_ok(signing.load_ed25519_public_key(pem), payload, good)
+    assert binance.ed25519_ok(binance.load_ed25519_public_key(pem), payload, good)
 
 
 # --------------------------------------------------------------------------- Binance

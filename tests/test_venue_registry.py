@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """A venue is one unit: a folder of the same files, one adapter in the registry,
-and the daemon and config know it only through that adapter."""
+and the daemon and config know it only through that adapter; in the exchange
+simulator, one module and one entry in its table, which the shared modules go
+through."""
 
 from __future__ import annotations
 
@@ -8,12 +10,18 @@ import re
 
 import pytest
 
+from orchestrator.sim.exchange.venue import SimVenue
+from orchestrator.sim.exchange.venues import VENUES as SIM_VENUES
 from orchestrator.venues.adapter import VenueAdapter
 from orchestrator.venues.registry import ADAPTERS
 from tests.conftest import ROOT
 
 VENUES = ROOT / "orchestrator" / "venues"
 FILES = {"__init__.py", "adapter.py", "session.py"}
+SIM = ROOT / "orchestrator" / "sim" / "exchange"
+# The simulator's modules other than one per venue and the table listing them.
+SIM_SHARED = sorted(p.name for p in SIM.glob("*.py")
+                    if p.stem not in SIM_VENUES and p.name != "venues.py")
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
@@ -30,8 +38,17 @@ def test_every_venue_folder_is_registered() -> None:
     assert folders == set(ADAPTERS)
 
 
-@pytest.mark.parametrize("module", ["daemon.py", "config.py"])
-def test_daemon_and_config_name_no_venue(module: str) -> None:
+def test_every_venue_has_one_simulator_module() -> None:
+    assert set(SIM_VENUES) == set(ADAPTERS)
+    for name, venue in SIM_VENUES.items():
+        assert isinstance(venue, SimVenue) and venue.name == name
+        assert (SIM / f"{name}.py").is_file()
+
+
+@pytest.mark.parametrize("module", [
+    "daemon.py", "config.py", *(f"sim/exchange/{name}" for name in SIM_SHARED)])
+def test_shared_modules_name_no_venue(module: str) -> None:
     text = (ROOT / "orchestrator" / module).read_text()
-    named = [name for name in ADAPTERS if re.search(name, text, re.IGNORECASE)]
+    names = set(ADAPTERS) | set(SIM_VENUES)
+    named = [name for name in sorted(names) if re.search(name, text, re.IGNORECASE)]
     assert named == [], f"{module} names {named}: reach venues through the registry"

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""A TLS WebSocket exchange simulator (Binance Spot WebSocket API and Kraken WS v2 subsets).
+"""A TLS WebSocket exchange simulator: one module per venue, listed in :mod:`.venues`.
 
 Run it as ``python -m orchestrator.sim.exchange --help``; see ``__main__.py`` for the usage summary.
-The pure signature checks in :mod:`.signing` can be imported on their own.
+Each venue module's pure signature checks can be imported on their own.
 """

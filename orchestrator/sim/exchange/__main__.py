@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: MIT
 """A TLS WebSocket exchange simulator for tests and the demo (loopback only).
 
-Speaks a subset of the Binance Spot WebSocket API (``/ws-api/v3``: ping, time,
-session.logon/status/logout, order.place, order.status, order.cancel; market stream
-``/ws/<symbol>@bookTicker``) and of Kraken WebSocket v2 (``/v2``: ping, add_order)
-with Kraken's REST ``POST /0/private/GetWebSocketsToken`` on a second port.  It
+Speaks the venues listed in ``orchestrator/sim/exchange/venues.py``, one module each
+(its docstring says which subset of the venue's API and which paths): WebSocket APIs
+and market streams on one port, routed by path, REST endpoints on a second port.  It
 verifies signatures exactly as the venues document them, enforces timestamps,
 rate limits (429, then 418 bans) and unique client order ids, and executes orders
 against a random-walking top of book.
@@ -16,17 +15,17 @@ against a random-walking top of book.
         [--outcome-unknown-regex RE] [--ack-delay-ms MS] [--client-id-regex RE]
         [--book SYMBOL=BID:ASK ...] [--book-interval-ms 100] [--book-static] [--seed N]
 
-ACCOUNTS.json: {"binance": [{"apiKey", "hmacSecret"} | {"apiKey", "ed25519PublicKey"}],
-"kraken": [{"apiKey", "secret" (base64)}]}.  Once listening it writes FILE atomically
+ACCOUNTS.json: {"<venue>": [{"apiKey", ...}, ...], ...}, each venue's entries as its
+module describes.  Once listening it writes FILE atomically
 as {"ws_port": N, "rest_port": M, "pid": P} and prints "READY ws_port=N rest_port=M".
-DIR receives binance.jsonl, kraken.jsonl, rest.jsonl (a line per request received),
+DIR receives <venue>.jsonl for each venue and rest.jsonl (a line per request received),
 connections.jsonl (the close code each client sent) and orders.json (every accepted
-order).  --outcome-unknown-regex: a Binance order whose newClientOrderId matches is
-executed but answered -1007 (execution status unknown).  --ack-delay-ms: order
-answers leave that much later (the order is executed at once).  --book adds or
-replaces a symbol (defaults BTCUSDT=52000.00:52000.10 and BTC/USD=52000.0:52000.1;
-a symbol with "/" is Kraken's).  SIGUSR1 cuts, with no close frame, the Binance
-connection that carried the latest order.place (a dead primary, for failover tests).
+order).  --outcome-unknown-regex: an order whose client order id matches is executed
+but answered "execution status unknown" (where the venue module simulates it).
+--ack-delay-ms: order answers leave that much later (the order is executed at once).
+--book adds or replaces a symbol (defaults: each venue's; a symbol with "/" is quoted
+as the venues that write pairs with a slash do).  SIGUSR1 cuts, with no close frame,
+the connection that carried the latest order (a dead primary, for failover tests).
 Bad arguments or accounts: one line on stderr, exit
 2.  Runs until SIGTERM or SIGINT, then exits 0.
 """
@@ -46,17 +45,16 @@ from typing import NoReturn
 from orchestrator.sim import listen_address
 
 from .accounts import AccountsError, load_accounts
-from .book import DEFAULT_BOOKS, Book, parse_book_spec
+from .book import Book, parse_book_spec
 from .clock import Clock
-from .context import Context, KrakenTokens
+from .context import Context
 from .limits import RateLimits
 from .orders import OrderStore
 from .record import Recorder
 from .server import Simulator, server_context
+from .venues import VENUES
 
 PROG = "exchange_sim"
-# Binance's documented newClientOrderId rule.
-CLIENT_ID_REGEX = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,22 +110,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clock-skew-ms", type=int, default=0,
                    help="server time = real time + this (default 0)")
     p.add_argument("--orders-per-10s", type=_int_at_least(1), default=50,
-                   help="Binance new orders per account per 10 s interval (default 50)")
+                   help="new orders per account per 10 s interval (default 50)")
     p.add_argument("--orders-per-day", type=_int_at_least(1), default=160_000,
-                   help="Binance new orders per account per UTC day (default 160000)")
+                   help="new orders per account per UTC day (default 160000)")
     p.add_argument("--weight-per-minute", type=_int_at_least(1), default=6000,
-                   help="Binance request weight per IP per minute (default 6000)")
+                   help="request weight per IP per minute (default 6000)")
     p.add_argument("--ban-after", type=_int_at_least(0), default=3,
                    help="requests refused before retryAfter that earn a 418 ban (0: never)")
     p.add_argument("--ban-ms", type=_int_at_least(1), default=120_000,
                    help="how long a ban lasts (default 2 minutes)")
     p.add_argument("--outcome-unknown-regex", type=_regex, default=None, metavar="RE",
-                   help="Binance orders whose newClientOrderId matches are executed but "
-                   "answered -1007")
+                   help="orders whose client order id matches are executed but answered "
+                   "'execution status unknown'")
     p.add_argument("--ack-delay-ms", type=_int_at_least(0), default=0,
                    help="delay of order answers, order executed at once (default 0)")
-    p.add_argument("--client-id-regex", type=_regex, default=re.compile(CLIENT_ID_REGEX),
-                   metavar="RE", help=f"newClientOrderId rule (default {CLIENT_ID_REGEX})")
+    p.add_argument("--client-id-regex", type=_regex, default=None, metavar="RE",
+                   help="client order id rule (default: the venue's documented one)")
     p.add_argument("--book", action="append", default=[], metavar="SYMBOL=BID:ASK",
                    help="add or replace a symbol's book (repeatable)")
     p.add_argument("--book-interval-ms", type=_int_at_least(1), default=100,
@@ -145,11 +143,13 @@ def _fail(message: str) -> NoReturn:
 def build(args: argparse.Namespace) -> tuple[Context, ssl.SSLContext]:
     """Everything that can fail on bad input, before anything listens."""
     try:
-        accounts = load_accounts(args.accounts)
+        accounts = load_accounts(
+            args.accounts, {name: v.parse_account for name, v in VENUES.items()})
     except AccountsError as exc:
         _fail(f"accounts file {args.accounts}: {exc}")
     quotes = {}
-    for spec in [*DEFAULT_BOOKS, *args.book]:
+    defaults = [spec for venue in VENUES.values() for spec in venue.books]
+    for spec in [*defaults, *args.book]:
         try:
             quote = parse_book_spec(spec)
         except ValueError as exc:
@@ -162,7 +162,7 @@ def build(args: argparse.Namespace) -> tuple[Context, ssl.SSLContext]:
     if not args.ready_file.parent.is_dir():
         _fail(f"--ready-file {args.ready_file}: its directory does not exist")
     try:
-        recorder = Recorder(args.record_dir)
+        recorder = Recorder(args.record_dir, VENUES)
     except OSError as exc:
         _fail(f"--record-dir {args.record_dir}: {exc.strerror}")
     ctx = Context(
@@ -175,7 +175,6 @@ def build(args: argparse.Namespace) -> tuple[Context, ssl.SSLContext]:
             weight_per_minute=args.weight_per_minute, orders_per_10s=args.orders_per_10s,
             orders_per_day=args.orders_per_day, ban_after=args.ban_after, ban_ms=args.ban_ms,
         ),
-        tokens=KrakenTokens(),
         client_id_re=args.client_id_regex,
         outcome_unknown_re=args.outcome_unknown_regex,
         ack_delay_ms=args.ack_delay_ms,
@@ -190,7 +189,7 @@ async def main_async(args: argparse.Namespace, ctx: Context, ssl_ctx: ssl.SSLCon
         loop.add_signal_handler(sig, stop.set)
     sim = Simulator(ctx)
     # SIGUSR1: cut the connection that carried the latest order (failover tests).
-    loop.add_signal_handler(signal.SIGUSR1, sim.binance.cut_last_order_link)
+    loop.add_signal_handler(signal.SIGUSR1, sim.cut_last_order_links)
     try:
         await sim.run(
             host=args.host, ws_port=args.port, rest_port=args.rest_port, ssl_ctx=ssl_ctx,

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""The Binance Spot WebSocket API subset, on ``/ws-api/v3``.
+"""Binance, simulated: the Spot WebSocket API subset on ``/ws-api/v3`` and the raw
+market stream ``/ws/<symbol lowercase>@bookTicker`` (symbols without a "/").
 
 Methods: ``ping``, ``time``, ``session.logon`` / ``session.status`` /
 ``session.logout``, ``order.place`` (LIMIT, MARKET, LIMIT_MAKER), ``order.status`` and
@@ -8,32 +9,59 @@ Requests and responses are shaped as the Binance docs show them, with the docume
 error codes and messages.  A signed request is checked in this order: API key (-2014,
 -2015), signature (-1022), timestamp against ``recvWindow`` (-1021), then the
 method's parameters, the order count limit (429 -1015), duplicate client order id
-(-2010 "Duplicate order sent.").
+(-2010 "Duplicate order sent.").  Order ids are sequential integers per simulator.
+
+Signatures: the payload is every parameter except ``signature``, sorted by name, joined
+as ``name=value`` with ``&``, values as sent (no percent-encoding), UTF-8.  HMAC keys
+sign it with HMAC-SHA256, hex (case-insensitive); Ed25519 keys sign it and send the
+signature base64-encoded.
+
+The market stream pushes ``{"u", "s", "b", "B", "a", "A"}`` on each book step, prices
+and quantities as 8-decimal strings; anything the client sends there is logged and
+ignored.
+
+Accounts: ``"binance": [{"apiKey", "hmacSecret"} | {"apiKey", "ed25519PublicKey"}]``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import decimal
 import functools
+import hashlib
+import hmac
 import json
 import re
 import secrets
 import string
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import signing, wire
-from .accounts import BinanceAccount
-from .book import crossing_price
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from . import wire
+from .accounts import AccountsError, no_other_fields, string_field
+from .book import Quote, crossing_price
 from .context import Context
 from .limits import Refusal
 from .link import Link
+from .market import serve_stream
 from .orders import Fill, Order
+from .venue import SimVenue, VenueService
+
+NAME = "binance"
+WS_API_PATH = "/ws-api/v3"
+STREAM_RE = re.compile(r"/ws/([a-z0-9]{1,32})@bookTicker")
+# Binance's documented newClientOrderId rule.
+CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
 WEIGHTS = {
     "ping": 1, "time": 1, "session.logon": 2, "session.status": 2, "session.logout": 2,
@@ -74,6 +102,70 @@ OPEN_ORDERS_PARAMS = ("symbol", *AUTH_PARAMS)
 CANCEL_PARAMS = (*STATUS_PARAMS, "newClientOrderId", "cancelRestrictions")
 TIMEOUT_MSG = ("Timeout waiting for response from backend server. Send status unknown; "
                "execution status unknown.")
+
+
+def signature_payload(params: Mapping[str, str]) -> str:
+    """The signature payload of a WebSocket API request's parameters."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+
+
+def hmac_sign(secret: str, payload: str) -> str:
+    """Lower-case hex HMAC-SHA256 of ``payload`` keyed with ``secret`` (both UTF-8)."""
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def hmac_ok(secret: str, payload: str, signature: str) -> bool:
+    """Whether ``signature`` is the HMAC-SHA256 of ``payload``; hex case does not matter."""
+    if len(signature) != 64 or not signature.isascii():
+        return False
+    return hmac.compare_digest(hmac_sign(secret, payload), signature.lower())
+
+
+def load_ed25519_public_key(pem: str) -> Ed25519PublicKey:
+    """Loads a PEM ``PUBLIC KEY``; ValueError if it is not an Ed25519 key."""
+    key = load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def ed25519_ok(key: Ed25519PublicKey, payload: str, signature_b64: str) -> bool:
+    """Whether ``signature_b64`` (standard base64) is ``key``'s Ed25519 signature of
+    ``payload``."""
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(signature) != 64:
+        return False
+    try:
+        key.verify(signature, payload.encode())
+    except InvalidSignature:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class BinanceAccount:
+    api_key: str
+    hmac_secret: str | None = None
+    ed25519: Ed25519PublicKey | None = None
+
+
+def parse_account(entry: dict[str, Any], where: str) -> BinanceAccount:
+    api_key = string_field(entry, "apiKey", where)
+    no_other_fields(entry, {"apiKey", "hmacSecret", "ed25519PublicKey"}, where)
+    if ("hmacSecret" in entry) == ("ed25519PublicKey" in entry):
+        raise AccountsError(f"{where}: needs exactly one of 'hmacSecret', 'ed25519PublicKey'")
+    if "hmacSecret" in entry:
+        return BinanceAccount(api_key, hmac_secret=string_field(entry, "hmacSecret", where))
+    pem = string_field(entry, "ed25519PublicKey", where)
+    try:
+        key = load_ed25519_public_key(pem)
+    except ValueError as exc:
+        raise AccountsError(f"{where}: 'ed25519PublicKey' is not a PEM Ed25519 public key "
+                            f"({exc})") from None
+    return BinanceAccount(api_key, ed25519=key)
 
 
 class ApiError(Exception):
@@ -198,9 +290,19 @@ def _decimal(texts: dict[str, str], name: str) -> Decimal | None:
     return Decimal(text)
 
 
-class BinanceApi:
+def book_ticker(quote: Quote) -> str:
+    return json.dumps({
+        "u": quote.update_id, "s": quote.symbol, "b": fmt8(quote.bid), "B": fmt8(quote.bid_qty),
+        "a": fmt8(quote.ask), "A": fmt8(quote.ask_qty),
+    })
+
+
+class BinanceApi(VenueService):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.accounts: dict[str, BinanceAccount] = ctx.accounts[NAME]
+        self.client_id_re = ctx.client_id_re or CLIENT_ID_RE
+        self._next_order_id = 1
         self.methods: dict[str, Callable[[Call], Any]] = {
             "ping": self.ping,
             "time": self.time,
@@ -224,7 +326,32 @@ class BinanceApi:
         if link is not None:
             link.ws.transport.abort()
 
+    def stream_symbol(self, route: str) -> str | None:
+        """The book symbol a market stream path names, or None if it names none."""
+        found = STREAM_RE.fullmatch(route)
+        if not found:
+            return None
+        for symbol in self.ctx.book.quotes:
+            if "/" not in symbol and symbol.lower() == found.group(1):
+                return symbol
+        return None
+
+    def handles(self, route: str) -> bool:
+        return route == WS_API_PATH or self.stream_symbol(route) is not None
+
+    def next_order_id(self) -> int:
+        value = self._next_order_id
+        self._next_order_id += 1
+        return value
+
     async def serve(self, link: Link) -> None:
+        symbol = self.stream_symbol(urlsplit(link.path).path)
+        if symbol is not None:
+            await serve_stream(self.ctx, NAME, link, symbol, book_ticker)
+        else:
+            await self.serve_api(link)
+
+    async def serve_api(self, link: Link) -> None:
         ctx = self.ctx
         now = ctx.clock.ms()
         query = parse_qs(urlsplit(link.path).query)
@@ -236,7 +363,7 @@ class BinanceApi:
             if trace.method == "order.place":
                 self.last_order_link = link   # what SIGUSR1 cuts (a dead primary)
             ctx.recorder.request(
-                "binance", t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
+                NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
                 method=trace.method, verdict=trace.verdict, code=trace.code,
                 client_order_id=trace.client_order_id,
             )
@@ -321,24 +448,24 @@ class BinanceApi:
         signature = call.texts.get("signature")
         session = call.session
         if api_key is None and signature is None and session_ok and session.api_key:
-            return self.ctx.accounts.binance[session.api_key]
+            return self.accounts[session.api_key]
         if not api_key:
             raise mandatory("apiKey")
         if not API_KEY_RE.fullmatch(api_key):
             raise ApiError(401, -2014, "API-key format invalid.")
-        account = self.ctx.accounts.binance.get(api_key)
+        account = self.accounts.get(api_key)
         if account is None:
             raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         if signature is None and session_ok and session.api_key == api_key:
             return account
         if not signature:
             raise mandatory("signature")
-        payload = signing.binance_payload(call.texts)
+        payload = signature_payload(call.texts)
         if account.hmac_secret is not None:
-            ok = signing.binance_hmac_ok(account.hmac_secret, payload, signature)
+            ok = hmac_ok(account.hmac_secret, payload, signature)
         else:
             assert account.ed25519 is not None
-            ok = signing.binance_ed25519_ok(account.ed25519, payload, signature)
+            ok = ed25519_ok(account.ed25519, payload, signature)
         if not ok:
             raise ApiError(400, -1022, "Signature for this request is not valid.")
         return account
@@ -462,8 +589,8 @@ class BinanceApi:
         if quote_qty is not None and quote_qty <= 0:
             raise ApiError(400, -1013, "Filter failure: NOTIONAL")
         client_id = texts.get("newClientOrderId")
-        if client_id is not None and not self.ctx.client_id_re.search(client_id):
-            raise illegal("newClientOrderId", self.ctx.client_id_re.pattern)
+        if client_id is not None and not self.client_id_re.search(client_id):
+            raise illegal("newClientOrderId", self.client_id_re.pattern)
         resp_type = texts.get("newOrderRespType", "FULL" if kind != "LIMIT_MAKER" else "ACK")
         if resp_type not in RESP_TYPES:
             raise illegal("newOrderRespType", ", ".join(RESP_TYPES))
@@ -492,7 +619,7 @@ class BinanceApi:
         if refusal is not None:
             raise refused(refusal, call.now)
         if new.client_order_id is not None and ctx.orders.client_id_taken(
-                "binance", account.api_key, new.client_order_id):
+                NAME, account.api_key, new.client_order_id):
             raise ApiError(400, -2010, "Duplicate order sent.")
         quote = ctx.book.get(new.symbol)
         assert quote is not None
@@ -516,7 +643,7 @@ class BinanceApi:
         unknown = bool(new.client_order_id is not None and ctx.outcome_unknown_re is not None
                        and ctx.outcome_unknown_re.search(new.client_order_id))
         order = Order(
-            venue="binance", account=account.api_key, order_id=ctx.orders.next_binance_id(),
+            venue=NAME, account=account.api_key, order_id=self.next_order_id(),
             client_order_id=client_id, symbol=new.symbol, side=new.side, type=new.type,
             time_in_force=new.time_in_force or "GTC", price=new.price, qty=qty,
             executed_qty=executed,
@@ -584,12 +711,12 @@ class BinanceApi:
         if order_id_text is not None:
             if not LONG_RE.match(order_id_text):
                 raise illegal("orderId", LONG_RANGE)
-            order = orders.by_id("binance", account.api_key, int(order_id_text))
+            order = orders.by_id(NAME, account.api_key, int(order_id_text))
             if order is not None and client_id is not None and order.client_order_id != client_id:
                 raise ApiError(400, -2039, "Client order ID is not correct for this order ID.")
         else:
             assert client_id is not None
-            order = orders.by_client_id("binance", account.api_key, client_id)
+            order = orders.by_client_id(NAME, account.api_key, client_id)
         if order is None or order.symbol != symbol:
             raise ApiError(400, -2013, "Order does not exist.")
         return order
@@ -606,7 +733,7 @@ class BinanceApi:
         if symbol is not None and (self.ctx.book.get(symbol) is None or "/" in symbol):
             raise ApiError(400, -1121, "Invalid symbol.")
         return [self._order_view(o) for o in self.ctx.orders.orders
-                if o.venue == "binance" and o.account == account.api_key
+                if o.venue == NAME and o.account == account.api_key
                 and o.status in ("NEW", "PARTIALLY_FILLED")
                 and (symbol is None or o.symbol == symbol)]
 
@@ -641,3 +768,7 @@ class BinanceApi:
             "transactTime": self.ctx.clock.ms(), **self._order_fields(order),
             "selfTradePreventionMode": order.extra["stp"],
         }
+
+
+VENUE = SimVenue(name=NAME, parse_account=parse_account, start=BinanceApi,
+                 books=("BTCUSDT=52000.00:52000.10",))

@@ -15,7 +15,6 @@ import re
 from decimal import Decimal, InvalidOperation
 
 _SPEC = re.compile(r"^([A-Za-z0-9/._-]{1,32})=([0-9]+(?:\.[0-9]+)?):([0-9]+(?:\.[0-9]+)?)$")
-DEFAULT_BOOKS = ("BTCUSDT=52000.00:52000.10", "BTC/USD=52000.0:52000.1")
 
 
 @dataclasses.dataclass

@@ -1,27 +1,54 @@
 # SPDX-License-Identifier: MIT
-"""The Kraken WebSocket v2 subset, on ``/v2``: ``ping`` and ``add_order``.
+"""Kraken, simulated: the WebSocket v2 subset on ``/v2`` (``ping``, ``add_order``) and
+the REST ``POST /0/private/GetWebSocketsToken`` on the REST port.
 
-``add_order`` takes a token from the REST ``GetWebSocketsToken`` endpoint (see
-:mod:`.rest`).  Responses carry ``method``, ``req_id`` (when the request had one),
-``success``, ``result`` or ``error``, and RFC 3339 ``time_in`` / ``time_out``.
-Limit and market orders execute against the book like Binance ones.
+``add_order`` takes a token from the REST endpoint.  Responses carry ``method``,
+``req_id`` (when the request had one), ``success``, ``result`` or ``error``, and
+RFC 3339 ``time_in`` / ``time_out``.  Limit and market orders execute against the
+book (symbols with a "/").  Order ids are random ``OXXXXX-XXXXX-XXXXXX`` strings like
+the real ones.
+
+REST: headers ``API-Key`` and ``API-Sign``, form-encoded body with ``nonce``.  Checked
+in this order: the key (``EAPI:Invalid key``), ``API-Sign`` (``EAPI:Invalid
+signature``), the nonce, which must be an integer above the last one accepted for the
+key (``EAPI:Invalid nonce``).  Answers are Kraken's ``{"error": [...], "result":
+{...}}`` with HTTP 200.  ``API-Sign`` is base64(HMAC-SHA512(key=base64decode(secret),
+msg=uri_path + SHA256(nonce + postdata))).
+
+Accounts: ``"kraken": [{"apiKey", "secret" (base64)}]``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import hashlib
+import hmac
 import json
 import re
+import secrets
+import string
 import sys
+import time
 import traceback
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from . import wire
+from .accounts import AccountsError, no_other_fields, string_field
 from .book import crossing_price
 from .context import Context
 from .link import Link
 from .orders import Fill, Order
+from .venue import RestAnswer, SimVenue, VenueService
+
+NAME = "kraken"
+WS_PATH = "/v2"
+TOKEN_PATH = "/0/private/GetWebSocketsToken"
+TOKEN_LIFETIME_S = 900  # Kraken: "The token should be used within 15 minutes of creation"
+ORDER_ID_CHARS = string.ascii_uppercase + string.digits
 
 INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
 MAX_NUMBER = Decimal(10) ** 20  # quantities and prices beyond these are not plausible
@@ -45,6 +72,69 @@ CL_ORD_ID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18}"
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class KrakenAccount:
+    api_key: str
+    secret: str  # base64, as Kraken hands it out
+
+
+def parse_account(entry: dict[str, Any], where: str) -> KrakenAccount:
+    api_key = string_field(entry, "apiKey", where)
+    no_other_fields(entry, {"apiKey", "secret"}, where)
+    secret = string_field(entry, "secret", where)
+    try:
+        base64.b64decode(secret, validate=True)
+    except (binascii.Error, ValueError):
+        raise AccountsError(f"{where}: 'secret' is not base64") from None
+    return KrakenAccount(api_key, secret)
+
+
+def api_sign(secret_b64: str, uri_path: str, nonce: str, postdata: str) -> str:
+    """Kraken's ``API-Sign`` for a private REST request."""
+    digest = hashlib.sha256((nonce + postdata).encode()).digest()
+    key = base64.b64decode(secret_b64, validate=True)
+    mac = hmac.new(key, uri_path.encode() + digest, hashlib.sha512)
+    return base64.b64encode(mac.digest()).decode()
+
+
+def sign_ok(secret_b64: str, uri_path: str, nonce: str, postdata: str, given_sign: str) -> bool:
+    """Whether ``given_sign`` is the right ``API-Sign`` for this request."""
+    try:
+        given = base64.b64decode(given_sign, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    expected = base64.b64decode(api_sign(secret_b64, uri_path, nonce, postdata))
+    return hmac.compare_digest(expected, given)
+
+
+class Tokens:
+    """WebSocket tokens handed out by the REST endpoint, in memory only.
+
+    A token is good for 15 minutes after it was issued; once a connection has used it
+    successfully it stays good on that connection (Kraken: it "does not expire once a
+    connection ... is maintained")."""
+
+    def __init__(self, lifetime_s: float = TOKEN_LIFETIME_S) -> None:
+        self.lifetime_s = lifetime_s
+        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (api key, issued)
+
+    def issue(self, api_key: str) -> str:
+        # Like Kraken's: 32 random bytes in standard base64, padding dropped.
+        token = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        self._tokens[token] = (api_key, time.monotonic())
+        return token
+
+    def check(self, token: str, used_here: set[str]) -> str | None:
+        """The API key ``token`` belongs to, or None if it is unknown or expired."""
+        entry = self._tokens.get(token)
+        if entry is None:
+            return None
+        api_key, issued = entry
+        if token not in used_here and time.monotonic() - issued > self.lifetime_s:
+            return None
+        return api_key
 
 
 class KrakenError(Exception):
@@ -76,9 +166,66 @@ def _number(params: dict[str, Any], name: str, *, required: bool) -> Decimal | N
     return number
 
 
-class KrakenApi:
+class KrakenRest:
+    """``GetWebSocketsToken``, the one REST endpoint."""
+
+    paths: tuple[str, ...] = (TOKEN_PATH,)
+    headers: tuple[str, ...] = ("api-key", "api-sign")
+
+    def __init__(self, ctx: Context, tokens: Tokens) -> None:
+        self.ctx = ctx
+        self.tokens = tokens
+        self.accounts: dict[str, KrakenAccount] = ctx.accounts[NAME]
+        self.last_nonce: dict[str, int] = {}
+
+    def http_error(self, status: int) -> RestAnswer:
+        error = "EGeneral:Unknown method" if status == 404 else INVALID_ARGUMENTS
+        return RestAnswer(status, {"error": [error], "result": {}}, "error", error)
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: str) -> RestAnswer:
+        if method != "POST":
+            return self.http_error(405)
+        form = parse_qs(body, keep_blank_values=True)
+        account = self.accounts.get(headers.get("api-key", ""))
+        if account is None:
+            return self._refused("EAPI:Invalid key")
+        nonce_values = form.get("nonce", [])
+        nonce = nonce_values[0] if len(nonce_values) == 1 else ""
+        if not sign_ok(account.secret, urlsplit(path).path, nonce, body,
+                       headers.get("api-sign", "")):
+            return self._refused("EAPI:Invalid signature")
+        if not nonce.isdigit() or int(nonce) <= self.last_nonce.get(account.api_key, -1):
+            return self._refused("EAPI:Invalid nonce")
+        self.last_nonce[account.api_key] = int(nonce)
+        token = self.tokens.issue(account.api_key)
+        return RestAnswer(200, {"error": [], "result": {
+            "token": token, "expires": int(self.tokens.lifetime_s)}}, "accepted", None)
+
+    @staticmethod
+    def _refused(error: str) -> RestAnswer:
+        return RestAnswer(200, {"error": [error], "result": {}}, "rejected", error)
+
+
+class KrakenApi(VenueService):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.tokens = Tokens()
+        self._rest = KrakenRest(ctx, self.tokens)
+        self._order_ids: set[str] = set()
+
+    def handles(self, route: str) -> bool:
+        return route == WS_PATH
+
+    def rest(self) -> KrakenRest:
+        return self._rest
+
+    def new_order_id(self) -> str:
+        while True:
+            chars = "".join(secrets.choice(ORDER_ID_CHARS) for _ in range(16))
+            order_id = f"O{chars[:5]}-{chars[5:10]}-{chars[10:]}"
+            if order_id not in self._order_ids:
+                self._order_ids.add(order_id)
+                return order_id
 
     async def serve(self, link: Link) -> None:
         used_tokens: set[str] = set()
@@ -86,7 +233,7 @@ class KrakenApi:
             time_in = self.ctx.clock.rfc3339()
             response, trace = self.answer(text, used_tokens)
             self.ctx.recorder.request(
-                "kraken", t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
+                NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
                 method=trace.method, verdict=trace.verdict, code=trace.code,
                 client_order_id=trace.client_order_id,
             )
@@ -148,7 +295,7 @@ class KrakenApi:
         token = params.get("token")
         if not isinstance(token, str) or isinstance(token, wire.JsonNumber) or not token:
             raise KrakenError(INVALID_ARGUMENTS)
-        api_key = ctx.tokens.check(token, used_tokens)
+        api_key = self.tokens.check(token, used_tokens)
         if api_key is None:
             raise KrakenError("EAPI:Invalid token")
         used_tokens.add(token)
@@ -187,7 +334,7 @@ class KrakenApi:
             raise KrakenError("EOrder:Invalid order")
         if price is not None and price <= 0:
             raise KrakenError("EOrder:Invalid price")
-        if cl_ord_id is not None and ctx.orders.client_id_taken("kraken", api_key, cl_ord_id):
+        if cl_ord_id is not None and ctx.orders.client_id_taken(NAME, api_key, cl_ord_id):
             raise KrakenError("EOrder:Duplicate order")
         fill_at = crossing_price(quote, side == "buy", price)
         if fill_at is not None and not post_only:
@@ -197,7 +344,7 @@ class KrakenApi:
         else:
             status, executed = "new", Decimal(0)
         order = Order(
-            venue="kraken", account=api_key, order_id=ctx.orders.new_kraken_id(),
+            venue=NAME, account=api_key, order_id=self.new_order_id(),
             client_order_id=cl_ord_id, symbol=symbol, side=side, type=order_type,
             time_in_force=tif, price=price, qty=qty, executed_qty=executed,
             quote_qty=executed * fill_at if fill_at is not None and executed else Decimal(0),
@@ -214,3 +361,7 @@ class KrakenApi:
         if isinstance(userref, wire.JsonNumber) and userref.is_integer():
             result["order_userref"] = int(userref)
         return result
+
+
+VENUE = SimVenue(name=NAME, parse_account=parse_account, start=KrakenApi,
+                 books=("BTC/USD=52000.0:52000.1",))

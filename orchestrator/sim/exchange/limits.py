@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Binance rate limits: request weight per IP, order counts per account, and bans.
+"""Rate limits: request weight per IP, order counts per account, and bans.
 
-Limits are counted in fixed intervals as Binance documents: a 1 MINUTE interval starts
-every minute, 10 SECOND ones at :00, :10, :20..., 1 DAY at 00:00 UTC.  A request over a
+Limits are counted in fixed intervals, as the venue modules that use them document: a
+1 MINUTE interval starts every minute, 10 SECOND ones at :00, :10, :20..., 1 DAY at
+00:00 UTC.  A request over a
 limit is refused with status 429 and ``retryAfter`` = the end of the interval.  A client
 that keeps being refused before that ``retryAfter`` gets a strike each time; the
 ``ban_after``-th strike bans the IP for ``ban_ms``: everything it sends is answered 418

@@ -1,22 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""Every order the simulator accepted, for both venues, and their identifiers.
+"""Every order the simulator accepted, for every venue.
 
-Binance order ids are sequential integers per simulator; Kraken's are random
-``OXXXXX-XXXXX-XXXXXX`` strings like the real ones.  A client order id, once accepted
-from an account, stays taken for that account for the simulator's lifetime.
+Each venue module makes its own order ids.  A client order id, once accepted from an
+account, stays taken for that account on that venue for the simulator's lifetime.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import secrets
-import string
 from decimal import Decimal
 from typing import Any
 
 from .record import Recorder
-
-_KRAKEN_ID_CHARS = string.ascii_uppercase + string.digits
 
 
 @dataclasses.dataclass
@@ -28,7 +23,7 @@ class Fill:
 
 @dataclasses.dataclass
 class Order:
-    venue: str  # "binance" | "kraken"
+    venue: str  # its SimVenue name
     account: str  # API key
     order_id: int | str
     client_order_id: str | None
@@ -64,27 +59,12 @@ class OrderStore:
         self.orders: list[Order] = []
         self._by_id: dict[tuple[str, str, int | str], Order] = {}
         self._by_client: dict[tuple[str, str, str], Order] = {}
-        self._kraken_ids: set[str] = set()
-        self._next_binance_id = 1
         self._next_trade_id = 1
-
-    def next_binance_id(self) -> int:
-        value = self._next_binance_id
-        self._next_binance_id += 1
-        return value
 
     def next_trade_id(self) -> int:
         value = self._next_trade_id
         self._next_trade_id += 1
         return value
-
-    def new_kraken_id(self) -> str:
-        while True:
-            chars = "".join(secrets.choice(_KRAKEN_ID_CHARS) for _ in range(16))
-            order_id = f"O{chars[:5]}-{chars[5:10]}-{chars[10:]}"
-            if order_id not in self._kraken_ids:
-                self._kraken_ids.add(order_id)
-                return order_id
 
     def client_id_taken(self, venue: str, account: str, client_order_id: str) -> bool:
         return (venue, account, client_order_id) in self._by_client

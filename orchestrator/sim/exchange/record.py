@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """What the simulator writes for tests to read while it runs.
 
-* ``binance.jsonl``, ``kraken.jsonl``, ``rest.jsonl``: one JSON line per request
+* ``<venue>.jsonl`` (one per venue, by its name) and ``rest.jsonl``: one JSON line per request
   received: ``{"t_ns", "conn", "path", "raw", "method", "verdict", "code",
   "client_order_id"}``, verdict ``accepted`` / ``rejected`` / ``error``.
 * ``connections.jsonl``: one line per WebSocket connection when it ends:
@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-LOGS = ("binance", "kraken", "rest", "connections")
+SHARED_LOGS = ("rest", "connections")
 
 
 class Recorder:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, venue_logs: Iterable[str]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._files: dict[str, IO[str]] = {
-            name: (directory / f"{name}.jsonl").open("a", encoding="utf-8") for name in LOGS
+            name: (directory / f"{name}.jsonl").open("a", encoding="utf-8")
+            for name in (*venue_logs, *SHARED_LOGS)
         }
         self.write_orders([])
 

@@ -1,12 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Kraken's REST ``POST /0/private/GetWebSocketsToken``, over HTTPS on its own port.
+"""The REST port: HTTPS, one request per connection, routed by path to the venues'
+REST endpoints (each venue's ``VenueService.rest``).
 
-Headers ``API-Key`` and ``API-Sign``, form-encoded body with ``nonce``.  Checked in this
-order: the key (``EAPI:Invalid key``), ``API-Sign`` (``EAPI:Invalid signature``), the
-nonce, which must be an integer above the last one accepted for the key
-(``EAPI:Invalid nonce``).  Answers are Kraken's ``{"error": [...], "result": {...}}``
-with HTTP 200; an HTTP request that cannot be parsed gets a 400, one that is too big a
-413.  One request per connection (``Connection: close``); sizes and waits are bounded.
+An HTTP request that cannot be parsed gets a 400, one that is too big a 413, one for
+a path no venue serves a 404, each in the shape of the first venue with REST
+endpoints (the port's house style).  ``Connection: close``; sizes and waits are bounded.
 """
 
 from __future__ import annotations
@@ -16,13 +14,11 @@ import contextlib
 import json
 import ssl
 import time
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from . import signing
 from .context import Context
+from .venue import RestAnswer, RestApi
 
-TOKEN_PATH = "/0/private/GetWebSocketsToken"
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 READ_TIMEOUT_S = 10.0
@@ -31,15 +27,18 @@ REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not All
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, error: str = "EGeneral:Invalid arguments") -> None:
-        super().__init__(error)
-        self.status, self.error = status, error
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
-class KrakenRest:
-    def __init__(self, ctx: Context) -> None:
+class RestServer:
+    def __init__(self, ctx: Context, apis: list[RestApi]) -> None:
         self.ctx = ctx
-        self.last_nonce: dict[str, int] = {}
+        self.routes = {path: api for api in apis for path in api.paths}
+        self.house = apis[0] if apis else None
+        # Headers a request must not repeat: its length and what the venues read.
+        self.single = {"content-length", *(h for api in apis for h in api.headers)}
 
     async def start(self, host: str, port: int, ssl_ctx: ssl.SSLContext) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port, ssl=ssl_ctx, limit=MAX_HEAD,
@@ -74,7 +73,7 @@ class KrakenRest:
                 raise HttpError(400) from None
             t_ns = time.time_ns()
             raw = head.decode("latin-1")
-            method, path, headers = _parse_head(raw)
+            method, path, headers = _parse_head(raw, self.single)
             length_text = headers.get("content-length", "0")
             if "transfer-encoding" in headers or not length_text.isdigit():
                 raise HttpError(400)
@@ -87,16 +86,18 @@ class KrakenRest:
                 raw += body.decode("utf-8", "backslashreplace")
                 raise HttpError(400) from None
             raw += text
-            status, answer = self.answer(method, path, headers, text)
+            api = self.routes.get(urlsplit(path).path)
+            if api is None:
+                raise HttpError(404)
+            answer = api.answer(method, path, headers, text)
         except HttpError as exc:
-            status, answer = exc.status, {"error": [exc.error], "result": {}}
-        verdict = "accepted" if not answer["error"] else "error" if status != 200 else "rejected"
+            answer = self._http_error(exc.status)
         self.ctx.recorder.request(
             "rest", t_ns=t_ns, conn=serial, path=path, raw=raw, method=method,
-            verdict=verdict, code=answer["error"][0] if answer["error"] else None,
-            client_order_id=None,
+            verdict=answer.verdict, code=answer.code, client_order_id=None,
         )
-        payload = json.dumps(answer).encode()
+        status = answer.status
+        payload = json.dumps(answer.body).encode()
         writer.write(
             f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
             "Content-Type: application/json; charset=utf-8\r\n"
@@ -104,31 +105,13 @@ class KrakenRest:
         )
         await asyncio.wait_for(writer.drain(), READ_TIMEOUT_S)
 
-    def answer(
-        self, method: str, path: str, headers: dict[str, str], body: str
-    ) -> tuple[int, dict[str, Any]]:
-        if urlsplit(path).path != TOKEN_PATH:
-            raise HttpError(404, "EGeneral:Unknown method")
-        if method != "POST":
-            raise HttpError(405)
-        form = parse_qs(body, keep_blank_values=True)
-        account = self.ctx.accounts.kraken.get(headers.get("api-key", ""))
-        if account is None:
-            return 200, {"error": ["EAPI:Invalid key"], "result": {}}
-        nonce_values = form.get("nonce", [])
-        nonce = nonce_values[0] if len(nonce_values) == 1 else ""
-        if not signing.kraken_sign_ok(account.secret, urlsplit(path).path, nonce, body,
-                                      headers.get("api-sign", "")):
-            return 200, {"error": ["EAPI:Invalid signature"], "result": {}}
-        if not nonce.isdigit() or int(nonce) <= self.last_nonce.get(account.api_key, -1):
-            return 200, {"error": ["EAPI:Invalid nonce"], "result": {}}
-        self.last_nonce[account.api_key] = int(nonce)
-        token = self.ctx.tokens.issue(account.api_key)
-        return 200, {"error": [], "result": {"token": token,
-                                             "expires": int(self.ctx.tokens.lifetime_s)}}
+    def _http_error(self, status: int) -> RestAnswer:
+        if self.house is None:
+            return RestAnswer(status, {"error": REASONS.get(status, "Error")}, "error", status)
+        return self.house.http_error(status)
 
 
-def _parse_head(head: str) -> tuple[str, str, dict[str, str]]:
+def _parse_head(head: str, single: set[str]) -> tuple[str, str, dict[str, str]]:
     """Request line and headers (names lower-cased); HttpError(400) if malformed."""
     lines = head[:-4].split("\r\n")
     parts = lines[0].split(" ")
@@ -140,7 +123,7 @@ def _parse_head(head: str) -> tuple[str, str, dict[str, str]]:
         if not sep or not name or name != name.strip():
             raise HttpError(400)
         key = name.lower()
-        if key in headers and key in ("content-length", "api-key", "api-sign"):
+        if key in headers and key in single:
             raise HttpError(400)
         headers[key] = value.strip()
     return parts[0], parts[1], headers

@@ -1,11 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Listening: the WebSocket port (routing by path) and the REST port, both TLS.
 
-Paths: ``/ws-api/v3`` Binance WebSocket API, ``/ws/<symbol>@bookTicker`` Binance
-market stream, ``/v2`` Kraken WebSocket v2; anything else is refused in the handshake
-with 404.  Messages are limited to 64 KiB (a bigger one closes the connection with
-1009).  The server pings every 20 s and drops a client silent for a minute after a
-ping, as Binance documents.
+WebSocket paths are routed to the venue (:mod:`.venues`) that handles them; anything
+else is refused in the handshake with 404.  Messages are limited to 64 KiB (a bigger
+one closes the connection with 1009).  The server pings every 20 s and drops a client
+silent for a minute after a ping.
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from .binance import BinanceApi
 from .context import Context
-from .kraken import KrakenApi
 from .link import Link
-from .market import MarketStreams, stream_symbol
-from .rest import KrakenRest
+from .rest import RestServer
+from .venue import RestApi, VenueService
+from .venues import VENUES
 
 MAX_MESSAGE = 64 * 1024
 
@@ -51,33 +49,30 @@ def write_ready_file(path: Path, ws_port: int, rest_port: int) -> None:
 class Simulator:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.binance = BinanceApi(ctx)
-        self.kraken = KrakenApi(ctx)
-        self.market = MarketStreams(ctx)
-        self.rest = KrakenRest(ctx)
+        self.services: list[VenueService] = [venue.start(ctx) for venue in VENUES.values()]
+        apis: list[RestApi] = [api for s in self.services if (api := s.rest()) is not None]
+        self.rest = RestServer(ctx, apis)
 
-    def _route_ok(self, path: str) -> bool:
+    def _service(self, path: str) -> VenueService | None:
         route = urlsplit(path).path
-        return route in ("/ws-api/v3", "/v2") or stream_symbol(self.ctx.book, route) is not None
+        return next((s for s in self.services if s.handles(route)), None)
+
+    def cut_last_order_links(self) -> None:
+        for service in self.services:
+            service.cut_last_order_link()
 
     def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if not self._route_ok(request.path):
+        if self._service(request.path) is None:
             return conn.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
         return None
 
     async def handler(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else "/"
         link = Link(ws, self.ctx.next_serial(), path)
-        route = urlsplit(path).path
+        service = self._service(path)
+        assert service is not None  # process_request refused every other path
         try:
-            if route == "/ws-api/v3":
-                await self.binance.serve(link)
-            elif route == "/v2":
-                await self.kraken.serve(link)
-            else:
-                symbol = stream_symbol(self.ctx.book, route)
-                assert symbol is not None
-                await self.market.serve(link, symbol)
+            await service.serve(link)
         finally:
             link.finish()
             rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent

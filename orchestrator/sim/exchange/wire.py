@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """JSON decoding that keeps what a signature is computed over.
 
-A signed Binance payload uses each parameter's value as the client sent it, so a
+A signed payload may use each parameter's value as the client sent it, so a
 JSON number must stay the text received (``100``, ``0.010``), never a float that
-prints differently.  Objects remember duplicate keys, which Binance refuses.
+prints differently.  Objects remember duplicate keys, which a venue may refuse.
 """
 
 from __future__ import annotations
