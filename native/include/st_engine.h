@@ -28,7 +28,7 @@
 #define ST_ENGINE_COMMANDS      256
 #define ST_ENGINE_COMMAND_BYTES 2048
 #define ST_ENGINE_MAGIC         0x454e494745545453ull   /* "STTEGINE" */
-#define ST_ENGINE_VERSION       2
+#define ST_ENGINE_VERSION       3
 
 /* Commands. */
 #define ST_CMD_STOP             1   /* close venue connections, then end the thread */
