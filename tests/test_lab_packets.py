@@ -71,9 +71,7 @@ def test_orders_on_the_wire_and_none_after_kill(tmp_path: Path) -> None:
         work = tmp_path
         lab = Lab(topo, work)
         pcap = work / "engine.pcap"
-        capture = lab.start("capture", topo.host, [
-            sys.executable, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
-            "--out", str(pcap)], cpu=None)
+        capture = lab.start_capture(pcap, cpu=None)
         daemon, sock = lab.start_engine("busy", legs=LEGS)
         ready_at = time.time_ns()             # logon, upgrade, clock sync: done
         lab.start_peer(BEFORE_KILL - 1 + AFTER_KILL)   # + the block's deposit
@@ -118,9 +116,7 @@ def test_keepalive_pings(tmp_path: Path) -> None:
     with topology() as topo:
         lab = Lab(topo, tmp_path)
         pcap = tmp_path / "engine.pcap"
-        capture = lab.start("capture", topo.host, [
-            sys.executable, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
-            "--out", str(pcap)], cpu=None)
+        capture = lab.start_capture(pcap, cpu=None)
         daemon, sock = lab.start_engine("interrupt", ping_interval=interval)
         start = time.time_ns()                # both connections open and ready
         time.sleep(window_s)                  # no peer: no trigger, nothing else to say
@@ -189,9 +185,7 @@ def test_a_malformed_tx_drops_that_peer_only(tmp_path: Path) -> None:
     with topology() as topo:
         lab = Lab(topo, tmp_path)
         pcap = tmp_path / "engine.pcap"
-        capture = lab.start("capture", topo.host, [
-            sys.executable, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
-            "--out", str(pcap)], cpu=None)
+        capture = lab.start_capture(pcap, cpu=None)
         ready, log = tmp_path / "evil.ready", tmp_path / "evil.log"
         evil = topo.spawn(topo.market, [sys.executable, "-c", EVIL_PEER, topo.market_addr,
                                         str(evil_port), str(ready)], log)

@@ -136,6 +136,12 @@ class Lab:
         _wait_ready(ready, proc, log)
         return proc
 
+    def start_capture(self, pcap: Path, cpu: int | None = SIM_CPU) -> subprocess.Popen[bytes]:
+        """The kernel-stamped capture on the host side of the veth, into `pcap`."""
+        return self.start("capture", self.topo.host, [
+            sys.executable, "-m", "orchestrator.lab.capture", "--interface", self.topo.host_if,
+            "--out", str(pcap)], cpu=cpu)
+
     def competitor_argv(self, name: str, triggers: int) -> tuple[list[str], tuple[str, int]]:
         """How to run a competitor for `triggers` triggers, and where its orders go."""
         market = self.topo.market_addr
@@ -191,12 +197,10 @@ class Lab:
         """One round of one competitor: its latencies in µs."""
         if name.startswith("wire/engine/"):
             return self.engine_round(name.rsplit("/", 1)[1], deposits)
-        topo, py = self.topo, sys.executable
+        topo = self.topo
         peer = self.start_peer(deposits)
         pcap = self.work / "round.pcap"
-        capture = self.start("capture", topo.host, [
-            py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
-            "--out", str(pcap)], cpu=SIM_CPU)
+        capture = self.start_capture(pcap)
         argv, venue = self.competitor_argv(name, deposits + 1)
         try:
             proc = topo.spawn(topo.host, argv, self.work / "competitor.log", env=_clean_env())
@@ -225,11 +229,9 @@ class Lab:
     def engine_round(self, mode: str, deposits: int) -> list[float]:
         """The engine: started (and made ready) before the peer, which it reaches
         by reconnecting; stopped once it has seen every deposit."""
-        topo, py = self.topo, sys.executable
+        topo = self.topo
         pcap = self.work / "round.pcap"
-        capture = self.start("capture", topo.host, [
-            py, "-m", "orchestrator.lab.capture", "--interface", topo.host_if,
-            "--out", str(pcap)], cpu=SIM_CPU)
+        capture = self.start_capture(pcap)
         daemon, sock = self.start_engine(mode)
         shared = sock.parent / "engine.state"
         procs = [capture]
