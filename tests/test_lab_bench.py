@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.bench.wire import COMPETITORS
+from orchestrator.lab.topology import NS_PREFIX
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.integration,
@@ -27,11 +28,15 @@ def test_bench_wire_reports_every_competitor_and_plots(tmp_path: Path) -> None:
     subprocess.run(["make", "-s", "-C", str(ROOT / "native"), "tools", "SANITIZE=0"],
                    check=True, capture_output=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    proc = subprocess.run([sys.executable, "-m", "orchestrator", "bench", "wire", "--json",
-                           "--samples", "2"], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout)
+    bench = subprocess.Popen([sys.executable, "-m", "orchestrator", "bench", "wire", "--json",
+                              "--samples", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=ROOT, env=env)
+    try:
+        stdout, stderr = bench.communicate(timeout=600)
+    finally:
+        bench.kill()
+    assert bench.returncode == 0, stderr[-2000:]
+    report = json.loads(stdout)
     assert report["suite"] == "wire"
     assert [r["name"] for r in report["results"]] == list(COMPETITORS)
     for row in report["results"]:
@@ -45,10 +50,11 @@ def test_bench_wire_reports_every_competitor_and_plots(tmp_path: Path) -> None:
             assert report["internal_to_wire_p50"][mode] > 0
             assert set(row["internal_stages_p50"]) >= {"receive", "parse", "order"}
     saved = tmp_path / "wire.json"
-    saved.write_text(proc.stdout)
+    saved.write_text(stdout)
     png = tmp_path / "wire.png"
     subprocess.run([sys.executable, "-m", "orchestrator.lab.plot", str(saved), str(png)],
                    check=True, timeout=120, env=env)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not any(line.startswith("st-lab-") for line in subprocess.run(
+    ours = f"{NS_PREFIX}{bench.pid}-"      # other runs' labs may exist meanwhile
+    assert not any(line.startswith(ours) for line in subprocess.run(
         ["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines())
