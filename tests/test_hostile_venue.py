@@ -22,6 +22,7 @@ from orchestrator.desk import Desk, Event
 from orchestrator.hotline import Connection, HotStandby, Loop, Trust
 from orchestrator.journal import Journal
 from orchestrator.venues import binance
+from tests.conftest import SANITIZE
 from tests.test_websocket_edges import (
     BINARY,
     CLOSE,
@@ -57,6 +58,14 @@ def rss_bytes() -> int:
     """Resident memory of this process, where the native client runs."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def assert_grew_less(grown: int, bound: int) -> None:
+    """The client's memory stayed bounded. Not under SANITIZE=1: ASan keeps every
+    freed block in quarantine, and the hostile server runs in this process, so the
+    resident size then counts the server's garbage (seen: 17-55 MiB for 5000 pings)."""
+    if not SANITIZE:
+        assert grown < bound, grown
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +207,7 @@ def test_ping_flood_is_answered_and_memory_stays_bounded(
         assert (TEXT, ORDER.encode()) in frames
         pongs = sum(1 for opcode, _ in frames if opcode == PONG)
         assert 1 <= pongs <= pings  # answered (a pong may stand for several pings)
-        assert grown < 8 << 20, grown
+        assert_grew_less(grown, 8 << 20)
 
 
 def test_message_flood_keeps_memory_bounded(pki: Pki,
@@ -217,7 +226,7 @@ def test_message_flood_keeps_memory_bounded(pki: Pki,
         pair.send(ORDER)
         wait_for_frame(primary, server, TEXT)
         assert (TEXT, ORDER.encode()) in client_frames(server)
-        assert grown < 16 << 20, grown  # the flood was 40 MiB
+        assert_grew_less(grown, 16 << 20)  # the flood was 40 MiB
 
 
 # -- answers: a desk on the pair, the hostile server answering its orders --------------
