@@ -410,6 +410,7 @@ void st_venue_rehearse(st_venue *v)
 		.timestamp_ms = (uint64_t)((int64_t)(wall / 1000000) + v->clock_offset_ms),
 		.price = leg_price(v, &leg->spec), .quantity = leg->spec.quantity,
 	};
+	/* v->out is free between fires: st_conn_send copied or queued the last order. */
 	long n = st_order_build(&leg->tmpl, &v->key, &f, v->out, sizeof(v->out));
 	if (n > 0)
 		st_conn_rehearse(v->pair->conns[conn], v->out, (size_t)n);
