@@ -240,9 +240,10 @@ class Lab:
             deadline = time.monotonic() + 60 + deposits * INTERVAL_MS / 1000 * 3
             # The block's deposit (not on the wire's list) is left out of the
             # engine's histogram too: it is read once that trigger is in,
-            # before the first steady deposit (INTERVAL_MS later).
+            # before the first steady deposit (INTERVAL_MS later). The trigger
+            # count rises before the send is booked, so wait for the booking.
             block = read_shared(shared)
-            while block["triggers"] < 1 and daemon.poll() is None \
+            while block["stages"]["trigger_to_send"].count < 1 and daemon.poll() is None \
                     and time.monotonic() < deadline:
                 time.sleep(0.01)
                 block = read_shared(shared)
