@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""`stratum bench order`: build + sign + frame + encrypt one Binance order.
+"""`stratum bench order`: build + sign + frame + encrypt one order.
 
-Native (`order/binance-hmac/native`, `order/binance-session/native`): the
-order template of a LIMIT IOC leg filled in place (client id, request id,
-timestamp, price, quantity), signed with HMAC-SHA256 in HMAC mode, framed as
-a masked WebSocket frame straight into BearSSL's buffer and encrypted into a
-TLS 1.2 record (ECDHE-ECDSA-AES128-GCM) on a connection opened to our C echo
-server on loopback. The record is discarded, not sent: the send's system
-call is the loop's business, not the order's.
+Native (`order/<row>/native`, one row per example template of each venue in
+the registry: `binance-hmac`, `binance-session`, `kraken`...): the venue's
+order template of a LIMIT IOC leg, as on a logged-in connection, filled in
+place (client id, request id, timestamp, price, quantity), signed where the
+venue signs each order (Binance's HMAC mode: HMAC-SHA256), framed as a masked
+WebSocket frame straight into BearSSL's buffer and encrypted into a TLS 1.2
+record (ECDHE-ECDSA-AES128-GCM) on a connection opened to our C echo server
+on loopback. The record is discarded, not sent: the send's system call is the
+loop's business, not the order's.
 
-Python (`order/binance-hmac/python`): the same job done the usual way: a
+Python (`order/binance-hmac/python`): the Binance HMAC order done the usual way: a
 params dict, the venue code's signing payload and `hmac`, `json.dumps`,
 websockets' frame serializer (masked) and an `ssl` MemoryBIO over a TLS 1.2
 session with the same cipher suite.
@@ -44,10 +46,11 @@ from orchestrator.desk import OrderBuilder
 from orchestrator.hotline import Connection, Loop, LoopMode, Trust
 from orchestrator.signing import HmacSha256
 from orchestrator.sim import self_signed_localhost
-from orchestrator.venues import Leg, Secret, Side, binance
+from orchestrator.venues import Leg, Side, binance
+from orchestrator.venues.binance.adapter import EXAMPLE_KEY as API_KEY
+from orchestrator.venues.binance.adapter import EXAMPLE_SECRET as SECRET
+from orchestrator.venues.registry import ADAPTERS
 
-API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
-SECRET = Secret("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
 LEG = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
 CIPHER = "ECDHE-ECDSA-AES128-GCM-SHA256"   # what our client and the echo server agree on
 
@@ -144,11 +147,9 @@ def _check_same_message(builder: OrderBuilder) -> None:
 
 
 def run(samples: int = 2000, batch: int = 16) -> Report:
-    hmac_creds = binance.Credentials(API_KEY, hmac_secret=SECRET)
-    session_creds = binance.Credentials(API_KEY, ed25519_pem=Secret(b"(not used to build)"))
-    signed = OrderBuilder(binance.order_template(LEG, hmac_creds), SECRET)
-    unsigned = OrderBuilder(binance.order_template(LEG, session_creds))
-    _check_same_message(signed)
+    builders = {row: OrderBuilder(template, key) for adapter in ADAPTERS.values()
+                for row, (template, key) in adapter.example_templates().items()}
+    _check_same_message(builders["binance-hmac"])
 
     pinned = len(os.sched_getaffinity(0)) >= 2
     previous = os.sched_getaffinity(0)
@@ -163,8 +164,8 @@ def run(samples: int = 2000, batch: int = 16) -> Report:
             conn.open()
             conn.wait_open(10)
             competitors = {
-                "order/binance-hmac/native": _native_measure(signed, conn, batch),
-                "order/binance-session/native": _native_measure(unsigned, conn, batch),
+                **{f"order/{row}/native": _native_measure(builder, conn, batch)
+                   for row, builder in builders.items()},
                 "order/binance-hmac/python": _python_measure(cert, key, batch),
                 "order/binance-hmac/floor": _floor_measure(batch),
             }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.desk import Desk
-from orchestrator.venues import Profile, Template
+from orchestrator.venues import Profile, Secret, Template
 from orchestrator.venues.session import VenueSession
 
 if TYPE_CHECKING:   # config imports the registry: only the annotation here
@@ -58,3 +58,10 @@ class VenueAdapter(ABC):
     def build(self, desk: Desk, venue: VenueConfig, state_dir: Path) -> Built:
         """The templates and session of `venue` over `desk` (whose key it may set);
         state_dir keeps what must outlive the process (nonces)."""
+
+    @abstractmethod
+    def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
+        """Order templates of an example leg (IOC limit buy) with made-up
+        credentials, as on a logged-in connection, by row name ("binance-hmac",
+        "kraken"...), each with the key the native side signs it with (None:
+        unsigned): what `stratum bench order` and the allocation test build."""

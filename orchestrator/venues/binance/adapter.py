@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.desk import Desk
-from orchestrator.venues import binance
+from orchestrator.venues import Leg, Secret, Side, Template, binance
 from orchestrator.venues.adapter import Built, Capabilities, VenueAdapter
 from orchestrator.venues.binance.session import BinanceSession
 
@@ -36,5 +37,16 @@ class BinanceAdapter(VenueAdapter):
         return Built(templates, BinanceSession(desk, credentials,
                                                client_prefix=venue.client_prefix))
 
+    def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
+        leg = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
+        hmac_creds = binance.Credentials(EXAMPLE_KEY, hmac_secret=EXAMPLE_SECRET)
+        session_creds = binance.Credentials(EXAMPLE_KEY, ed25519_pem=Secret(b"(not used)"))
+        return {"binance-hmac": (binance.order_template(leg, hmac_creds), EXAMPLE_SECRET),
+                "binance-session": (binance.order_template(leg, session_creds), None)}
 
+
+# The API key and secret of Binance's own signing examples (its docs' "SIGNED
+# endpoint examples"), for benches and tests: never a real account.
+EXAMPLE_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+EXAMPLE_SECRET = Secret("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
 ADAPTER = BinanceAdapter()

@@ -5,11 +5,12 @@ from REST once, at build; no reconciliation or cancel yet."""
 from __future__ import annotations
 
 import ssl
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.desk import Desk
-from orchestrator.venues import kraken
+from orchestrator.venues import Leg, Secret, Side, Template, kraken
 from orchestrator.venues.adapter import Built, VenueAdapter
 from orchestrator.venues.kraken.session import KrakenSession
 
@@ -31,6 +32,11 @@ class KrakenAdapter(VenueAdapter):
         templates = tuple(kraken.order_template(leg, token, client_prefix=venue.client_prefix)
                           for leg in venue.legs)
         return Built(templates, KrakenSession(desk))
+
+    def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
+        leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
+        token = Secret("example" + "T" * 41)    # as long as the tokens Kraken hands out
+        return {"kraken": (kraken.order_template(leg, token), None)}
 
 
 ADAPTER = KrakenAdapter()
