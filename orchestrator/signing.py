@@ -43,7 +43,7 @@ class HmacSha256:
         return native.hmac_sha256(self._key, msg)
 
     def hexdigest(self, msg: bytes) -> str:
-        """Lowercase hex MAC: the form Binance wants in `signature`."""
+        """Lowercase hex MAC (the form venues that sign with hex want)."""
         return native.hmac_sha256_hex(self._key, msg)
 
     def wipe(self) -> None:

@@ -8,9 +8,9 @@
     action = "whale"
 
     [[exchanges]]                  # one table per exchange, at most 64
-    name = "binance"
+    name = "exchange-a"
     deposit_threshold_btc = 50     # sum of outputs to this exchange's addresses
-    action = "binance_deposit"
+    action = "exchange_a_deposit"
     addresses = ["bc1q...", "3...", "1...", "bc1p..."]
 
 Action names get ids 1, 2, ... in order of first use. Every error names the

@@ -62,6 +62,6 @@ class VenueAdapter(ABC):
     @abstractmethod
     def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
         """Order templates of an example leg (IOC limit buy) with made-up
-        credentials, as on a logged-in connection, by row name ("binance-hmac",
-        "kraken"...), each with the key the native side signs it with (None:
+        credentials, as on a logged-in connection, by row name (the venue's
+        name, or name-mode), each with the key the native side signs it with (None:
         unsigned): what `stratum bench order` and the allocation test build."""
