@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """OKX, simulated: the v5 private WebSocket subset on ``/ws/v5/private`` (``login``,
-``order``, ``cancel-order``) and, on the REST port, ``GET /api/v5/public/time`` and
+``order``, ``cancel-order``), the public ``/ws/v5/public`` with the ``bbo-tbt``
+channel, and, on the REST port, ``GET /api/v5/public/time`` and
 ``GET /api/v5/trade/order`` (order details by ``clOrdId`` or ``ordId``).
 
 ``login`` args ``[{apiKey, passphrase, timestamp (Unix s), sign}]``, sign =
@@ -27,6 +28,11 @@ bad 50112, more than 30 s off 50102), OK-ACCESS-PASSPHRASE (50105) and OK-ACCESS
 = base64(HMAC-SHA256(secretKey, timestamp + "GET" + path with query)) (50113).  An
 unknown order is 51603.
 
+``bbo-tbt``: after ``{"op": "subscribe", "args": [{"channel": "bbo-tbt", "instId"}]}``
+(answered ``{"event": "subscribe", "arg", "connId"}``) a push per book step:
+``{"arg": {"channel", "instId"}, "data": [{"asks": [[px, sz, "0", count]], "bids":
+[...], "ts", "seqId"}]}``.
+
 Accounts: ``"okx": [{"apiKey", "secretKey", "passphrase"}]``.
 """
 
@@ -47,14 +53,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import wire
 from .accounts import no_other_fields, string_field
-from .book import crossing_price
+from .book import Quote, crossing_price
 from .context import Context
 from .link import Link
+from .market import serve_stream
 from .orders import Fill, Order
 from .venue import RestAnswer, SimVenue, VenueService
 
 NAME = "okx"
 WS_PATH = "/ws/v5/private"
+PUBLIC_PATH = "/ws/v5/public"
 VERIFY_PATH = "/users/self/verify"
 ORDER_PATH = "/api/v5/trade/order"
 TIME_PATH = "/api/v5/public/time"
@@ -138,7 +146,7 @@ class OkxApi(VenueService):
         self.last_order_link: Link | None = None
 
     def handles(self, route: str) -> bool:
-        return route == WS_PATH
+        return route in (WS_PATH, PUBLIC_PATH)
 
     def rest(self) -> OkxRest:
         return self._rest
@@ -149,6 +157,50 @@ class OkxApi(VenueService):
             link.ws.transport.abort()
 
     async def serve(self, link: Link) -> None:
+        if urlsplit(link.path).path == PUBLIC_PATH:
+            await self.serve_public(link)
+        else:
+            await self.serve_private(link)
+
+    async def serve_public(self, link: Link) -> None:
+        """The public WebSocket: one `subscribe` to bbo-tbt of an instId, then a push
+        per book step (other channels and ops get an error event)."""
+        conn_id = f"{link.serial:08x}"
+        async for t_ns, text, raw in link.messages():
+            try:
+                msg = wire.loads(text) if text is not None else None
+            except wire.BadJson:
+                msg = None
+            args = msg.get("args") if isinstance(msg, dict) else None
+            arg = args[0] if isinstance(args, list) and len(args) == 1 else None
+            inst_id = arg.get("instId") if isinstance(arg, dict) else None
+            ok = (isinstance(msg, dict) and msg.get("op") == "subscribe"
+                  and isinstance(arg, dict) and arg.get("channel") == "bbo-tbt"
+                  and isinstance(inst_id, str) and "-" in inst_id
+                  and self.ctx.book.get(inst_id) is not None)
+            self.ctx.recorder.request(
+                NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
+                method="subscribe" if ok else None, verdict="accepted" if ok else "error",
+                code=None if ok else "60018", client_order_id=None)
+            if not ok:
+                await link.send(json.dumps(self._event_error(
+                    "60018", "Wrong URL or channel doesn't exist", conn_id)))
+                continue
+            assert isinstance(inst_id, str)
+            await link.send(json.dumps({"event": "subscribe", "arg": {
+                "channel": "bbo-tbt", "instId": inst_id}, "connId": conn_id}))
+            await serve_stream(self.ctx, NAME, link, inst_id,
+                               self.bbo)
+            return
+
+    def bbo(self, quote: Quote) -> str:
+        """A bbo-tbt push: [price, size, "0" (deprecated), orders] per side."""
+        return json.dumps({"arg": {"channel": "bbo-tbt", "instId": quote.symbol}, "data": [{
+            "asks": [[str(quote.ask), str(quote.ask_qty), "0", "1"]],
+            "bids": [[str(quote.bid), str(quote.bid_qty), "0", "1"]],
+            "ts": str(self.ctx.clock.ms()), "seqId": quote.update_id}]})
+
+    async def serve_private(self, link: Link) -> None:
         conn_id = f"{link.serial:08x}"
         session: dict[str, str] = {}        # "api_key" once logged in
         async for t_ns, text, raw in link.messages():
