@@ -13,17 +13,26 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from orchestrator.desk import Desk, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
-from orchestrator.venues import Leg, Secret, Side, binance, kraken, okx
+from orchestrator.venues import Leg, Secret, Side, binance, kraken
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 from orchestrator.venues.kraken.session import KrakenSession
 from orchestrator.venues.okx.adapter import ADAPTER as OKX
-from orchestrator.venues.okx.session import OkxSession
 from tests import simutil
 from tests.simutil import Sim
 from tests.tlsutil import Pki, client_context
 from tests.venue_suite import VenueSuite
-from tests.venueutil import HMAC, LEG, LIMITS, SESSION, TIMEOUT, Venue, binance_venue
+from tests.venueutil import (
+    HMAC,
+    LEG,
+    LIMITS,
+    OKX_LEG,
+    SESSION,
+    TIMEOUT,
+    Venue,
+    binance_venue,
+    okx_venue,
+)
 
 
 class BinanceSuite(VenueSuite):
@@ -100,8 +109,6 @@ class TestKraken(VenueSuite):
         return replace(KRAKEN_LEG, time_in_force="GTC", offset_bps=-100)
 
 
-OKX_LEG = Leg("BTC-USDT", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
-
 
 class TestOkx(VenueSuite):
     adapter = OKX
@@ -112,21 +119,9 @@ class TestOkx(VenueSuite):
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
-        secret = "0" * 32 if wrong_secret else simutil.OKX_SECRET
-        credentials = okx.Credentials(simutil.OKX_KEY, Secret(secret),
-                                      Secret(simutil.OKX_PASSPHRASE))
-        conn = Connection(Loop(), f"wss://localhost:{sim.ws_port}/ws/v5/private",
-                          Trust(str(pki.root_ca)), address="127.0.0.1")
-        journal = Journal(tmp_path / "okx.journal")
-        desk = Desk(okx.SCHEMA, conn, journal, limits, price_decimals=1, quantity_decimals=8)
-        desk.add_leg(leg or OKX_LEG, okx.order_template(leg or OKX_LEG))
-        session = OkxSession(desk, credentials, rest_url=f"https://localhost:{sim.rest_port}",
-                             context=client_context(pki.root_ca))
-        conn.open()
-        if not wrong_secret:
-            assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
-        desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
-        return Venue(desk, session, journal)
+        return okx_venue(sim.ws_port, sim.rest_port, pki.root_ca, tmp_path / "okx.journal",
+                         secret="0" * 32 if wrong_secret else simutil.OKX_SECRET,
+                         leg=leg or OKX_LEG, limits=limits, wait_ready=not wrong_secret)
 
     def rejected_leg(self) -> Leg:
         return replace(OKX_LEG, symbol="XXX-YYY")      # 51001 Instrument ID does not exist

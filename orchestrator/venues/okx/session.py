@@ -56,10 +56,15 @@ class OkxSession(VenueSession):
     def _now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
 
-    def measure_clock(self) -> int:
-        """The venue's clock minus ours (REST public time, flight taken as symmetric)."""
+    def measure_clock(self) -> int | None:
+        """The venue's clock minus ours (REST public time, flight taken as symmetric);
+        None, and an error for step() to raise, when the venue does not say."""
         sent = time.time_ns()
-        server = okx.server_time_ms(self.rest_url, context=self.context)
+        try:
+            server = okx.server_time_ms(self.rest_url, context=self.context)
+        except okx.OkxError as exc:
+            self.state.errors.append(str(exc))
+            return None
         return server - (sent + time.time_ns()) // 2_000_000
 
     # -- readiness ------------------------------------------------------------
@@ -67,6 +72,8 @@ class OkxSession(VenueSession):
     def prepare(self, conn: int) -> None:
         if self.clock_offset_ms is None:
             self.clock_offset_ms = self.measure_clock()
+            if self.clock_offset_ms is None:
+                return        # not logged in: the error says why
             self.desk.set_clock_offset(self.clock_offset_ms + self.window_ms)
         self._pending[f"login@{conn}"] = Pending(self._on_login, time.time_ns())
         self.desk.send_control(okx.login_request(self.credentials, self._now_ms() // 1000), conn)
@@ -83,8 +90,10 @@ class OkxSession(VenueSession):
     def on_event(self, event: Event) -> None:
         if event.kind == "clock":
             self.state.resyncs += 1
-            self.clock_offset_ms = self.measure_clock()
-            self.desk.clock_synced(self.clock_offset_ms + self.window_ms)
+            offset = self.measure_clock()
+            if offset is not None:
+                self.clock_offset_ms = offset
+                self.desk.clock_synced(offset + self.window_ms)
         elif event.kind == "auth":
             self.state.errors.append(okx.describe_error(event.code))
 
@@ -96,9 +105,13 @@ class OkxSession(VenueSession):
         for order in orders:
             symbol = self.desk.legs[order.leg].symbol
             client_id = okx.client_order_id(self.client_prefix, order.seq)
-            answer = okx.rest_get(self.rest_url, okx.order_query_path(symbol, client_id),
-                                  self.credentials, self._now_ms(), context=self.context,
-                                  timeout=timeout)
+            try:
+                answer = okx.rest_get(self.rest_url, okx.order_query_path(symbol, client_id),
+                                      self.credentials, self._now_ms(), context=self.context,
+                                      timeout=timeout)
+            except okx.OkxError as exc:
+                self.state.errors.append(f"okx order query for {order.seq}: {exc}")
+                continue
             code = str(answer.get("code", ""))
             data = answer.get("data")
             if code == "0" and isinstance(data, list) and data and isinstance(data[0], dict):
@@ -112,6 +125,7 @@ class OkxSession(VenueSession):
             else:
                 self.state.errors.append(f"okx order query for {order.seq}: " +
                                          okx.describe_error(code, str(answer.get("msg", ""))))
+        self.handle()     # raises VenueError with what went wrong, after asking for each
         return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
 
     def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
