@@ -89,6 +89,7 @@ class VenueConfig:
     ping_interval: float      # seconds between WebSocket pings on each connection
     risk: RiskLimits
     legs: tuple[Leg, ...]
+    passphrase: Secret | None = None   # a third secret, for venues whose keys have one
 
 
 @dataclass(frozen=True)
@@ -484,6 +485,8 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
         client_prefix=t.get("client_prefix", str, "st"), on=on,
         cancel_on_stop=t.get("cancel_on_stop", bool, False),
         ping_interval=_ping_interval(t), risk=risk, legs=legs,
+        passphrase=(secret(secrets, t.text("passphrase"), f"{where}.passphrase", source)
+                    if "passphrase" in adapter.options else None),
     )
 
 

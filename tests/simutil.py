@@ -51,6 +51,8 @@ ED_KEY = "edKey" + "B" * 59
 ED_PRIVATE = Ed25519PrivateKey.generate()
 KRAKEN_KEY = "krakenKey1"
 KRAKEN_SECRET = base64.b64encode(secrets.token_bytes(64)).decode()
+OKX_KEY, OKX_PASSPHRASE = "okxKey1", "okx Pass phrase 1"
+OKX_SECRET = secrets.token_hex(16).upper()    # as OKX hands them out
 
 @dataclasses.dataclass
 class Sim:
@@ -84,6 +86,7 @@ def write_accounts(path: Path) -> Path:
             {"apiKey": ED_KEY, "ed25519PublicKey": ed_pem.decode()},
         ],
         "kraken": [{"apiKey": KRAKEN_KEY, "secret": KRAKEN_SECRET}],
+        "okx": [{"apiKey": OKX_KEY, "secretKey": OKX_SECRET, "passphrase": OKX_PASSPHRASE}],
     }))
     return path
 

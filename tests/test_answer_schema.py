@@ -24,6 +24,7 @@ from orchestrator.venues import (
     Slot,
     Template,
     binance,
+    okx,
     render_json,
     slot_value,
 )
@@ -32,16 +33,7 @@ from tests.venueutil import ASK, BID, LEG, LIMITS, txid
 
 RID, CID, PRICE = (slot_value(s) for s in (Slot.REQUEST_ID, Slot.CLIENT_ID, Slot.PRICE))
 
-# OKX v5 private WebSocket `order` (docs: "WS / Place order"): ids and codes are
-# strings; a refusal's reason is data[0].sCode, the op's own code says only "1".
-OKX = AnswerSchema(
-    request_id=Field("id"), status=Field("code"), ok_value=0,
-    client_id=Field("clOrdId", depth=3),
-    codes=(Field("code"), Field("sCode", depth=3)),
-    order_id=Field("ordId", depth=3),
-    rules=(Rule(50011, "rate_limit"), Rule(50004, "unknown"), Rule(50102, "clock"),
-           Rule(50113, "auth")),
-)
+OKX = okx.SCHEMA   # orchestrator/venues/okx: answers to the `order` op
 # Bybit v5 trade WebSocket `order.create`: retCode 0 is ok; rate limits say when
 # they lift in the X-Bapi-Limit-Reset-Timestamp header (ms).
 BYBIT = AnswerSchema(

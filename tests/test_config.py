@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,45 @@ def test_environment_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("STRATUM_SECRET_HMAC", "from-env")
     config = load_config(write(tmp_path))
     assert config.venues[0].secret.reveal() == b"from-env"
+
+
+# An OKX venue: its keys come with a passphrase, a third secret named like the others.
+OKX = GOOD.replace('profile = "binance"', 'profile = "okx"\npassphrase = "phrase"').replace(
+    'symbol = "BTCUSDT"', 'symbol = "BTC-USDT"')
+OKX_SECRETS = 'key = "K"\nhmac = "S"\nphrase = "P"\n'
+
+
+def test_okx_venue_reads_its_passphrase(tmp_path: Path) -> None:
+    [venue] = load_config(write(tmp_path, OKX, OKX_SECRETS)).venues
+    assert venue.profile == "okx" and venue.auth == "login"
+    assert venue.passphrase is not None and venue.passphrase.reveal() == b"P"
+    assert "P'" not in repr(venue) and "P\"" not in repr(venue)
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ('passphrase = "phrase"\n', "", r"venues\[0\]\.passphrase: missing"),
+    ('passphrase = "phrase"', 'passphrase = "nope"',
+     r"venues\[0\]\.passphrase: secret 'nope' is neither"),
+    ('passphrase = "phrase"', 'passphrase = "phrase"\nauth = "hmac"',
+     r"venues\[0\]\.auth: 'hmac' is not one of login"),
+    ('passphrase = "phrase"', 'passphrase = "phrase"\nresponse_type = "ACK"',
+     r"venues\[0\]\.response_type: not a key of a okx venue"),
+])
+def test_broken_okx_venue_names_the_key(tmp_path: Path, old: str, new: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as info:
+        load_config(write(tmp_path, OKX.replace(old, new, 1), OKX_SECRETS))
+    assert "\n" not in str(info.value) and '"P"' not in str(info.value)
+
+
+def test_the_examples_okx_venue_is_valid(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "stratum.toml").read_text()
+    text = text.replace('"/etc/stratum/secrets.toml"', '"secrets.toml"')
+    start = text.index("# [[venues]]\n# name = \"okx\"")
+    end = text.index("\n\n", start)
+    block = "\n".join(line.removeprefix("# ") for line in text[start:end].splitlines())
+    text = text[:start] + block + text[end:]
+    config = load_config(write(tmp_path, text, 'binance_api_key = "k"\nbinance_secret = "s"\n'
+                               'okx_api_key = "k"\nokx_secret = "s"\nokx_passphrase = "p"\n'))
+    okx = config.venues[1]
+    assert okx.profile == "okx" and okx.passphrase is not None and okx.legs[0].tick == \
+        Decimal("0.1")

@@ -17,11 +17,22 @@ from orchestrator.venues import Leg, Secret, Side, binance, kraken
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 from orchestrator.venues.kraken.session import KrakenSession
+from orchestrator.venues.okx.adapter import ADAPTER as OKX
 from tests import simutil
 from tests.simutil import Sim
 from tests.tlsutil import Pki, client_context
 from tests.venue_suite import VenueSuite
-from tests.venueutil import HMAC, LEG, LIMITS, SESSION, TIMEOUT, Venue, binance_venue
+from tests.venueutil import (
+    HMAC,
+    LEG,
+    LIMITS,
+    OKX_LEG,
+    SESSION,
+    TIMEOUT,
+    Venue,
+    binance_venue,
+    okx_venue,
+)
 
 
 class BinanceSuite(VenueSuite):
@@ -96,3 +107,24 @@ class TestKraken(VenueSuite):
 
     def resting_leg(self) -> Leg:
         return replace(KRAKEN_LEG, time_in_force="GTC", offset_bps=-100)
+
+
+
+class TestOkx(VenueSuite):
+    adapter = OKX
+    refused_credentials = r"okx login refused: okx 60007: invalid sign"
+    unknown_outcome_args = ("--outcome-unknown-regex", "^st")
+    rate_limit_args = ("--orders-per-10s", "2")
+    says_retry_at = False          # OKX's answer does not say: the desk's default back-off
+
+    def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
+              limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
+        return okx_venue(sim.ws_port, sim.rest_port, pki.root_ca, tmp_path / "okx.journal",
+                         secret="0" * 32 if wrong_secret else simutil.OKX_SECRET,
+                         leg=leg or OKX_LEG, limits=limits, wait_ready=not wrong_secret)
+
+    def rejected_leg(self) -> Leg:
+        return replace(OKX_LEG, symbol="XXX-YYY")      # 51001 Instrument ID does not exist
+
+    def resting_leg(self) -> Leg:
+        return replace(OKX_LEG, time_in_force="GTC", offset_bps=-100)

@@ -13,10 +13,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from orchestrator.desk import Desk, Event, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
-from orchestrator.venues import Leg, Secret, Side, binance
+from orchestrator.venues import Leg, Secret, Side, binance, okx
 from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.okx.session import OkxSession
 from orchestrator.venues.session import VenueSession
 from tests import simutil
+from tests.tlsutil import client_context
 
 BID, ASK = Decimal("52000.00"), Decimal("52000.10")
 LEG = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
@@ -77,3 +79,27 @@ SESSION = binance.Credentials(simutil.ED_KEY, ed25519_pem=Secret(
     simutil.ED_PRIVATE.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())))
 
 
+
+
+OKX_LEG = Leg("BTC-USDT", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
+
+
+def okx_venue(sim_ws_port: int, sim_rest_port: int, root_ca: Path, journal_path: Path, *,
+              secret: str = simutil.OKX_SECRET, leg: Leg = OKX_LEG, limits: RiskLimits = LIMITS,
+              rest_url: str | None = None, wait_ready: bool = True) -> Venue:
+    """An OKX desk and session on the simulator (REST on its REST port unless rest_url)."""
+    credentials = okx.Credentials(simutil.OKX_KEY, Secret(secret),
+                                  Secret(simutil.OKX_PASSPHRASE))
+    conn = Connection(Loop(), f"wss://localhost:{sim_ws_port}/ws/v5/private",
+                      Trust(str(root_ca)), address="127.0.0.1")
+    journal = Journal(journal_path)
+    desk = Desk(okx.SCHEMA, conn, journal, limits, price_decimals=leg.price_decimals,
+                quantity_decimals=leg.quantity_decimals)
+    desk.add_leg(leg, okx.order_template(leg))
+    session = OkxSession(desk, credentials, rest_url=rest_url or
+                         f"https://localhost:{sim_rest_port}", context=client_context(root_ca))
+    conn.open()
+    if wait_ready:
+        assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+    desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
+    return Venue(desk, session, journal)

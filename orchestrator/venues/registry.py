@@ -7,5 +7,6 @@ from __future__ import annotations
 from orchestrator.venues.adapter import VenueAdapter
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
+from orchestrator.venues.okx.adapter import ADAPTER as OKX
 
-ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN)}
+ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN, OKX)}

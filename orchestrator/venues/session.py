@@ -80,6 +80,16 @@ class VenueSession:
     def on_event(self, event: Event) -> None:
         """React to one desk event (resync the clock, note an error...)."""
 
+    def new_request_id(self, n: int) -> str:
+        """The id of Python's n-th request: never a number, so the desk leaves
+        its answer to Python (a venue with rules for ids changes the shape)."""
+        return f"{self.name}-{n}"
+
+    def answer_key(self, conn: int, answer: dict[str, Any]) -> str | None:
+        """The pending request an answer on `conn` is for: by default its request
+        id; a venue whose answers to some requests carry none keys them here."""
+        return self.request_id(answer)
+
     # -- what a venue may be able to do (its adapter's capabilities say) -------
 
     def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
@@ -100,7 +110,7 @@ class VenueSession:
 
     def send(self, conn: int, build: Callable[[str], str], handler: Handler) -> str:
         """Sends the request build(id) on connection conn; handler gets the answer."""
-        request_id = f"{self.name}-{next(self._ids)}"
+        request_id = self.new_request_id(next(self._ids))
         self._pending[request_id] = Pending(handler, time.time_ns())
         self.desk.send_control(build(request_id), conn)
         return request_id
@@ -155,7 +165,7 @@ class VenueSession:
         if not isinstance(answer, dict):
             log.warning("%s: a message that is not a JSON object: %.200s", self.name, text)
             return
-        request_id = self.request_id(answer)
+        request_id = self.answer_key(conn, answer)
         pending = self._pending.pop(request_id, None) if request_id else None
         if pending is None:
             log.debug("%s: message nobody waits for: %.200s", self.name, text)

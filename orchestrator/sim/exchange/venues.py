@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .binance import VENUE as BINANCE
 from .kraken import VENUE as KRAKEN
+from .okx import VENUE as OKX
 from .venue import SimVenue
 
-VENUES: dict[str, SimVenue] = {v.name: v for v in (BINANCE, KRAKEN)}
+VENUES: dict[str, SimVenue] = {v.name: v for v in (BINANCE, KRAKEN, OKX)}

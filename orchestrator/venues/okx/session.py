@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: MIT
+"""An OKX session: clock offset, `login` per connection, 50102 resync, cancel
+and reconciliation.
+
+A connection is ready once its `login` is answered with code "0"; every
+reconnect logs in again. The venue's clock comes from REST public time; the
+desk's offset is that clock plus the order window, so the timestamp slot
+written into `expTime` is the deadline (see __init__.py). Orders of unknown
+outcome are asked by clOrdId over REST; resting orders are cancelled with the
+WebSocket `cancel-order` op.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from typing import Any
+
+from orchestrator._native import lib
+from orchestrator.desk import Desk, Event
+from orchestrator.journal import OrderState
+from orchestrator.venues import okx
+from orchestrator.venues.session import Pending, VenueSession
+
+
+class OkxSession(VenueSession):
+    name = "okx"
+
+    def __init__(self, desk: Desk, credentials: okx.Credentials, *, rest_url: str = okx.REST_URL,
+                 context: ssl.SSLContext | None = None, window_ms: int = 5000,
+                 client_prefix: str = "st") -> None:
+        super().__init__(desk)
+        self.credentials = credentials
+        self.rest_url = rest_url
+        self.context = context
+        self.window_ms = window_ms
+        self.client_prefix = client_prefix
+        self.clock_offset_ms: int | None = None
+        self.resolved: dict[int, int] = {}
+
+    def new_request_id(self, n: int) -> str:
+        return f"{self.name}{n}"      # OKX ids are alphanumeric; letters keep it Python's
+
+    def request_id(self, answer: dict[str, Any]) -> str | None:
+        request_id = answer.get("id")
+        return request_id if isinstance(request_id, str) else None
+
+    def answer_key(self, conn: int, answer: dict[str, Any]) -> str | None:
+        # The login answer is an event with no id: {"event": "login" | "error", ...}.
+        if "id" not in answer and answer.get("event") in ("login", "error"):
+            return f"login@{conn}"
+        return self.request_id(answer)
+
+    # -- clock ----------------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
+
+    def measure_clock(self) -> int | None:
+        """The venue's clock minus ours (REST public time, flight taken as symmetric);
+        None, and an error for step() to raise, when the venue does not say."""
+        sent = time.time_ns()
+        try:
+            server = okx.server_time_ms(self.rest_url, context=self.context)
+        except okx.OkxError as exc:
+            self.state.errors.append(str(exc))
+            return None
+        return server - (sent + time.time_ns()) // 2_000_000
+
+    # -- readiness ------------------------------------------------------------
+
+    def prepare(self, conn: int) -> None:
+        if self.clock_offset_ms is None:
+            self.clock_offset_ms = self.measure_clock()
+            if self.clock_offset_ms is None:
+                return        # not logged in: the error says why
+            self.desk.set_clock_offset(self.clock_offset_ms + self.window_ms)
+        self._pending[f"login@{conn}"] = Pending(self._on_login, time.time_ns())
+        self.desk.send_control(okx.login_request(self.credentials, self._now_ms() // 1000), conn)
+
+    def _on_login(self, conn: int, answer: dict[str, Any], _sent_ns: int) -> None:
+        if answer.get("event") == "login" and answer.get("code") == "0":
+            self.mark_ready(conn)
+            return
+        self.state.errors.append("okx login refused: " + okx.describe_error(
+            str(answer.get("code", "")), str(answer.get("msg", ""))))
+
+    # -- events ---------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "clock":
+            self.state.resyncs += 1
+            offset = self.measure_clock()
+            if offset is not None:
+                self.clock_offset_ms = offset
+                self.desk.clock_synced(offset + self.window_ms)
+        elif event.kind == "auth":
+            self.state.errors.append(okx.describe_error(event.code))
+
+    # -- reconciliation and cancel -------------------------------------------
+
+    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Asks GET /api/v5/trade/order by clOrdId for each order of unknown
+        outcome and journals the answer."""
+        for order in orders:
+            symbol = self.desk.legs[order.leg].symbol
+            client_id = okx.client_order_id(self.client_prefix, order.seq)
+            try:
+                answer = okx.rest_get(self.rest_url, okx.order_query_path(symbol, client_id),
+                                      self.credentials, self._now_ms(), context=self.context,
+                                      timeout=timeout)
+            except okx.OkxError as exc:
+                self.state.errors.append(f"okx order query for {order.seq}: {exc}")
+                continue
+            code = str(answer.get("code", ""))
+            data = answer.get("data")
+            if code == "0" and isinstance(data, list) and data and isinstance(data[0], dict):
+                status = okx.ORDER_STATUS.get(str(data[0].get("state")),
+                                              lib.ST_ORDER_STATUS_UNKNOWN)
+                self.desk.resolve(order.seq, status, _order_id(data[0]))
+                self.resolved[order.seq] = status
+            elif code == str(okx.NO_SUCH_ORDER):
+                self.desk.resolve(order.seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0, okx.NO_SUCH_ORDER)
+                self.resolved[order.seq] = lib.ST_ORDER_STATUS_NOT_FOUND
+            else:
+                self.state.errors.append(f"okx order query for {order.seq}: " +
+                                         okx.describe_error(code, str(answer.get("msg", ""))))
+        self.handle()     # raises VenueError with what went wrong, after asking for each
+        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+
+    def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Cancels open orders (cancel-order) and journals what the venue says."""
+        conn = int(lib.st_conn_pair_active(self.desk.pair))
+        answered: set[int] = set()
+        for order in orders:
+            symbol = self.desk.legs[order.leg].symbol
+            client_id = okx.client_order_id(self.client_prefix, order.seq)
+
+            def handle(_conn: int, answer: dict[str, Any], _sent_ns: int,
+                       seq: int = order.seq) -> None:
+                answered.add(seq)
+                self._on_cancel(seq, answer)
+
+            def build(request_id: str, symbol: str = symbol, client_id: str = client_id) -> str:
+                return okx.cancel_request(request_id, symbol, client_id)
+
+            self.send(conn, build, handle)
+        self.run_until(lambda: {o.seq for o in orders} <= answered, timeout)
+        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+
+    def _on_cancel(self, seq: int, answer: dict[str, Any]) -> None:
+        data = answer.get("data")
+        first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        code = str(answer.get("code", ""))
+        s_code = str(first.get("sCode", code))
+        if code == "0" and s_code == "0":
+            self.desk.resolve(seq, lib.ST_ORDER_STATUS_CANCELED, _order_id(first))
+            self.resolved[seq] = lib.ST_ORDER_STATUS_CANCELED
+        elif s_code != str(okx.NOT_CANCELLABLE):   # filled or gone already: nothing to do
+            self.state.errors.append(f"okx cancel-order for {seq}: " + okx.describe_error(
+                s_code, str(first.get("sMsg", answer.get("msg", "")))))
+
+
+def _order_id(data: dict[str, Any]) -> int:
+    """ordId as the journal keeps it (0 when it is not a 64-bit number)."""
+    text = data.get("ordId")
+    return int(text) if isinstance(text, str) and text.isdigit() and int(text) < 2**63 else 0
