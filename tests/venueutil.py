@@ -86,7 +86,8 @@ OKX_LEG = Leg("BTC-USDT", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_
 
 def okx_venue(sim_ws_port: int, sim_rest_port: int, root_ca: Path, journal_path: Path, *,
               secret: str = simutil.OKX_SECRET, leg: Leg = OKX_LEG, limits: RiskLimits = LIMITS,
-              rest_url: str | None = None, wait_ready: bool = True) -> Venue:
+              rest_url: str | None = None, client_prefix: str = "st",
+              wait_ready: bool = True) -> Venue:
     """An OKX desk and session on the simulator (REST on its REST port unless rest_url)."""
     credentials = okx.Credentials(simutil.OKX_KEY, Secret(secret),
                                   Secret(simutil.OKX_PASSPHRASE))
@@ -95,9 +96,10 @@ def okx_venue(sim_ws_port: int, sim_rest_port: int, root_ca: Path, journal_path:
     journal = Journal(journal_path)
     desk = Desk(okx.SCHEMA, conn, journal, limits, price_decimals=leg.price_decimals,
                 quantity_decimals=leg.quantity_decimals)
-    desk.add_leg(leg, okx.order_template(leg))
+    desk.add_leg(leg, okx.order_template(leg, client_prefix=client_prefix))
     session = OkxSession(desk, credentials, rest_url=rest_url or
-                         f"https://localhost:{sim_rest_port}", context=client_context(root_ca))
+                         f"https://localhost:{sim_rest_port}", context=client_context(root_ca),
+                         client_prefix=client_prefix)
     conn.open()
     if wait_ready:
         assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state

@@ -2,7 +2,8 @@
 """OKX, simulated: the v5 private WebSocket subset on ``/ws/v5/private`` (``login``,
 ``order``, ``cancel-order``), the public ``/ws/v5/public`` with the ``bbo-tbt``
 channel, and, on the REST port, ``GET /api/v5/public/time`` and
-``GET /api/v5/trade/order`` (order details by ``clOrdId`` or ``ordId``).
+``GET /api/v5/trade/order`` (order details by ``clOrdId`` or ``ordId``) and
+``GET /api/v5/trade/orders-pending`` (open orders, of one ``instId`` if given).
 
 ``login`` args ``[{apiKey, passphrase, timestamp (Unix s), sign}]``, sign =
 base64(HMAC-SHA256(secretKey, timestamp + "GET" + "/users/self/verify")); checked in
@@ -65,6 +66,7 @@ WS_PATH = "/ws/v5/private"
 PUBLIC_PATH = "/ws/v5/public"
 VERIFY_PATH = "/users/self/verify"
 ORDER_PATH = "/api/v5/trade/order"
+PENDING_PATH = "/api/v5/trade/orders-pending"
 TIME_PATH = "/api/v5/public/time"
 WINDOW_MS = 30_000       # login and REST timestamps expire 30 s after they were made
 ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
@@ -405,7 +407,7 @@ class OkxApi(VenueService):
 
 
 class OkxRest:
-    paths: tuple[str, ...] = (ORDER_PATH, TIME_PATH)
+    paths: tuple[str, ...] = (ORDER_PATH, PENDING_PATH, TIME_PATH)
     headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-timestamp",
                                 "ok-access-passphrase")
 
@@ -442,6 +444,11 @@ class OkxRest:
             return self._refused(401, "50113", "Invalid Sign")
         query = parse_qs(urlsplit(path).query)
         one = {k: v[0] for k, v in query.items() if len(v) == 1}
+        if urlsplit(path).path == PENDING_PATH:
+            return RestAnswer(200, {"code": "0", "msg": "", "data": [
+                self.details(o) for o in self.ctx.orders.orders
+                if o.venue == NAME and o.account == account.api_key and o.status in OPEN
+                and one.get("instId", o.symbol) == o.symbol]}, "accepted", None)
         try:
             order = self.api.find(account.api_key, one.get("instId"), one.get("clOrdId"),
                                   one.get("ordId"))
@@ -449,14 +456,19 @@ class OkxRest:
             return self._refused(400, exc.code, exc.msg)
         if order is None:
             return self._refused(200, "51603", "Order does not exist")
-        return RestAnswer(200, {"code": "0", "msg": "", "data": [{
+        return RestAnswer(200, {"code": "0", "msg": "", "data": [self.details(order)]},
+                          "accepted", None)
+
+    @staticmethod
+    def details(order: Order) -> dict[str, Any]:
+        """An order as order details and orders-pending show it."""
+        return {
             "instType": "SPOT", "instId": order.symbol, "ordId": str(order.order_id),
             "clOrdId": order.client_order_id or "", "px": str(order.price or ""),
             "sz": str(order.qty), "ordType": order.type, "side": order.side,
             "state": order.status, "accFillSz": str(order.executed_qty),
             "avgPx": str(order.fills[0].price) if order.fills else "",
-            "cTime": str(order.transact_ms), "uTime": str(order.transact_ms)}]},
-            "accepted", None)
+            "cTime": str(order.transact_ms), "uTime": str(order.transact_ms)}
 
     @staticmethod
     def _refused(status: int, code: str, msg: str) -> RestAnswer:

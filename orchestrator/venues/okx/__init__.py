@@ -28,7 +28,9 @@ From the OKX v5 API documentation (https://www.okx.com/docs-v5/en/):
   with the headers OK-ACCESS-KEY, OK-ACCESS-SIGN (base64 HMAC-SHA256 of
   timestamp + method + requestPath, the query included), OK-ACCESS-TIMESTAMP
   (ISO 8601 with milliseconds, e.g. 2020-12-08T09:08:57.715Z) and
-  OK-ACCESS-PASSPHRASE. `GET /api/v5/public/time` gives the server time.
+  OK-ACCESS-PASSPHRASE. `GET /api/v5/trade/orders-pending?instType=&instId=`
+  lists the open ones (the same signing). `GET /api/v5/public/time` gives
+  the server time.
 * Rate limit of WS place order: 60 requests per 2 seconds (user ID +
   instrument ID); over it, sCode 50011. The answer says not when it lifts, so
   the desk backs off for its default.
@@ -80,6 +82,7 @@ WS_URL = "wss://ws.okx.com:8443/ws/v5/private"
 REST_URL = "https://www.okx.com"
 VERIFY_PATH = "/users/self/verify"
 ORDER_PATH = "/api/v5/trade/order"
+PENDING_PATH = "/api/v5/trade/orders-pending"
 TIME_PATH = "/api/v5/public/time"
 ORDER_LIMITS = (RateLimit(60, 2, "place order/2s per instrument"),)
 LOGIN_WINDOW_S = 30               # "The request will expire 30 seconds after the timestamp."
@@ -201,6 +204,10 @@ def server_time_ms(rest_url: str, *, context: ssl.SSLContext | None = None,
 
 def order_query_path(inst_id: str, client_id: str) -> str:
     return ORDER_PATH + "?" + urllib.parse.urlencode({"instId": inst_id, "clOrdId": client_id})
+
+
+def pending_path(inst_id: str) -> str:
+    return PENDING_PATH + "?" + urllib.parse.urlencode({"instType": "SPOT", "instId": inst_id})
 
 
 # -- orders ------------------------------------------------------------------

@@ -23,7 +23,7 @@ class OkxAdapter(VenueAdapter):
     profile = okx.PROFILE
     auth_choices = ("login",)
     options = frozenset({"passphrase", "rest_url", "recv_window_ms"})
-    capabilities = Capabilities(reconcile=True, cancel=True)
+    capabilities = Capabilities(reconcile=True, cancel=True, open_orders=True)
 
     def build(self, desk: Desk, venue: VenueConfig, state_dir: Path) -> Built:
         if venue.passphrase is None:

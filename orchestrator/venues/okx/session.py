@@ -20,7 +20,7 @@ from orchestrator._native import lib
 from orchestrator.desk import Desk, Event
 from orchestrator.journal import OrderState
 from orchestrator.venues import okx
-from orchestrator.venues.session import Pending, VenueSession
+from orchestrator.venues.session import OpenOrder, Pending, VenueSession
 
 
 class OkxSession(VenueSession):
@@ -127,6 +127,27 @@ class OkxSession(VenueSession):
                                          okx.describe_error(code, str(answer.get("msg", ""))))
         self.handle()     # raises VenueError with what went wrong, after asking for each
         return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+
+    def ask_open_orders(self, symbols: set[str]) -> dict[str, list[OpenOrder]]:
+        """The account's open orders per symbol (REST orders-pending; the answer comes
+        at once, so the dict is full on return but for the symbols that failed)."""
+        found: dict[str, list[OpenOrder]] = {}
+        for symbol in sorted(symbols):
+            try:
+                answer = okx.rest_get(self.rest_url, okx.pending_path(symbol), self.credentials,
+                                      self._now_ms(), context=self.context)
+            except okx.OkxError as exc:
+                self.state.errors.append(f"okx open orders of {symbol}: {exc}")
+                continue
+            data = answer.get("data")
+            if str(answer.get("code")) != "0" or not isinstance(data, list):
+                self.state.errors.append(f"okx open orders of {symbol}: " + okx.describe_error(
+                    str(answer.get("code", "")), str(answer.get("msg", ""))))
+                continue
+            found[symbol] = [OpenOrder(str(o.get("clOrdId", "")),
+                                       okx.ORDER_STATUS.get(str(o.get("state")), 0))
+                             for o in data if isinstance(o, dict)]
+        return found
 
     def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
         """Cancels open orders (cancel-order) and journals what the venue says."""
