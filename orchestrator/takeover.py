@@ -5,15 +5,17 @@
 The old host's journal, when its state folder is reachable (`[ha]
 peer_state_dir`: a folder the operator shares, e.g. read-only NFS), tells
 0. first, whatever the old host: the venue's open orders (where its adapter
-   has the `open_orders` capability: Binance openOrders.status per symbol):
+   has the `open_orders` capability: Binance openOrders.status per symbol,
+   Kraken OpenOrders):
    ours of older tenures (client id // 10^9 is the epoch) are logged, the
    venue being the ground truth for what is live;
-   a venue without it (Kraken, so far): a logged limit;
+   a venue without it: a logged limit;
 1. which triggers it traded: they go into our engine's seen-sets (our own
    journal's went in at start: `remember_own_triggers`), so a transaction
    fired before is never fired again here, however late it reaches us;
 2. which of its orders have an unknown outcome: we ask the venue about each
-   (Binance order.status by client id) and journal the answer in our journal.
+   (Binance order.status by client id, Kraken QueryOrders by cl_ord_id) and
+   journal the answer in our journal.
 Unreachable: said in the log, and we arm anyway (the venue's open orders are
 the ground truth for what is live).
 """
