@@ -6,7 +6,6 @@ __init__.py)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,8 +22,6 @@ from orchestrator.venues.kraken import (
     order_template,
 )
 from orchestrator.venues.session import OpenOrder, VenueSession
-
-log = logging.getLogger(__name__)
 
 
 class KrakenSession(VenueSession):
