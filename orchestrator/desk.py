@@ -11,6 +11,7 @@ the engine's thread as a command, and Python only reads.
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,7 @@ from orchestrator.journal import Journal
 from orchestrator.native import CData
 from orchestrator.venues import AnswerSchema, Leg, Secret, Template
 
+SWAP_WAIT_S = 1.0   # the engine takes a prepared template within a pass; past this it is stuck
 RISK_REASONS = {i: str(ffi.string(lib.st_risk_reason_name(i)).decode())
                 for i in range(lib.ST_RISK_REASONS)}
 
@@ -189,6 +191,25 @@ class Desk:
         )
         self.legs.append(leg)
         return index
+
+    def replace_template(self, index: int, template: Template) -> None:
+        """Leg `index` sends `template` from the next order on (the same order
+        with a new token, say). It is compiled here into the leg's spare and
+        swapped in by the engine thread, in command order: a set_ready() posted
+        after this finds the new template in place."""
+        payload = template.payload
+        deadline = time.monotonic() + SWAP_WAIT_S
+        while (rc := lib.st_venue_prepare_template(
+                self._ptr, index, template.message, len(template.message),
+                payload if payload is not None else ffi.NULL,
+                len(payload) if payload is not None else 0,
+                template.sign, template.price_decimals, template.quantity_decimals)
+               ) == -errno.EBUSY and time.monotonic() < deadline:
+            self.pump(0.001)     # the engine has not taken the last one yet
+        native.ensure(rc, f"order template of leg {index}")
+        if not self._command(lib.ST_CMD_SWAP_TEMPLATE, a=index):
+            native.ensure(lib.st_venue_swap_template(self._ptr, index),
+                          f"order template of leg {index}")
 
     def _command(self, kind: int, **fields: Any) -> bool:
         """Posts a command when an engine owns this desk; False: call directly."""

@@ -69,7 +69,9 @@ def now_ms() -> int:
 
 @pytest.fixture(scope="module")
 def sim(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    with run_sim(tmp_path_factory.mktemp("sim"), pki, "--outcome-unknown-regex", "^unk-") as s:
+    # the fuzz test sends 200 Kraken orders on one pair: past Kraken's starter threshold
+    with run_sim(tmp_path_factory.mktemp("sim"), pki, "--outcome-unknown-regex", "^unk-",
+                 "--pair-counter-max", "1000") as s:
         yield s
 
 
@@ -130,13 +132,19 @@ def error_of(reply: dict[str, Any]) -> tuple[int, int, str]:
 
 def kraken_token_request(sim: Sim, nonce: int | str, *, key: str = KRAKEN_KEY,
                          secret: str = KRAKEN_SECRET) -> tuple[int, dict[str, Any]]:
-    body = urlencode({"nonce": nonce})
+    return kraken_private(sim, TOKEN_PATH, nonce, key=key, secret=secret)
+
+
+def kraken_private(sim: Sim, path: str, nonce: int | str, fields: dict[str, str] | None = None,
+                   *, key: str = KRAKEN_KEY,
+                   secret: str = KRAKEN_SECRET) -> tuple[int, dict[str, Any]]:
+    body = urlencode({"nonce": nonce, **(fields or {})})
     digest = hashlib.sha256((str(nonce) + body).encode()).digest()
-    mac = hmac.new(base64.b64decode(secret), TOKEN_PATH.encode() + digest, hashlib.sha512)
+    mac = hmac.new(base64.b64decode(secret), path.encode() + digest, hashlib.sha512)
     conn = http.client.HTTPSConnection("127.0.0.1", sim.rest_port, context=sim.ctx,
                                        timeout=TIMEOUT)
     try:
-        conn.request("POST", TOKEN_PATH, body=body, headers={
+        conn.request("POST", path, body=body, headers={
             "API-Key": key, "API-Sign": base64.b64encode(mac.digest()).decode(),
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
         response = conn.getresponse()
@@ -587,6 +595,64 @@ def test_kraken_token_then_add_order(sim: Sim) -> None:
     assert [x["verdict"] for x in sim.log("kraken")[-8:]] == [
         "accepted", "accepted", "rejected", "rejected", "rejected", "rejected", "error",
         "accepted"]
+
+
+def test_kraken_cancel_query_and_open_orders(sim: Sim) -> None:
+    token = kraken_token_request(sim, time.time_ns())[1]["result"]["token"]
+
+    def ask(path: str, **fields: str) -> dict[str, Any]:
+        status, answer = kraken_private(sim, path, time.time_ns(), fields)
+        assert status == 200 and answer["error"] == [], answer
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    def query(cl_ord_id: str) -> list[str]:
+        return [o["status"] for o in ask(kraken.QUERY_PATH, cl_ord_id=cl_ord_id).values()]
+
+    with sim.connect("/v2") as ws:
+        def call(method: str, req_id: int, **params: Any) -> dict[str, Any]:
+            ws.send(json.dumps({"method": method, "req_id": req_id,
+                                "params": {"token": token, **params}}))
+            reply: dict[str, Any] = json.loads(ws.recv(timeout=TIMEOUT))
+            assert reply["method"] == method and reply["req_id"] == req_id
+            return reply
+
+        resting = call("add_order", 1, order_type="limit", side="buy", order_qty=0.01,
+                       limit_price=50000.0, symbol="BTC/USD", cl_ord_id="kq-1")
+        assert resting["success"] is True, resting
+        assert query("kq-1") == ["open"]
+        listed = ask(kraken.OPEN_PATH)["open"]
+        assert [(o["cl_ord_id"], o["descr"]["pair"]) for o in listed.values()
+                if o["cl_ord_id"] == "kq-1"] == [("kq-1", "BTC/USD")]
+        cancelled = call("cancel_order", 2, cl_ord_id=["kq-1"])
+        assert cancelled["success"] is True and cancelled["result"]["cl_ord_id"] == "kq-1"
+        again = call("cancel_order", 3, cl_ord_id=["kq-1"])
+        assert (again["success"], again["error"]) == (False, "EOrder:Unknown order")
+        bad_token = call("cancel_order", 4, cl_ord_id=["kq-1"], token="not-a-token")
+        assert bad_token["error"] == "EAPI:Invalid token"
+    assert query("kq-1") == ["canceled"]
+    assert query("nobody") == []
+    assert all(o["cl_ord_id"] != "kq-1" for o in ask(kraken.OPEN_PATH)["open"].values())
+
+
+def test_kraken_pair_counter_refuses_past_its_threshold(pki: Pki, tmp_path: Path) -> None:
+    with run_sim(tmp_path, pki, "--pair-counter-max", "2", "--tokens-die-on-close",
+                 "--book", "ETH/USD=52000.0:52000.1") as sim:
+        token = kraken_token_request(sim, time.time_ns())[1]["result"]["token"]
+        order = {"order_type": "limit", "side": "buy", "order_qty": 0.01,
+                 "limit_price": 52000.1, "token": token}
+        with sim.connect("/v2") as ws:
+            errors = []
+            for n, symbol in enumerate(["BTC/USD"] * 3 + ["ETH/USD"]):
+                ws.send(json.dumps({"method": "add_order", "req_id": n,
+                                    "params": {**order, "symbol": symbol}}))
+                errors.append(json.loads(ws.recv(timeout=TIMEOUT)).get("error"))
+        # per pair: the third BTC/USD order is over, another pair is not
+        assert errors == [None, None, "EOrder:Rate limit exceeded", None], errors
+        with sim.connect("/v2") as ws:      # the token died with its connection
+            ws.send(json.dumps({"method": "add_order", "req_id": 9,
+                                "params": {**order, "symbol": "ETH/USD"}}))
+            assert json.loads(ws.recv(timeout=TIMEOUT))["error"] == "EAPI:Invalid token"
 
 
 def test_rest_refuses_malformed_http(sim: Sim) -> None:

@@ -16,17 +16,21 @@ from pathlib import Path
 import pytest
 
 from orchestrator._native import lib
-from orchestrator.desk import Desk, RiskLimits
-from orchestrator.hotline import Connection, Loop, Trust
-from orchestrator.journal import Journal
+from orchestrator.desk import RiskLimits
 from orchestrator.venues import Leg, Secret, Side, binance, kraken
 from orchestrator.venues.binance.session import BinanceSession
-from orchestrator.venues.kraken.session import KrakenSession
 from orchestrator.venues.session import VenueError
 from tests import simutil
 from tests.simutil import Sim, run_sim
-from tests.tlsutil import Pki, client_context
-from tests.venueutil import HMAC, LIMITS, SESSION, TIMEOUT, Venue, binance_venue, txid
+from tests.tlsutil import Pki
+from tests.venueutil import (
+    HMAC,
+    SESSION,
+    TIMEOUT,
+    binance_venue,
+    kraken_venue,
+    txid,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,32 +58,9 @@ def test_binance_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path,
     assert venue.journal.unknown() == []
 
 
-def kraken_venue(sim: Sim, pki: Pki, tmp_path: Path, leg: Leg,
-                 token: str | None = None) -> Venue:
-    creds = kraken.Credentials(simutil.KRAKEN_KEY, Secret(simutil.KRAKEN_SECRET))
-    if token is None:
-        secret = kraken.get_ws_token(creds, kraken.NonceSource(tmp_path / "nonce"),
-                                     rest_url=f"https://localhost:{sim.rest_port}",
-                                     context=client_context(pki.root_ca))
-    else:
-        secret = Secret(token)
-    loop = Loop()
-    conn = Connection(loop, f"wss://localhost:{sim.ws_port}/v2", Trust(str(pki.root_ca)),
-                      address="127.0.0.1")
-    journal = Journal(tmp_path / "kraken.journal")
-    desk = Desk(kraken.SCHEMA, conn, journal, LIMITS, price_decimals=1,
-                quantity_decimals=8)
-    desk.add_leg(leg, kraken.order_template(leg, secret))
-    session = KrakenSession(desk)
-    conn.open()
-    assert session.run_until(lambda: 0 in session.ready, TIMEOUT)
-    desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
-    return Venue(desk, session, journal)
-
-
 def test_kraken_order_is_accepted(sim: Sim, pki: Pki, tmp_path: Path) -> None:
     leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
-    venue = kraken_venue(sim, pki, tmp_path, leg)
+    venue = kraken_venue(sim, pki.root_ca, tmp_path, leg=leg)
     [ack] = venue.fire_and_wait(2)
     assert ack.order_status == lib.ST_ORDER_STATUS_ACCEPTED
     [record] = [r for r in venue.journal if r.type == 3]
@@ -236,9 +217,10 @@ def test_venue_rejection_is_an_event_and_closes_the_order(sim: Sim, pki: Pki,
 ])
 def test_kraken_refusals(sim: Sim, pki: Pki, tmp_path: Path, symbol: str, token: str | None,
                          kind: str) -> None:
-    venue = kraken_venue(sim, pki, tmp_path, Leg(symbol, Side.BUY, Decimal("0.01"),
-                                                 tick=Decimal("0.1"), price_decimals=1),
-                         token=token)
+    leg = Leg(symbol, Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
+    venue = kraken_venue(sim, pki.root_ca, tmp_path, leg=leg)
+    if token is not None:       # one Kraken never issued, in place as a fresh one would be
+        venue.desk.replace_template(0, kraken.order_template(leg, Secret(token)))
     if kind == "auth":
         with pytest.raises(VenueError, match="refused the order's token"):
             venue.fire_and_wait(10, (kind,))
@@ -247,3 +229,37 @@ def test_kraken_refusals(sim: Sim, pki: Pki, tmp_path: Path, symbol: str, token:
         assert event.code == kraken.OTHER
         [record] = [r for r in venue.journal if r.type == 3]
         assert record.detail.startswith("EQuery:Unknown asset pair")
+
+
+def test_kraken_open_orders_lists_a_resting_order(sim: Sim, pki: Pki, tmp_path: Path) -> None:
+    """Host failover's takeover asks each venue's open orders (OpenOrders here)."""
+    leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), time_in_force="GTC", offset_bps=-100,
+              tick=Decimal("0.1"), price_decimals=1)
+    venue = kraken_venue(sim, pki.root_ca, tmp_path, leg=leg)
+    [ack] = venue.fire_and_wait(40)
+    found = venue.session.ask_open_orders({"BTC/USD", "ETH/USD"})
+    mine = [o for o in found["BTC/USD"] if o.client_id == kraken.client_order_id("st", ack.seq)]
+    assert [o.status for o in mine] == [lib.ST_ORDER_STATUS_NEW]
+    assert found["ETH/USD"] == []
+
+
+def test_kraken_on_an_engine_gets_a_fresh_token_after_a_reconnect(pki: Pki,
+                                                                  tmp_path: Path) -> None:
+    """The swap goes through the engine's command ring (ST_CMD_SWAP_TEMPLATE),
+    ahead of SET_READY; the simulator refuses the first connection's token."""
+    with run_sim(tmp_path, pki, "--tokens-die-on-close") as sim:
+        venue = kraken_venue(sim, pki.root_ca, tmp_path, on_engine=True)
+        engine = venue.desk.engine
+        try:
+            venue.fire_and_wait(41)
+            conn = venue.desk.conns[0]
+            conn.abort()
+            assert venue.session.run_until(
+                lambda: conn.stats["opens"] >= 2 and 0 in venue.session.ready, TIMEOUT)
+            venue.session.step()
+            assert venue.desk.fire(txid(42)) == 1
+            venue.wait(("ack",), count=2)
+            assert engine.state()["bad_commands"] == 0
+        finally:
+            engine.stop()
+            engine.close()

@@ -4,26 +4,24 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from orchestrator.desk import Desk, RiskLimits
-from orchestrator.hotline import Connection, Loop, Trust
-from orchestrator.journal import Journal
-from orchestrator.venues import Leg, Secret, Side, binance, kraken
+from orchestrator.desk import RiskLimits
+from orchestrator.venues import Leg, Secret, binance
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
-from orchestrator.venues.kraken.session import KrakenSession
 from orchestrator.venues.okx.adapter import ADAPTER as OKX
 from tests import simutil
 from tests.simutil import Sim
-from tests.tlsutil import Pki, client_context
+from tests.tlsutil import Pki
 from tests.venue_suite import VenueSuite
 from tests.venueutil import (
     HMAC,
+    HMAC,
+    KRAKEN_LEG,
     LEG,
     LIMITS,
     OKX_LEG,
@@ -31,6 +29,7 @@ from tests.venueutil import (
     TIMEOUT,
     Venue,
     binance_venue,
+    kraken_venue,
     okx_venue,
 )
 
@@ -76,31 +75,21 @@ class TestBinanceSession(BinanceSuite):
         return replace(SESSION, ed25519_pem=Secret(pem))
 
 
-KRAKEN_LEG = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
-
-
 class TestKraken(VenueSuite):
     adapter = KRAKEN
     refused_credentials = r"EAPI:Invalid signature"
-    has_timestamps = False
+    has_timestamps = False    # Kraken orders carry no timestamp: nothing to resync
+    # Tokens refused once their connection closed: a reconnect needs a fresh one.
+    sim_args = ("--tokens-die-on-close",)
+    unknown_outcome_args = ("--outcome-unknown-regex", "^st")
+    rate_limit_args = ("--pair-counter-max", "2")
+    retry_time = False        # "EOrder:Rate limit exceeded" says not until when
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
         secret = simutil.KRAKEN_SECRET if not wrong_secret else "AAAA" + simutil.KRAKEN_SECRET[4:]
-        credentials = kraken.Credentials(simutil.KRAKEN_KEY, Secret(secret))
-        token = kraken.get_ws_token(credentials, kraken.NonceSource(tmp_path / "nonce"),
-                                    rest_url=f"https://localhost:{sim.rest_port}",
-                                    context=client_context(pki.root_ca))
-        conn = Connection(Loop(), f"wss://localhost:{sim.ws_port}/v2", Trust(str(pki.root_ca)),
-                          address="127.0.0.1")
-        journal = Journal(tmp_path / "kraken.journal")
-        desk = Desk(kraken.SCHEMA, conn, journal, limits, price_decimals=1, quantity_decimals=8)
-        desk.add_leg(leg or KRAKEN_LEG, kraken.order_template(leg or KRAKEN_LEG, token))
-        session = KrakenSession(desk)
-        conn.open()
-        assert session.run_until(lambda: 0 in session.ready, TIMEOUT)
-        desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
-        return Venue(desk, session, journal)
+        return kraken_venue(sim, pki.root_ca, tmp_path, leg=leg or KRAKEN_LEG, limits=limits,
+                            secret=secret)
 
     def rejected_leg(self) -> Leg:
         return replace(KRAKEN_LEG, symbol="XXX/YYY")    # EQuery:Unknown asset pair
@@ -115,7 +104,7 @@ class TestOkx(VenueSuite):
     refused_credentials = r"okx login refused: okx 60007: invalid sign"
     unknown_outcome_args = ("--outcome-unknown-regex", "^st")
     rate_limit_args = ("--orders-per-10s", "2")
-    says_retry_at = False          # OKX's answer does not say: the desk's default back-off
+    retry_time = False             # OKX's answer does not say: the desk's default back-off
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:

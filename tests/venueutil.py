@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""A Binance desk and session wired to the exchange simulator, for the order tests
-and the crash child (tests/order_child.py)."""
+"""Binance and Kraken desks and sessions wired to the exchange simulator, for the
+order tests, the venue suite and the crash child (tests/order_child.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from orchestrator.desk import Desk, Event, RiskLimits
+from orchestrator.engine import Engine
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
-from orchestrator.venues import Leg, Secret, Side, binance, okx
+from orchestrator.venues import Leg, Secret, Side, binance, kraken, okx
 from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.kraken.session import KrakenSession
 from orchestrator.venues.okx.session import OkxSession
 from orchestrator.venues.session import VenueSession
 from tests import simutil
@@ -25,6 +27,7 @@ LEG = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
 LIMITS = RiskLimits(max_quantity=Decimal(1), max_notional=Decimal(100000), max_open_orders=64,
                     orders_per_second=1000, burst=100)
 TIMEOUT = 10.0
+KRAKEN_LEG = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
 
 
 def txid(n: int) -> bytes:
@@ -104,4 +107,28 @@ def okx_venue(sim_ws_port: int, sim_rest_port: int, root_ca: Path, journal_path:
     if wait_ready:
         assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
     desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
+    return Venue(desk, session, journal)
+
+
+def kraken_venue(sim: simutil.Sim, root_ca: Path, tmp_path: Path, *, leg: Leg = KRAKEN_LEG,
+                 limits: RiskLimits = LIMITS, secret: str = simutil.KRAKEN_SECRET,
+                 on_engine: bool = False) -> Venue:
+    """A Kraken desk on the simulator, ready (its first token fetched and in place);
+    on_engine: added to an Engine that the session's steps run one pass at a time."""
+    credentials = kraken.Credentials(simutil.KRAKEN_KEY, Secret(secret))
+    rest = kraken.Rest(credentials, kraken.NonceSource(tmp_path / "nonce"),
+                       rest_url=f"https://localhost:{sim.rest_port}",
+                       context=sim.ctx)
+    conn = Connection(Loop(), f"wss://localhost:{sim.ws_port}/v2", Trust(str(root_ca)),
+                      address="127.0.0.1")
+    journal = Journal(tmp_path / "kraken.journal")
+    desk = Desk(kraken.SCHEMA, conn, journal, limits, price_decimals=1, quantity_decimals=8)
+    desk.add_leg(leg, kraken.order_template(leg, rest.ws_token()))
+    if on_engine:
+        Engine(conn.loop).add_desk(desk)
+    session = KrakenSession(desk, rest, [leg])
+    conn.open()
+    assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+    desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
+    session.step()          # on an engine: the pass that applies the commands posted
     return Venue(desk, session, journal)

@@ -44,6 +44,7 @@
 #define ST_CMD_ARM              11  /* host failover, all venues: a = epoch, b = armed_until_ns */
 #define ST_CMD_DISARM           12  /* host failover, all venues */
 #define ST_CMD_SEEN             13  /* takeover, all venues: data = txids the old host traded */
+#define ST_CMD_SWAP_TEMPLATE    14  /* venue, a = leg: its prepared template goes in */
 
 /* Latency stages (histograms). */
 #define ST_STAGE_PARSE          0   /* receive completion reaped -> transaction parsed */

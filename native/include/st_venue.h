@@ -32,6 +32,7 @@
 #define ST_VENUE_INBOX          262144  /* bytes of messages for Python */
 #define ST_VENUE_MAX_MESSAGE    65536
 #define ST_VENUE_RETRIES        16
+#define ST_VENUE_DEFAULT_BACKOFF_MS 1000  /* after a rate limit that says not until when */
 
 #define ST_SIDE_BUY             0
 #define ST_SIDE_SELL            1
@@ -147,6 +148,8 @@ typedef struct st_venue_leg_spec {
 typedef struct st_venue_leg {
 	st_venue_leg_spec spec;
 	st_order_template tmpl;
+	st_order_template spare;  /* the next template, compiled off the hot thread */
+	uint32_t spare_full;      /* 1: spare waits for st_venue_swap_template (atomic) */
 } st_venue_leg;
 
 typedef struct st_venue_event {
@@ -263,6 +266,23 @@ int st_venue_set_key(st_venue *v, const void *secret, size_t len);
 int st_venue_add_leg(st_venue *v, const st_venue_leg_spec *spec, const void *message_spec,
                      size_t message_len, const void *payload_spec, size_t payload_len,
                      int sign, unsigned price_decimals, unsigned quantity_decimals);
+
+/*
+ * A new template for leg `leg` (the same order with a new token, say),
+ * compiled into the leg's spare while the hot thread may be firing: the hot
+ * thread never reads the spare until st_venue_swap_template. Decimals, sign
+ * mode and price slot must match the leg's. Returns 0, -EINVAL (no such
+ * leg, or what does not match), -EBUSY (the last one prepared is not swapped
+ * in yet: try again after the engine's next pass) or the errors of
+ * st_order_template_init.
+ */
+int st_venue_prepare_template(st_venue *v, unsigned leg, const void *message_spec,
+                              size_t message_len, const void *payload_spec, size_t payload_len,
+                              int sign, unsigned price_decimals, unsigned quantity_decimals);
+
+/* On the hot thread: the prepared template replaces leg `leg`'s (a copy; no
+ * allocation, no lock). Returns 0, or -EAGAIN when none is prepared. */
+int st_venue_swap_template(st_venue *v, unsigned leg);
 
 /* Best bid and ask (fixed point) observed at now_ns. */
 void st_venue_set_book(st_venue *v, int64_t bid, int64_t ask, uint64_t now_ns);

@@ -315,6 +315,9 @@ static int apply(st_engine *e, const st_engine_command *c)
 		else
 			st_venue_set_clock_offset(v, c->a);
 		return 0;
+	case ST_CMD_SWAP_TEMPLATE:
+		return c->a < 0 || c->a > UINT32_MAX ? -EINVAL
+		                                      : st_venue_swap_template(v, (unsigned)c->a);
 	case ST_CMD_RESOLVE:
 		return st_venue_resolve(v, c->c, c->d, (uint64_t)c->a, (int32_t)c->b) ? -EINVAL : 0;
 	default:

@@ -8,7 +8,6 @@
 #include "st_venue.h"
 
 #define INFLIGHT_MASK (ST_VENUE_INFLIGHT - 1)
-#define DEFAULT_BACKOFF_MS 1000   /* a rate limit that says not until when */
 
 static uint64_t wall_ns(void)
 {
@@ -130,6 +129,42 @@ int st_venue_add_leg(st_venue *v, const st_venue_leg_spec *spec, const void *mes
 		return -EINVAL;
 	leg->spec = *spec;
 	return (int)v->nlegs++;
+}
+
+int st_venue_prepare_template(st_venue *v, unsigned leg, const void *message_spec,
+                              size_t message_len, const void *payload_spec, size_t payload_len,
+                              int sign, unsigned price_decimals, unsigned quantity_decimals)
+{
+	if (leg >= v->nlegs)
+		return -EINVAL;
+	st_venue_leg *l = &v->legs[leg];
+	const st_order_template *now = &l->tmpl;
+	if (sign != now->sign || price_decimals != now->price_decimals ||
+	    quantity_decimals != now->quantity_decimals)
+		return -EINVAL;
+	/* Acquire: the hot thread's copy out of the spare is over before we write it. */
+	if (__atomic_load_n(&l->spare_full, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	int rc = st_order_template_init(&l->spare, message_spec, message_len, payload_spec,
+	                                payload_len, sign, price_decimals, quantity_decimals);
+	if (rc)
+		return rc;
+	if (!!(l->spare.message.slots_used & (1u << ST_SLOT_PRICE)) != l->spec.has_price)
+		return -EINVAL;
+	__atomic_store_n(&l->spare_full, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int st_venue_swap_template(st_venue *v, unsigned leg)
+{
+	if (leg >= v->nlegs)
+		return -EINVAL;
+	st_venue_leg *l = &v->legs[leg];
+	if (!__atomic_load_n(&l->spare_full, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	l->tmpl = l->spare;
+	__atomic_store_n(&l->spare_full, 0, __ATOMIC_RELEASE);
+	return 0;
 }
 
 void st_venue_set_book(st_venue *v, int64_t bid, int64_t ask, uint64_t now_ns)
@@ -606,7 +641,7 @@ static int is_final(const st_venue *v, const st_venue_inflight *o, int status)
 
 static void backoff(st_venue *v, const struct answer *a, uint64_t now_ns)
 {
-	int64_t wait_ms = DEFAULT_BACKOFF_MS;
+	int64_t wait_ms = ST_VENUE_DEFAULT_BACKOFF_MS;
 	if (a->retry_after_ms > 0) {
 		wait_ms = a->retry_after_ms - ((int64_t)wall_ms() + v->clock_offset_ms);
 		if (wait_ms < 0)

@@ -13,6 +13,7 @@ against a random-walking top of book.
         [--clock-skew-ms MS] [--orders-per-10s 50] [--orders-per-day 160000]
         [--weight-per-minute 6000] [--ban-after 3] [--ban-ms 120000]
         [--outcome-unknown-regex RE] [--ack-delay-ms MS] [--client-id-regex RE]
+        [--tokens-die-on-close] [--pair-counter-max N]
         [--book SYMBOL=BID:ASK ...] [--book-interval-ms 100] [--book-static] [--seed N]
 
 ACCOUNTS.json: {"<venue>": [{"apiKey", ...}, ...], ...}, each venue's entries as its
@@ -126,6 +127,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="delay of order answers, order executed at once (default 0)")
     p.add_argument("--client-id-regex", type=_regex, default=None, metavar="RE",
                    help="client order id rule (default: the venue's documented one)")
+    p.add_argument("--tokens-die-on-close", action="store_true",
+                   help="a WebSocket token is refused once a connection that used it has "
+                   "closed (venues whose orders carry a REST-issued token)")
+    p.add_argument("--pair-counter-max", type=_int_at_least(1), default=60,
+                   help="per-pair order counter threshold, decaying by 1 a second "
+                   "(venues that meter orders per pair; default 60, a starter tier)")
     p.add_argument("--book", action="append", default=[], metavar="SYMBOL=BID:ASK",
                    help="add or replace a symbol's book (repeatable)")
     p.add_argument("--book-interval-ms", type=_int_at_least(1), default=100,
@@ -178,6 +185,8 @@ def build(args: argparse.Namespace) -> tuple[Context, ssl.SSLContext]:
         client_id_re=args.client_id_regex,
         outcome_unknown_re=args.outcome_unknown_regex,
         ack_delay_ms=args.ack_delay_ms,
+        tokens_die_on_close=args.tokens_die_on_close,
+        pair_counter_max=args.pair_counter_max,
     )
     return ctx, ssl_ctx
 

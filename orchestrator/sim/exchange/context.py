@@ -26,6 +26,8 @@ class Context:
     client_id_re: re.Pattern[str] | None = None  # replaces the venues' documented rule
     outcome_unknown_re: re.Pattern[str] | None = None
     ack_delay_ms: int = 0
+    tokens_die_on_close: bool = False   # a WebSocket token is refused once its connection closed
+    pair_counter_max: int = 60          # per-pair order counter threshold (token venues)
     serials: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     def next_serial(self) -> int:

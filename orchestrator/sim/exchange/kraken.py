@@ -1,14 +1,34 @@
 # SPDX-License-Identifier: MIT
-"""Kraken, simulated: the WebSocket v2 subset on ``/v2`` (``ping``, ``add_order``) and
-the REST ``POST /0/private/GetWebSocketsToken`` on the REST port.
+"""Kraken, simulated: the WebSocket v2 subset on ``/v2`` (``ping``, ``add_order``,
+``cancel_order``) and the REST ``POST /0/private/GetWebSocketsToken``, ``QueryOrders``
+and ``OpenOrders`` on the REST port.
 
-``add_order`` takes a token from the REST endpoint.  Responses carry ``method``,
+``add_order`` and ``cancel_order`` take a token from the REST endpoint; with
+``--tokens-die-on-close`` the tokens a connection used are refused once it closed
+(stricter than Kraken, which lets a token lapse 15 minutes after issue when no
+connection keeps it: a client must fetch a fresh one for each connection).
+``cancel_order`` takes ``cl_ord_id`` (a list; also ``order_id``) and answers once per
+order: ``{"method": "cancel_order", "success": true, "result": {"order_id",
+"cl_ord_id"}}``, or ``"EOrder:Unknown order"`` for one not open.
+
+Orders are metered as Kraken's "Spot Trading Limits" guide says: "Each client has a
+rate counter per pair ... incremented on each transaction ... decremented over time by
+a decay rate based on client tier.  When the rate counter threshold is reached, the
+engine will generate ``EOrder:Rate limit exceeded``".  Here each ``add_order`` adds 1
+(its "Fixed" count, applied "even if the transaction fails validation"), the counter
+decays by 1 a second (the starter tier's rate) and ``--pair-counter-max`` is the
+threshold.  --outcome-unknown-regex: a matching ``cl_ord_id`` is executed but answered
+``EGeneral:Internal error``.  Responses carry ``method``,
 ``req_id`` (when the request had one), ``success``, ``result`` or ``error``, and
 RFC 3339 ``time_in`` / ``time_out``.  Limit and market orders execute against the
 book (symbols with a "/").  Order ids are random ``OXXXXX-XXXXX-XXXXXX`` strings like
 the real ones.
 
-REST: headers ``API-Key`` and ``API-Sign``, form-encoded body with ``nonce``.  Checked
+REST: headers ``API-Key`` and ``API-Sign``, form-encoded body with ``nonce``.
+``QueryOrders`` takes ``txid`` (Kraken order ids, comma separated) or ``cl_ord_id`` and
+answers ``{txid: {"cl_ord_id", "status", "vol", "vol_exec", "descr": {"pair", ...}}}``
+with status ``pending``/``open``/``closed``/``canceled``/``expired`` (none for an id it
+does not know); ``OpenOrders`` answers ``{"open": {txid: ...}}`` likewise.  Checked
 in this order: the key (``EAPI:Invalid key``), ``API-Sign`` (``EAPI:Invalid
 signature``), the nonce, which must be an integer above the last one accepted for the
 key (``EAPI:Invalid nonce``).  Answers are Kraken's ``{"error": [...], "result":
@@ -47,6 +67,14 @@ from .venue import RestAnswer, SimVenue, VenueService
 NAME = "kraken"
 WS_PATH = "/v2"
 TOKEN_PATH = "/0/private/GetWebSocketsToken"
+QUERY_PATH = "/0/private/QueryOrders"
+OPEN_PATH = "/0/private/OpenOrders"
+UNKNOWN_OUTCOME = "EGeneral:Internal error"
+RATE_LIMITED = "EOrder:Rate limit exceeded"
+COUNTER_DECAY_PER_S = 1.0  # Kraken's starter tier
+# Our order states as QueryOrders spells them.
+REST_STATUS = {"new": "open", "partially_filled": "open", "filled": "closed",
+               "canceled": "canceled", "expired": "expired"}
 TOKEN_LIFETIME_S = 900  # Kraken: "The token should be used within 15 minutes of creation"
 ORDER_ID_CHARS = string.ascii_uppercase + string.digits
 
@@ -126,6 +154,9 @@ class Tokens:
         self._tokens[token] = (api_key, time.monotonic())
         return token
 
+    def revoke(self, token: str) -> None:
+        self._tokens.pop(token, None)
+
     def check(self, token: str, used_here: set[str]) -> str | None:
         """The API key ``token`` belongs to, or None if it is unknown or expired."""
         entry = self._tokens.get(token)
@@ -167,9 +198,9 @@ def _number(params: dict[str, Any], name: str, *, required: bool) -> Decimal | N
 
 
 class KrakenRest:
-    """``GetWebSocketsToken``, the one REST endpoint."""
+    """``GetWebSocketsToken``, ``QueryOrders`` and ``OpenOrders``."""
 
-    paths: tuple[str, ...] = (TOKEN_PATH,)
+    paths: tuple[str, ...] = (TOKEN_PATH, QUERY_PATH, OPEN_PATH)
     headers: tuple[str, ...] = ("api-key", "api-sign")
 
     def __init__(self, ctx: Context, tokens: Tokens) -> None:
@@ -197,13 +228,54 @@ class KrakenRest:
         if not nonce.isdigit() or int(nonce) <= self.last_nonce.get(account.api_key, -1):
             return self._refused("EAPI:Invalid nonce")
         self.last_nonce[account.api_key] = int(nonce)
+        route = urlsplit(path).path
+        if route == QUERY_PATH:
+            return self._ok(self._query(account.api_key, form))
+        if route == OPEN_PATH:
+            mine = [o for o in self.ctx.orders.orders if o.venue == NAME
+                    and o.account == account.api_key and REST_STATUS.get(o.status) == "open"]
+            return self._ok({"open": {str(o.order_id): order_info(o) for o in mine}})
         token = self.tokens.issue(account.api_key)
-        return RestAnswer(200, {"error": [], "result": {
-            "token": token, "expires": int(self.tokens.lifetime_s)}}, "accepted", None)
+        return self._ok({"token": token, "expires": int(self.tokens.lifetime_s)})
+
+    def _query(self, api_key: str, form: dict[str, list[str]]) -> dict[str, Any]:
+        orders = self.ctx.orders
+        found = [orders.by_id(NAME, api_key, txid)
+                 for txid in ",".join(form.get("txid", [])).split(",") if txid]
+        found += [orders.by_client_id(NAME, api_key, cl) for cl in form.get("cl_ord_id", [])]
+        return {str(o.order_id): order_info(o) for o in found if o is not None}
+
+    @staticmethod
+    def _ok(result: dict[str, Any]) -> RestAnswer:
+        return RestAnswer(200, {"error": [], "result": result}, "accepted", None)
 
     @staticmethod
     def _refused(error: str) -> RestAnswer:
         return RestAnswer(200, {"error": [error], "result": {}}, "rejected", error)
+
+
+def order_info(order: Order) -> dict[str, Any]:
+    """One order as QueryOrders and OpenOrders show it."""
+    return {"cl_ord_id": order.client_order_id, "status": REST_STATUS.get(order.status, "open"),
+            "vol": str(order.qty), "vol_exec": str(order.executed_qty),
+            "descr": {"pair": order.symbol, "type": order.side, "ordertype": order.type,
+                      "price": str(order.price or 0)}}
+
+
+class PairCounters:
+    """Kraken's per-pair order rate counters of each account, decaying with time."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self._counts: dict[tuple[str, str], tuple[float, float]] = {}  # -> (count, at)
+
+    def charge(self, api_key: str, symbol: str) -> bool:
+        """Adds one transaction; False when the counter is past the threshold."""
+        now = time.monotonic()
+        count, at = self._counts.get((api_key, symbol), (0.0, now))
+        count = max(0.0, count - (now - at) * COUNTER_DECAY_PER_S) + 1
+        self._counts[(api_key, symbol)] = (count, now)
+        return count <= self.threshold
 
 
 class KrakenApi(VenueService):
@@ -212,6 +284,7 @@ class KrakenApi(VenueService):
         self.tokens = Tokens()
         self._rest = KrakenRest(ctx, self.tokens)
         self._order_ids: set[str] = set()
+        self._counters = PairCounters(ctx.pair_counter_max)
 
     def handles(self, route: str) -> bool:
         return route == WS_PATH
@@ -247,6 +320,9 @@ class KrakenApi(VenueService):
                 link.send_later(finish, trace.delay_ms)
             else:
                 await link.send(finish())
+        if self.ctx.tokens_die_on_close:
+            for token in used_tokens:
+                self.tokens.revoke(token)
 
     def answer(self, text: str | None, used_tokens: set[str]) -> tuple[dict[str, Any], Trace]:
         trace = Trace()
@@ -272,6 +348,10 @@ class KrakenApi(VenueService):
             if method == "ping":
                 trace.verdict = "accepted"
                 return {"method": "pong", **{k: v for k, v in head.items() if k != "method"}}, trace
+            if method == "cancel_order":
+                result = self.cancel_order(msg.get("params"), used_tokens, trace)
+                trace.verdict = "accepted"
+                return {**head, "result": result, "success": True}, trace
             if method != "add_order":
                 raise KrakenError(INVALID_ARGUMENTS, "error")
             trace.delay_ms = self.ctx.ack_delay_ms
@@ -286,10 +366,8 @@ class KrakenApi(VenueService):
             trace.verdict, trace.code = "error", "EGeneral:Internal error"
             return {"error": "EGeneral:Internal error", **head, "success": False}, trace
 
-    def add_order(
-        self, params: Any, used_tokens: set[str], trace: Trace
-    ) -> dict[str, Any]:
-        ctx = self.ctx
+    def _account(self, params: Any, used_tokens: set[str]) -> str:
+        """The API key whose token ``params`` carries."""
         if not isinstance(params, dict):
             raise KrakenError(INVALID_ARGUMENTS)
         token = params.get("token")
@@ -299,6 +377,36 @@ class KrakenApi(VenueService):
         if api_key is None:
             raise KrakenError("EAPI:Invalid token")
         used_tokens.add(token)
+        return api_key
+
+    def cancel_order(self, params: Any, used_tokens: set[str], trace: Trace) -> dict[str, Any]:
+        """One order by ``cl_ord_id`` or ``order_id`` (a list of one)."""
+        api_key = self._account(params, used_tokens)
+        ids = [params.get(k) for k in ("cl_ord_id", "order_id") if k in params]
+        if len(ids) != 1 or not isinstance(ids[0], list) or len(ids[0]) != 1 \
+                or not isinstance(ids[0][0], str) or isinstance(ids[0][0], wire.JsonNumber):
+            raise KrakenError(INVALID_ARGUMENTS)
+        orders = self.ctx.orders
+        order = orders.by_client_id(NAME, api_key, ids[0][0]) if "cl_ord_id" in params \
+            else orders.by_id(NAME, api_key, ids[0][0])
+        if order is None or REST_STATUS.get(order.status) != "open":
+            raise KrakenError("EOrder:Unknown order")
+        trace.client_order_id = order.client_order_id
+        order.status = "canceled"
+        orders.changed()
+        result: dict[str, Any] = {"order_id": order.order_id}
+        if order.client_order_id is not None:
+            result["cl_ord_id"] = order.client_order_id
+        return result
+
+    def add_order(
+        self, params: Any, used_tokens: set[str], trace: Trace
+    ) -> dict[str, Any]:
+        ctx = self.ctx
+        api_key = self._account(params, used_tokens)
+        if isinstance(params.get("symbol"), str) \
+                and not self._counters.charge(api_key, params["symbol"]):
+            raise KrakenError(RATE_LIMITED)
         cl_ord_id = params.get("cl_ord_id")
         if cl_ord_id is not None:
             if not isinstance(cl_ord_id, str) or isinstance(cl_ord_id, wire.JsonNumber) \
@@ -343,17 +451,21 @@ class KrakenApi(VenueService):
             status, executed = "canceled", Decimal(0)
         else:
             status, executed = "new", Decimal(0)
+        unknown = bool(cl_ord_id is not None and ctx.outcome_unknown_re is not None
+                       and ctx.outcome_unknown_re.search(cl_ord_id))
         order = Order(
             venue=NAME, account=api_key, order_id=self.new_order_id(),
             client_order_id=cl_ord_id, symbol=symbol, side=side, type=order_type,
             time_in_force=tif, price=price, qty=qty, executed_qty=executed,
             quote_qty=executed * fill_at if fill_at is not None and executed else Decimal(0),
-            status=status, transact_ms=ctx.clock.ms(),
+            status=status, transact_ms=ctx.clock.ms(), outcome_unknown=unknown,
         )
         if status == "filled":
             assert fill_at is not None
             order.fills.append(Fill(fill_at, qty, ctx.orders.next_trade_id()))
         ctx.orders.add(order)
+        if unknown:
+            raise KrakenError(UNKNOWN_OUTCOME, "accepted")
         result: dict[str, Any] = {"order_id": order.order_id}
         if cl_ord_id is not None:
             result["cl_ord_id"] = cl_ord_id
