@@ -20,13 +20,11 @@ from tests.tlsutil import Pki
 from tests.venue_suite import VenueSuite
 from tests.venueutil import (
     HMAC,
-    HMAC,
     KRAKEN_LEG,
     LEG,
     LIMITS,
     OKX_LEG,
     SESSION,
-    TIMEOUT,
     Venue,
     binance_venue,
     kraken_venue,
