@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from orchestrator.venues.adapter import VenueAdapter
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
+from orchestrator.venues.bybit.adapter import ADAPTER as BYBIT
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 
-ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN)}
+ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN, BYBIT)}

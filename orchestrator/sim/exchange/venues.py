@@ -5,7 +5,8 @@ its module and one line here."""
 from __future__ import annotations
 
 from .binance import VENUE as BINANCE
+from .bybit import VENUE as BYBIT
 from .kraken import VENUE as KRAKEN
 from .venue import SimVenue
 
-VENUES: dict[str, SimVenue] = {v.name: v for v in (BINANCE, KRAKEN)}
+VENUES: dict[str, SimVenue] = {v.name: v for v in (BINANCE, KRAKEN, BYBIT)}
