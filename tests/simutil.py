@@ -51,6 +51,8 @@ ED_KEY = "edKey" + "B" * 59
 ED_PRIVATE = Ed25519PrivateKey.generate()
 KRAKEN_KEY = "krakenKey1"
 KRAKEN_SECRET = base64.b64encode(secrets.token_bytes(64)).decode()
+BYBIT_KEY = "bybitKey1"
+BYBIT_SECRET = secrets.token_hex(18)
 
 @dataclasses.dataclass
 class Sim:
@@ -84,6 +86,7 @@ def write_accounts(path: Path) -> Path:
             {"apiKey": ED_KEY, "ed25519PublicKey": ed_pem.decode()},
         ],
         "kraken": [{"apiKey": KRAKEN_KEY, "secret": KRAKEN_SECRET}],
+        "bybit": [{"apiKey": BYBIT_KEY, "secret": BYBIT_SECRET}],
     }))
     return path
 

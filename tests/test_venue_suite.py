@@ -13,8 +13,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from orchestrator.desk import Desk, RiskLimits
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
-from orchestrator.venues import Leg, Secret, Side, binance, kraken
+from orchestrator.venues import Leg, Secret, Side, binance, bybit, kraken
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
+from orchestrator.venues.bybit.adapter import ADAPTER as BYBIT
+from orchestrator.venues.bybit.session import BybitSession
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 from orchestrator.venues.kraken.session import KrakenSession
 from tests import simutil
@@ -96,3 +98,33 @@ class TestKraken(VenueSuite):
 
     def resting_leg(self) -> Leg:
         return replace(KRAKEN_LEG, time_in_force="GTC", offset_bps=-100)
+
+
+class TestBybit(VenueSuite):
+    adapter = BYBIT
+    refused_credentials = r"bybit auth refused: bybit 10004"
+    unknown_outcome_args = ("--outcome-unknown-regex", "^st")
+    rate_limit_args = ("--orders-per-10s", "2")
+
+    def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
+              limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
+        secret = simutil.BYBIT_SECRET if not wrong_secret else "not-the-secret"
+        credentials = bybit.Credentials(simutil.BYBIT_KEY, Secret(secret))
+        rest = bybit.Rest(f"https://localhost:{sim.rest_port}", client_context(pki.root_ca))
+        conn = Connection(Loop(), f"wss://localhost:{sim.ws_port}/v5/trade",
+                          Trust(str(pki.root_ca)), address="127.0.0.1")
+        journal = Journal(tmp_path / "bybit.journal")
+        desk = Desk(bybit.SCHEMA, conn, journal, limits, price_decimals=2, quantity_decimals=8)
+        desk.add_leg(leg or LEG, bybit.order_template(leg or LEG))
+        session = BybitSession(desk, credentials, rest)
+        conn.open()
+        if not wrong_secret:
+            assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+        desk.set_book(Decimal("52000.00"), Decimal("52000.10"))
+        return Venue(desk, session, journal)
+
+    def rejected_leg(self) -> Leg:
+        return replace(LEG, symbol="XXXYYY")    # 170121 Invalid symbol
+
+    def resting_leg(self) -> Leg:
+        return replace(LEG, time_in_force="GTC", offset_bps=-100)
