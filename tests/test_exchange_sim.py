@@ -700,3 +700,25 @@ def test_bad_input_is_one_line_and_exit_2(
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and named in lines[0], proc.stderr
     assert not (tmp_path / "ready").exists()
+
+
+# --------------------------------------------------------------------------- Bybit
+
+
+def test_bybit_orderbook_1_stream(sim: Sim) -> None:
+    """Bybit's level-1 book as its docs show it, pushed once subscribed."""
+    with sim.connect("/v5/public/spot") as ws:
+        ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.1.NOSUCH"], "req_id": "a"}))
+        refused = json.loads(ws.recv(timeout=TIMEOUT))
+        assert (refused["success"], refused["req_id"]) == (False, "a")
+        ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.1.BTCUSDT"], "req_id": "b"}))
+        ok = json.loads(ws.recv(timeout=TIMEOUT))
+        assert (ok["success"], ok["ret_msg"], ok["op"], ok["req_id"]) == (
+            True, "subscribe", "subscribe", "b")
+        updates = [json.loads(ws.recv(timeout=TIMEOUT)) for _ in range(3)]
+    for update in updates:
+        assert set(update) == {"topic", "ts", "type", "data", "cts"}
+        assert (update["topic"], update["type"]) == ("orderbook.1.BTCUSDT", "snapshot")
+        assert set(update["data"]) == {"s", "b", "a", "u", "seq"}
+        assert update["data"]["b"][0][0] == "52000.00" and update["data"]["a"][0][0] == "52000.10"
+    assert updates[0]["data"]["u"] < updates[1]["data"]["u"] < updates[2]["data"]["u"]

@@ -29,11 +29,20 @@ X-BAPI-TIMESTAMP within X-BAPI-RECV-WINDOW (10002); query ``category=spot`` and
 of ``symbol`` if given.  Answers are HTTP 200 ``{"retCode", "retMsg", "result":
 {"category", "list", "nextPageCursor"}, "retExtInfo", "time"}``.
 
+Market stream ``/v5/public/spot``: ``{"op": "subscribe", "args": ["orderbook.1.<SYMBOL>"],
+"req_id"?}`` is answered ``{"success", "ret_msg": "subscribe", "conn_id", "req_id"?, "op"}``
+(a symbol it does not quote: success false), then the topic pushes, on subscribing and on every
+book step, Bybit's level-1 message (all snapshots): ``{"topic", "ts", "type": "snapshot",
+"data": {"s", "b": [[price, size]], "a": [[price, size]], "u", "seq"}, "cts"}``.  ``ping`` is
+answered ``{"success": true, "ret_msg": "pong", ...}``; everything sent there is logged.
+
 Accounts: ``"bybit": [{"apiKey", "secret"}]``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -49,7 +58,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import wire
 from .accounts import no_other_fields, string_field
-from .book import crossing_price
+from .book import Quote, crossing_price
 from .context import Context
 from .link import Link
 from .orders import Fill, Order
@@ -57,6 +66,8 @@ from .venue import RestAnswer, SimVenue, VenueService
 
 NAME = "bybit"
 WS_PATH = "/v5/trade"
+STREAM_PATH = "/v5/public/spot"
+BOOK_TOPIC = "orderbook.1."
 TIME_PATH = "/v5/market/time"
 ORDERS_PATH = "/v5/order/realtime"
 DEFAULT_RECV_WINDOW = 5000
@@ -239,7 +250,7 @@ class BybitApi(VenueService):
         self.last_order_link: Link | None = None
 
     def handles(self, route: str) -> bool:
-        return route == WS_PATH
+        return route in (WS_PATH, STREAM_PATH)
 
     def rest(self) -> BybitRest:
         return self._rest
@@ -257,6 +268,9 @@ class BybitApi(VenueService):
                 return order_id
 
     async def serve(self, link: Link) -> None:
+        if urlsplit(link.path).path == STREAM_PATH:
+            await self.serve_stream(link)
+            return
         session = Session(conn_id=f"sim{link.serial}-{secrets.token_hex(4)}")
         async for t_ns, text, raw in link.messages():
             response, trace = self.answer(text, session, link.ip)
@@ -270,6 +284,71 @@ class BybitApi(VenueService):
                 link.send_later(functools.partial(str, data), trace.delay_ms)
             else:
                 await link.send(data)
+
+    async def serve_stream(self, link: Link) -> None:
+        """The public spot stream: orderbook.1 topics, pushed once subscribed."""
+        conn_id = f"sim{link.serial}-{secrets.token_hex(4)}"
+        pumps: dict[str, asyncio.Task[None]] = {}
+        try:
+            async for t_ns, text, raw in link.messages():
+                reply, verdict, symbols = self.stream_answer(text, conn_id)
+                self.ctx.recorder.request(
+                    NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
+                    method=reply.get("op"), verdict=verdict, code=None, client_order_id=None)
+                await link.send(json.dumps(reply))
+                for symbol in symbols:
+                    if symbol not in pumps:
+                        pumps[symbol] = asyncio.create_task(self.pump_book(link, symbol))
+        finally:
+            for task in pumps.values():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def stream_answer(self, text: str | None, conn_id: str
+                      ) -> tuple[dict[str, Any], str, list[str]]:
+        """The reply to one stream message, its verdict and the symbols it subscribes."""
+        try:
+            msg = wire.loads(text) if text is not None else None
+        except wire.BadJson:
+            msg = None
+        op = _text(msg.get("op")) if isinstance(msg, dict) else None
+        reply: dict[str, Any] = {"success": False, "ret_msg": "", "conn_id": conn_id}
+        if isinstance(msg, dict) and _text(msg.get("req_id")) is not None:
+            reply["req_id"] = msg["req_id"]
+        if op == "ping":
+            return {**reply, "success": True, "ret_msg": "pong", "op": "ping"}, "accepted", []
+        args = msg.get("args") if isinstance(msg, dict) else None
+        if op != "subscribe" or not isinstance(args, list) or not args:
+            return {**reply, "ret_msg": "Invalid request", "op": op}, "error", []
+        symbols = []
+        for topic in args:
+            name = _text(topic) or ""
+            symbol = name[len(BOOK_TOPIC):] if name.startswith(BOOK_TOPIC) else ""
+            if not symbol or "/" in symbol or self.ctx.book.get(symbol) is None:
+                return {**reply, "ret_msg": f"Invalid symbol :[{topic}]", "op": op}, \
+                    "rejected", []
+            symbols.append(symbol)
+        return {**reply, "success": True, "ret_msg": "subscribe", "op": op}, "accepted", symbols
+
+    async def pump_book(self, link: Link, symbol: str) -> None:
+        """Pushes the symbol's level-1 snapshot now and on every book step."""
+        book = self.ctx.book
+        while True:
+            quote = book.get(symbol)
+            assert quote is not None
+            await link.send(self.book_message(quote))
+            async with book.changed:
+                await book.changed.wait()
+
+    def book_message(self, quote: Quote) -> str:
+        now = self.ctx.clock.ms()
+        return json.dumps({
+            "topic": BOOK_TOPIC + quote.symbol, "ts": now, "type": "snapshot",
+            "data": {"s": quote.symbol, "b": [[str(quote.bid), str(quote.bid_qty)]],
+                     "a": [[str(quote.ask), str(quote.ask_qty)]], "u": quote.update_id,
+                     "seq": quote.update_id},
+            "cts": now})
 
     def answer(self, text: str | None, session: Session, ip: str
                ) -> tuple[dict[str, Any], Trace]:
