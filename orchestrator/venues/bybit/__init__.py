@@ -268,8 +268,9 @@ class Rest:
             "X-BAPI-API-KEY": credentials.api_key, "X-BAPI-TIMESTAMP": str(timestamp_ms),
             "X-BAPI-RECV-WINDOW": str(recv_window_ms), "X-BAPI-SIGN": signature})
         if answer["retCode"] != 0:
-            raise BybitError(f"GET {ORDERS_PATH}: " + describe_error(
-                answer["retCode"], str(answer.get("retMsg", ""))))
+            # A 10004's retMsg quotes the signed text, our API key in it.
+            message = str(answer.get("retMsg", "")).replace(credentials.api_key, "<api key>")
+            raise BybitError(f"GET {ORDERS_PATH}: " + describe_error(answer["retCode"], message))
         found = (answer.get("result") or {}).get("list")
         return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
 
