@@ -68,9 +68,13 @@ class BybitSession(VenueSession):
         code = answer.get("retCode")
         if code != 0:
             self.state.errors.append("bybit auth refused: " + bybit.describe_error(
-                code if isinstance(code, int) else -1, str(answer.get("retMsg", ""))))
+                code if isinstance(code, int) else -1, self._said(answer)))
             return
         self.mark_ready(conn)
+
+    def _said(self, answer: dict[str, Any]) -> str:
+        """An answer's retMsg for an error message, our API key left out."""
+        return str(answer.get("retMsg", "")).replace(self.credentials.api_key, "<api key>")
 
     # -- events ---------------------------------------------------------------
 
@@ -141,6 +145,6 @@ class BybitSession(VenueSession):
                 self.resolved[order.seq] = lib.ST_ORDER_STATUS_CANCELED
             elif code != bybit.NO_SUCH_ORDER:   # not open any more: nothing to do
                 self.state.errors.append(f"order.cancel for {order.seq}: " + bybit.describe_error(
-                    code if isinstance(code, int) else -1, str(answer.get("retMsg", ""))))
+                    code if isinstance(code, int) else -1, self._said(answer)))
 
         self.send(conn, build, handle)
