@@ -53,6 +53,8 @@ KRAKEN_KEY = "krakenKey1"
 KRAKEN_SECRET = base64.b64encode(secrets.token_bytes(64)).decode()
 OKX_KEY, OKX_PASSPHRASE = "okxKey1", "okx Pass phrase 1"
 OKX_SECRET = secrets.token_hex(16).upper()    # as OKX hands them out
+BYBIT_KEY = "bybitKey1"
+BYBIT_SECRET = secrets.token_hex(18)
 
 @dataclasses.dataclass
 class Sim:
@@ -87,6 +89,7 @@ def write_accounts(path: Path) -> Path:
         ],
         "kraken": [{"apiKey": KRAKEN_KEY, "secret": KRAKEN_SECRET}],
         "okx": [{"apiKey": OKX_KEY, "secretKey": OKX_SECRET, "passphrase": OKX_PASSPHRASE}],
+        "bybit": [{"apiKey": BYBIT_KEY, "secret": BYBIT_SECRET}],
     }))
     return path
 

@@ -24,6 +24,7 @@ from orchestrator.venues import (
     Slot,
     Template,
     binance,
+    bybit,
     okx,
     render_json,
     slot_value,
@@ -34,16 +35,7 @@ from tests.venueutil import ASK, BID, LEG, LIMITS, txid
 RID, CID, PRICE = (slot_value(s) for s in (Slot.REQUEST_ID, Slot.CLIENT_ID, Slot.PRICE))
 
 OKX = okx.SCHEMA   # orchestrator/venues/okx: answers to the `order` op
-# Bybit v5 trade WebSocket `order.create`: retCode 0 is ok; rate limits say when
-# they lift in the X-Bapi-Limit-Reset-Timestamp header (ms).
-BYBIT = AnswerSchema(
-    request_id=Field("reqId"), status=Field("retCode"), ok_value=0,
-    codes=(Field("retCode"),),
-    order_id=Field("orderId", "data", 2),
-    retry_at=Field("X-Bapi-Limit-Reset-Timestamp", "header", 2),
-    rules=(Rule(10006, "rate_limit"), Rule(10002, "clock"), Rule(10003, "auth"),
-           Rule(10004, "auth")),
-)
+
 
 
 def okx(code: str, s_code: str, order_id: str = "") -> str:
@@ -52,7 +44,7 @@ def okx(code: str, s_code: str, order_id: str = "") -> str:
          "px": PRICE}], "code": code, "msg": ""})
 
 
-def bybit(ret_code: int, order_id: str = "", reset_ms: str = "0") -> str:
+def bybit_answer(ret_code: int, order_id: str = "", reset_ms: str = "0") -> str:
     return render_json({"reqId": RID, "retCode": ret_code, "retMsg": "", "op": "order.create",
                         "data": {"orderId": order_id, "orderLinkId": "st" + CID, "price": PRICE},
                         "header": {"X-Bapi-Limit": "10",
@@ -66,13 +58,16 @@ CASES = {
     "okx-rate-limited": (OKX, okx("1", "50011"), "rate_limit", 50011, 400, 0, 0),
     "okx-unknown": (OKX, okx("1", "50004"), "unknown", 50004, 400, 0, 0),
     "okx-clock": (OKX, okx("1", "50102"), "clock", 50102, 400, 0, 0),
-    "bybit-accepted": (BYBIT, bybit(0, "1321003749386327552"), "ack", 0, 200,
+    "bybit-accepted": (bybit.SCHEMA, bybit_answer(0, "1321003749386327552"), "ack", 0, 200,
                        1321003749386327552, 0),
-    "bybit-id-past-int64": (BYBIT, bybit(0, "9223372036854775808"), "ack", 0, 200, 0, 0),
-    "bybit-rate-limited": (BYBIT, bybit(10006, reset_ms="1711001595207"), "rate_limit",
-                           10006, 400, 0, 1711001595207),
-    "bybit-auth": (BYBIT, bybit(10004), "auth", 10004, 400, 0, 0),
-    "bybit-other": (BYBIT, bybit(170131), "rejected", 170131, 400, 0, 0),
+    "bybit-id-past-int64": (bybit.SCHEMA, bybit_answer(0, "9223372036854775808"), "ack", 0,
+                            200, 0, 0),
+    "bybit-rate-limited": (bybit.SCHEMA, bybit_answer(10006, reset_ms="1711001595207"),
+                           "rate_limit", 10006, 400, 0, 1711001595207),
+    "bybit-auth": (bybit.SCHEMA, bybit_answer(10004), "auth", 10004, 400, 0, 0),
+    "bybit-unknown": (bybit.SCHEMA, bybit_answer(10016), "unknown", 10016, 400, 0, 0),
+    "bybit-clock": (bybit.SCHEMA, bybit_answer(10002), "clock", 10002, 400, 0, 0),
+    "bybit-other": (bybit.SCHEMA, bybit_answer(170131), "rejected", 170131, 400, 0, 0),
 }
 
 

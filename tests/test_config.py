@@ -239,3 +239,47 @@ def test_the_examples_okx_venue_is_valid(tmp_path: Path) -> None:
     okx = config.venues[1]
     assert okx.profile == "okx" and okx.passphrase is not None and okx.legs[0].tick == \
         Decimal("0.1")
+def bybit_example(tmp: Path) -> str:
+    """The example's commented Bybit venue, uncommented, beside its Binance one."""
+    text = (ROOT / "examples" / "stratum.toml").read_text()
+    start = text.index("# [[venues]]\n# name = \"bybit\"")
+    end = text.index("\n[metrics]", start)
+    block = "\n".join(line[2:] for line in text[start:end].splitlines())
+    text = text[:start] + block + "\n" + text[end:]
+    return text.replace('"/etc/stratum/secrets.toml"', '"secrets.toml"')
+
+
+BYBIT_SECRETS = ('binance_api_key = "k"\nbinance_secret = "s"\n'
+                 'bybit_api_key = "bk"\nbybit_secret = "bs"\n')
+
+
+def test_the_example_bybit_venue_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, bybit_example(tmp_path), BYBIT_SECRETS))
+    [_, venue] = config.venues
+    assert (venue.profile, venue.auth, venue.rest_url, venue.recv_window_ms) == (
+        "bybit", "hmac", "https://api.bybit.com", 5000)
+    assert venue.secret.reveal() == b"bs" and "bs" not in repr(venue)
+
+
+@pytest.mark.parametrize(("old", "new", "pattern"), [
+    ('recv_window_ms = 5000          #', 'recv_window_ms = 0 #',
+     r"venues\[1\]\.recv_window_ms: 0 is not in 1\.\.60000"),
+    ('rest_url = "https://api.bybit.com"', 'rest_url = "http://api.bybit.com"',
+     r"venues\[1\]\.rest_url: 'http://api\.bybit\.com' is not a https URL"),
+    ('auth = "hmac"                #', 'auth = "session"  #',
+     r"venues\[1\]\.auth: 'session' is not one of hmac"),
+    ('recv_window_ms = 5000          #', 'response_type = "ACK" #',
+     r"venues\[1\]\.response_type: not a key of a bybit venue"),
+    ('cancel_on_stop = false\non = ["deposit_a"]',
+     'cancel_on_stop = false\nbook_url = "wss://localhost:9/x"\non = ["deposit_a"]',
+     r"venues\[1\]\.book_url: not a key of a bybit venue"),
+    ("orders_per_second = 4          # under Bybit", "orders_per_second = 20 # under Bybit",
+     r"venues\[1\]\.risk: orders_per_second 20 with burst 4 lets 24 orders through in 1 s, "
+     r"above bybit's documented 20"),
+])
+def test_bybit_venue_keys_are_checked(tmp_path: Path, old: str, new: str,
+                                      pattern: str) -> None:
+    text = bybit_example(tmp_path)
+    assert old in text
+    with pytest.raises(ConfigError, match=pattern):
+        load_config(write(tmp_path, text.replace(old, new, 1), BYBIT_SECRETS))

@@ -34,6 +34,8 @@ from websockets.sync.client import ClientConnection
 from orchestrator.sim.exchange import binance, kraken
 from tests.conftest import SANITIZE, signing_cases
 from tests.simutil import (
+    BYBIT_KEY,
+    BYBIT_SECRET,
     DOC_KEY,
     DOC_SECRET,
     ED_KEY,
@@ -745,6 +747,8 @@ def test_weight_limit(pki: Pki, tmp_path: Path) -> None:
     ({"binance": [{"apiKey": "k", "ed25519PublicKey": "nope"}]}, [], "ed25519PublicKey"),
     ({"binance": [{"apiKey": "k"}]}, [], "hmacSecret"),
     ({"kraken": [{"apiKey": "k", "secret": "***"}]}, [], "secret"),
+    ({"bybit": [{"apiKey": "k"}]}, [], "'secret'"),
+    ({"bybit": [{"apiKey": "k", "secret": "s", "passphrase": "p"}]}, [], "'passphrase'"),
     ("not json", [], "not JSON"),
     ({"binance": [{"apiKey": "k", "hmacSecret": "s"}]}, ["--host", "10.1.2.3"], "--host"),
     ({"binance": [{"apiKey": "k", "hmacSecret": "s"}]}, ["--book", "BTCUSDT=2:1"], "--book"),
@@ -766,3 +770,73 @@ def test_bad_input_is_one_line_and_exit_2(
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and named in lines[0], proc.stderr
     assert not (tmp_path / "ready").exists()
+
+
+# --------------------------------------------------------------------------- Bybit
+
+
+def test_bybit_orderbook_1_stream(sim: Sim) -> None:
+    """Bybit's level-1 book as its docs show it, pushed once subscribed."""
+    with sim.connect("/v5/public/spot") as ws:
+        ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.1.NOSUCH"], "req_id": "a"}))
+        refused = json.loads(ws.recv(timeout=TIMEOUT))
+        assert (refused["success"], refused["req_id"]) == (False, "a")
+        ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.1.BTCUSDT"], "req_id": "b"}))
+        ok = json.loads(ws.recv(timeout=TIMEOUT))
+        assert (ok["success"], ok["ret_msg"], ok["op"], ok["req_id"]) == (
+            True, "subscribe", "subscribe", "b")
+        updates = [json.loads(ws.recv(timeout=TIMEOUT)) for _ in range(3)]
+    for update in updates:
+        assert set(update) == {"topic", "ts", "type", "data", "cts"}
+        assert (update["topic"], update["type"]) == ("orderbook.1.BTCUSDT", "snapshot")
+        assert set(update["data"]) == {"s", "b", "a", "u", "seq"}
+        assert update["data"]["b"][0][0] == "52000.00" and update["data"]["a"][0][0] == "52000.10"
+    assert updates[0]["data"]["u"] < updates[1]["data"]["u"] < updates[2]["data"]["u"]
+
+
+def bybit_request(ws: ClientConnection, msg: dict[str, Any]) -> dict[str, Any]:
+    ws.send(json.dumps(msg))
+    answer: dict[str, Any] = json.loads(ws.recv(timeout=TIMEOUT))
+    return answer
+
+
+def bybit_order(req_id: str, link_id: str, *, op: str = "order.create",
+                **args: str) -> dict[str, Any]:
+    order = {"category": "spot", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+             "qty": "0.01", "price": "51000.00", "timeInForce": "GTC", "orderLinkId": link_id,
+             **args}
+    if op == "order.cancel":
+        order = {"category": "spot", "symbol": "BTCUSDT", "orderLinkId": link_id}
+    return {"reqId": req_id, "op": op, "args": [order],
+            "header": {"X-BAPI-TIMESTAMP": str(now_ms()), "X-BAPI-RECV-WINDOW": "5000"}}
+
+
+def bybit_auth(expires: int, secret: str = BYBIT_SECRET) -> dict[str, Any]:
+    signature = hmac.new(secret.encode(), f"GET/realtime{expires}".encode(),
+                         hashlib.sha256).hexdigest()
+    return {"reqId": "auth", "op": "auth", "args": [BYBIT_KEY, expires, signature]}
+
+
+def test_bybit_trade_stream_checks_as_documented(sim: Sim) -> None:
+    """Auth expiry and repeats, orders before auth, reqId and orderLinkId rules, cancel."""
+    with sim.connect("/v5/trade") as ws:
+        assert bybit_request(ws, bybit_order("r0", "early"))["retCode"] == 10003
+        assert bybit_request(ws, bybit_auth(now_ms() + 10_000, "wrong"))["retCode"] == 10004
+        expired = bybit_request(ws, bybit_auth(now_ms() - 1))
+        assert (expired["retCode"], expired["retMsg"]) == (10001, "params error: request expired")
+        assert bybit_request(ws, bybit_auth(now_ms() + 10_000))["retCode"] == 0
+        assert bybit_request(ws, bybit_auth(now_ms() + 10_000))["retCode"] == 20001
+        placed = bybit_request(ws, bybit_order("r1", "sim-bybit-1"))
+        assert (placed["retCode"], placed["data"]["orderLinkId"]) == (0, "sim-bybit-1")
+        assert placed["header"]["X-Bapi-Limit-Reset-Timestamp"].isdigit()
+        assert bybit_request(ws, bybit_order("r1", "sim-bybit-2"))["retCode"] == 20006
+        assert bybit_request(ws, bybit_order("r2", "sim-bybit-1"))["retCode"] == 170141
+        assert bybit_request(ws, bybit_order("r3", "bad id!"))["retCode"] == 10001
+        assert bybit_request(ws, bybit_order("r4", "x", price="51000.001"))["retCode"] == 10001
+        cancelled = bybit_request(ws, bybit_order("r5", "sim-bybit-1", op="order.cancel"))
+        assert (cancelled["retCode"], cancelled["data"]["orderId"]) == (
+            0, placed["data"]["orderId"])
+        again = bybit_request(ws, bybit_order("r6", "sim-bybit-1", op="order.cancel"))
+        assert again["retCode"] == 170213
+    [order] = [o for o in sim.orders() if o["client_order_id"] == "sim-bybit-1"]
+    assert (order["venue"], order["status"]) == ("bybit", "Cancelled")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator._native import ffi
 from orchestrator.venues.registry import ADAPTERS
 from tests.conftest import ROOT, SANITIZE
 from tools.fuzz_schemas import write_schemas
@@ -41,6 +42,35 @@ def test_native(name: str, built_c_tests: None) -> None:
     if proc.returncode == 77:
         pytest.skip(f"{name}: {proc.stdout.strip() or 'skipped by the test itself'}")
     assert proc.returncode == 0, f"{name} exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+
+
+# Every venue adapter's example rows (its order templates as the bench sends them).
+ORDER_ROWS = sorted((name, row) for name, adapter in ADAPTERS.items()
+                    for row in adapter.example_templates())
+
+
+@pytest.mark.parametrize(("venue", "row"), ORDER_ROWS)
+def test_order_alloc_per_venue(venue: str, row: str, built_c_tests: None,
+                               tmp_path: Path) -> None:
+    """test_order_alloc over each venue's own template and answer schema: zero
+    allocations per order for every venue, not only the built-in order."""
+    adapter = ADAPTERS[venue]
+    template, _key = adapter.example_templates()[row]
+    prefix = tmp_path / row
+    prefix.with_suffix(".message").write_bytes(template.message)
+    if template.payload is not None:
+        prefix.with_suffix(".payload").write_bytes(template.payload)
+    prefix.with_suffix(".schema").write_bytes(
+        bytes(ffi.buffer(adapter.profile.schema.native())))
+    prefix.with_suffix(".decimals").write_text(
+        f"{template.price_decimals} {template.quantity_decimals}")
+    binary = NATIVE / "build" / FLAVOR / "tests" / "test_order_alloc"
+    proc = subprocess.run([str(binary)], capture_output=True, text=True, timeout=300,
+                          env={**_clean_env(), "ST_ORDER_ROW": str(prefix)})
+    if proc.returncode == 77:
+        pytest.skip(proc.stdout.strip())
+    assert proc.returncode == 0, f"{row}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "during 200 orders" in proc.stdout and proc.stdout.rstrip().endswith(": 0")
 
 
 FUZZERS = sorted(p.stem for p in (NATIVE / "fuzz").glob("fuzz_*.c"))

@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from orchestrator.config import load_config
+from orchestrator.daemon import build_venue
 from orchestrator.desk import RiskLimits
+from orchestrator.hotline import Loop
 from orchestrator.venues import Leg, Secret, binance
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
+from orchestrator.venues.bybit.adapter import ADAPTER as BYBIT
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 from orchestrator.venues.okx.adapter import ADAPTER as OKX
 from tests import simutil
+from tests.conftest import ROOT
 from tests.simutil import Sim
 from tests.tlsutil import Pki
 from tests.venue_suite import VenueSuite
@@ -25,6 +32,7 @@ from tests.venueutil import (
     LIMITS,
     OKX_LEG,
     SESSION,
+    TIMEOUT,
     Venue,
     binance_venue,
     kraken_venue,
@@ -115,3 +123,64 @@ class TestOkx(VenueSuite):
 
     def resting_leg(self) -> Leg:
         return replace(OKX_LEG, time_in_force="GTC", offset_bps=-100)
+class TestBybit(VenueSuite):
+    """Built as the daemon builds it: config file -> daemon.build_venue -> the adapter."""
+
+    adapter = BYBIT
+    refused_credentials = r"bybit auth refused: bybit 10004"
+    unknown_outcome_args = ("--outcome-unknown-regex", "^st")
+    rate_limit_args = ("--orders-per-10s", "2")
+
+    def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
+              limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
+        leg = leg or LEG
+        secret = simutil.BYBIT_SECRET if not wrong_secret else "not-the-secret"
+        shutil.copy(ROOT / "examples" / "strategy.toml", tmp_path / "strategy.toml")
+        (tmp_path / "secrets.toml").write_text(
+            f'bybit_key = "{simutil.BYBIT_KEY}"\nbybit_secret = "{secret}"\n')
+        (tmp_path / "secrets.toml").chmod(0o600)
+        (tmp_path / "stratum.toml").write_text(f"""\
+[engine]
+paper = true
+[secrets]
+file = "secrets.toml"
+[bitcoin]
+strategy = "strategy.toml"
+peers = ["127.0.0.1:18444"]
+[[venues]]
+name = "bybit-sim"
+profile = "bybit"
+url = "wss://localhost:{sim.ws_port}/v5/trade"
+address = "127.0.0.1"
+standby = false
+trust = "{pki.root_ca}"
+rest_url = "https://localhost:{sim.rest_port}"
+api_key = "bybit_key"
+secret = "bybit_secret"
+on = ["deposit_a"]
+[venues.risk]
+max_quantity = "{limits.max_quantity}"
+max_notional = "{limits.max_notional}"
+max_open_orders = {limits.max_open_orders}
+[[venues.legs]]
+symbol = "{leg.symbol}"
+side = "{leg.side.name}"
+quantity = "{leg.quantity}"
+type = "{leg.order_type}"
+time_in_force = "{leg.time_in_force}"
+offset_bps = {leg.offset_bps}
+""")
+        config = load_config(tmp_path / "stratum.toml")
+        config.engine.state_dir.mkdir(mode=0o700, exist_ok=True)   # the daemon's to make
+        desk, session = build_venue(config, config.venues[0], Loop(), 0)
+        desk.conns[0].open()
+        if not wrong_secret:
+            assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
+        desk.set_book(Decimal("52000.00"), Decimal("52000.10"))
+        return Venue(desk, session, desk.journal)
+
+    def rejected_leg(self) -> Leg:
+        return replace(LEG, symbol="XXXYYY")    # 170121 Invalid symbol
+
+    def resting_leg(self) -> Leg:
+        return replace(LEG, time_in_force="GTC", offset_bps=-100)

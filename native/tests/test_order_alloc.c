@@ -11,6 +11,12 @@
  * 127.0.0.1 with a throwaway certificate made by the openssl CLI; without
  * openssl the test is skipped. Our order comes back as its own "answer":
  * it carries our request id, so the desk matches and journals it.
+ *
+ * ST_ORDER_ROW=<prefix> runs the same path with a venue's own order template
+ * and answer schema instead of the built-in ones: <prefix>.message,
+ * <prefix>.payload (present when the native side signs), <prefix>.schema (the
+ * raw st_venue_schema) and <prefix>.decimals ("price quantity"), as
+ * tests/test_native_c.py writes them for each venue adapter's example rows.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -52,6 +58,62 @@ static const st_venue_schema SCHEMA = {
 static const char PAYLOAD[] =
 	"apiKey=k&newClientOrderId=st\0\2&price=\0\4&quantity=\0\5&side=BUY"
 	"&symbol=BTCUSDT&timeInForce=IOC&timestamp=\0\3&type=LIMIT";
+
+/* The order this run sends: the built-in one or a venue's (ST_ORDER_ROW). */
+static struct {
+	uint8_t message[8192], payload[8192];
+	size_t message_len, payload_len;
+	st_venue_schema schema;
+	int sign, price_decimals, quantity_decimals;
+} row;
+
+/* Reads all of path into buf; its length, or -1 if missing or over cap. */
+static long read_all(const char *path, void *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, cap, f);
+	int more = fgetc(f) != EOF;
+	fclose(f);
+	return more ? -1 : (long)n;
+}
+
+/* Fills `row`; 0, or -1 naming what is wrong on stdout. */
+static int load_row(void)
+{
+	const char *prefix = getenv("ST_ORDER_ROW");
+	if (!prefix) {
+		memcpy(row.message, MESSAGE, sizeof(MESSAGE) - 1);
+		row.message_len = sizeof(MESSAGE) - 1;
+		memcpy(row.payload, PAYLOAD, sizeof(PAYLOAD) - 1);
+		row.payload_len = sizeof(PAYLOAD) - 1;
+		row.schema = SCHEMA;
+		row.sign = ST_ORDER_SIGN_HMAC_HEX;
+		row.price_decimals = 2;
+		row.quantity_decimals = 8;
+		return 0;
+	}
+	char path[600], decimals[32] = {0};
+	long n;
+	snprintf(path, sizeof(path), "%s.message", prefix);
+	if ((n = read_all(path, row.message, sizeof(row.message))) <= 0)
+		return printf("%s: missing, empty or too big\n", path), -1;
+	row.message_len = (size_t)n;
+	snprintf(path, sizeof(path), "%s.payload", prefix);
+	n = read_all(path, row.payload, sizeof(row.payload));
+	row.payload_len = n > 0 ? (size_t)n : 0;
+	row.sign = n > 0 ? ST_ORDER_SIGN_HMAC_HEX : ST_ORDER_SIGN_NONE;
+	snprintf(path, sizeof(path), "%s.schema", prefix);
+	if (read_all(path, &row.schema, sizeof(row.schema)) != (long)sizeof(row.schema))
+		return printf("%s: not a st_venue_schema of %zu bytes\n", path,
+		              sizeof(row.schema)), -1;
+	snprintf(path, sizeof(path), "%s.decimals", prefix);
+	if (read_all(path, decimals, sizeof(decimals) - 1) <= 0 ||
+	    sscanf(decimals, "%d %d", &row.price_decimals, &row.quantity_decimals) != 2)
+		return printf("%s: not \"price quantity\"\n", path), -1;
+	return 0;
+}
 
 static uint64_t now_ns(void)
 {
@@ -146,6 +208,8 @@ int main(void)
 
 	signal(SIGALRM, on_deadline);
 	alarm(DEADLINE_S);
+	if (load_row() != 0)
+		return T_EXIT_FAIL;
 
 	if (!mkdtemp(dir) || make_cert(dir) != 0) {
 		printf("no openssl CLI to make a certificate\n");
@@ -178,13 +242,14 @@ int main(void)
 		.max_quantity = 1000000000, .max_notional = UINT64_MAX / 2, .max_open_orders = 1000,
 		.burst = 1000000, .interval_ns = 1, .max_price_age_ns = UINT64_MAX / 4,
 	};
-	T_CHECK(st_venue_init(&venue, &SCHEMA, 0, &pair, &journal, &limits,
+	T_CHECK(st_venue_init(&venue, &row.schema, 0, &pair, &journal, &limits,
 	                      5000000000ull, 1) == 0, "venue init");
 	T_CHECK(st_venue_set_key(&venue, "secret", 6) == 0, "key");
 	st_venue_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .offset_bps = 10,
 	                         .tick = 1, .has_price = 1};
-	T_CHECK(st_venue_add_leg(&venue, &leg, MESSAGE, sizeof(MESSAGE) - 1, PAYLOAD,
-	                         sizeof(PAYLOAD) - 1, ST_ORDER_SIGN_HMAC_HEX, 2, 8) == 0, "leg");
+	T_CHECK(st_venue_add_leg(&venue, &leg, row.message, row.message_len,
+	                         row.payload_len ? row.payload : NULL, row.payload_len, row.sign,
+	                         row.price_decimals, row.quantity_decimals) == 0, "leg");
 	st_venue_set_ready(&venue, 0);
 	if (t_failures)
 		goto out;

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from orchestrator.venues.adapter import VenueAdapter
 from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
+from orchestrator.venues.bybit.adapter import ADAPTER as BYBIT
 from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 from orchestrator.venues.okx.adapter import ADAPTER as OKX
 
-ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN, OKX)}
+ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN, OKX, BYBIT)}
