@@ -305,6 +305,9 @@ int st_venue_set_book_feed(st_venue *v, const st_venue_book_schema *schema,
  * price, 0 when it is not a book message, -EBADMSG when it was dropped. */
 int st_venue_on_book(st_venue *v, const uint8_t *msg, size_t len, uint64_t now_ns);
 
+/* The book as last set: best bid, ask (fixed point) and when (0: never). */
+void st_venue_get_book(const st_venue *v, int64_t *bid, int64_t *ask, uint64_t *time_ns);
+
 /* Subscribes the book connection when it has (re)opened and reads what it
  * received (st_venue_poll does this). Returns the messages read. */
 int st_venue_poll_book(st_venue *v, uint64_t now_ns);

@@ -130,6 +130,13 @@ int st_venue_on_book(st_venue *v, const uint8_t *msg, size_t len, uint64_t now_n
 	return 1;
 }
 
+void st_venue_get_book(const st_venue *v, int64_t *bid, int64_t *ask, uint64_t *time_ns)
+{
+	*bid = v->bid;
+	*ask = v->ask;
+	*time_ns = v->book_time_ns;
+}
+
 int st_venue_poll_book(st_venue *v, uint64_t now_ns)
 {
 	st_conn *c = v->book_conn;
