@@ -74,6 +74,7 @@ def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
         # read on the engine's loop (the hot thread), opened with the desk's
         desk.set_book_feed(book, legs[0].symbol,
                            Connection(loop, venue.book_url, _trust(venue), address=venue.address,
+                                      ping_interval=venue.ping_interval,
                                       max_message=lib.ST_VENUE_MAX_MESSAGE))
     return desk, built.session
 

@@ -127,16 +127,16 @@ int main(void)
 
 	/* no allocation per update */
 	set_schema(field(2, "data", "b"), field(2, "data", "a"), 2);
-	static const char BYBIT[] =
+	static const char LEVELS[] =
 		"{\"topic\":\"orderbook.1.BTCUSDT\",\"type\":\"snapshot\",\"ts\":1672304484978,"
 		"\"data\":{\"s\":\"BTCUSDT\",\"b\":[[\"16493.50\",\"0.006\"]],\"a\":[[\"16611.00\","
 		"\"0.029\"]],\"u\":18521288,\"seq\":7961638724},\"cts\":1672304484976}";
-	reads(BYBIT, 1649350, 1661100);
+	reads(LEVELS, 1649350, 1661100);
 	T_CHECK(t_alloc_counter_ready(), "allocation counter is blind");
 	long before = allocations;
 	int applied = 0;
 	for (int i = 0; i < 10000; i++)
-		applied += book(BYBIT) == 1;
+		applied += book(LEVELS) == 1;
 	long during = allocations - before;
 	T_CHECK(applied == 10000 && during == 0, "%d applied, %ld allocations", applied, during);
 	printf("allocations during 10000 book updates: %ld\n", during);
