@@ -20,6 +20,7 @@ import pytest
 
 from orchestrator._native import lib
 from orchestrator.desk import RiskLimits
+from orchestrator.engine import Engine
 from orchestrator.errors import StratumError
 from orchestrator.hotline import Connection, Trust
 from orchestrator.venues import Leg
@@ -100,11 +101,13 @@ class VenueSuite:
         assert ack.http_status == 200 and venue.journal.unknown() == []
         assert [r.type for r in venue.journal] == [1, 3]
 
-    def test_book_stream_prices_orders_and_a_stale_book_refuses(self, pki: Pki,
-                                                                tmp_path: Path) -> None:
+    @pytest.mark.parametrize("on_engine", [False, True], ids=["desk", "engine"])
+    def test_book_stream_prices_orders_and_a_stale_book_refuses(self, pki: Pki, tmp_path: Path,
+                                                                on_engine: bool) -> None:
         """The venue's top-of-book stream, read by the desk's native reader on the
-        thread that polls it, sets the price the next order uses; once its last
-        update is older than max_price_age, risk refuses the set."""
+        thread that polls it (the desk's own poll, or an engine pass), sets the
+        price the next order uses; once its last update is older than
+        max_price_age, risk refuses the set. The engine's stop closes the stream."""
         with run_sim(tmp_path, pki, "--book", self.book_spec, "--book-interval-ms", "20"
                      ) as sim:
             venue = self.venue(sim, pki, tmp_path)
@@ -113,6 +116,9 @@ class VenueSuite:
             feed = Connection(desk.conns[0].loop, f"wss://localhost:{sim.ws_port}{self.book_path}",
                               Trust(str(pki.root_ca)), address="127.0.0.1")
             desk.set_book_feed(book, desk.legs[0].symbol, feed)
+            engine = Engine(feed.loop) if on_engine else None
+            if engine:
+                engine.add_desk(desk)        # session steps are engine passes now
             feed.open()
             assert venue.session.run_until(lambda: desk.stats["book_updates"] >= 2, TIMEOUT), \
                 (feed.state, feed.last_error, desk.stats)
@@ -128,6 +134,10 @@ class VenueSuite:
             assert desk.fire(txid(8), now_ns=later) == -lib.ST_RISK_STALE_PRICE
             assert desk.rejections["stale_price"] == 1
             assert desk.stats["book_dropped"] == 0
+            if engine:
+                engine.stop()
+                assert feed.state == "closed"
+                engine.close()
 
     def test_rejected_closes_the_order(self, sim: Sim, pki: Pki, tmp_path: Path) -> None:
         venue = self.venue(sim, pki, tmp_path, leg=self.rejected_leg())
