@@ -427,8 +427,8 @@ def _is_simulator(host: str) -> bool:
     return any(address in net for net in SIMULATOR_NETS)
 
 
-# Keys every venue takes; each adapter adds its options (and book_url when it
-# has a book feed).
+# Keys every venue takes; each adapter adds its options (and book_url when its
+# profile has a book stream).
 COMMON_VENUE_KEYS = {"name", "profile", "url", "address", "standby", "trust", "auth",
                      "api_key", "secret", "client_prefix", "on", "risk", "legs",
                      "cancel_on_stop", "ping_interval"}
@@ -441,7 +441,7 @@ def _venue(t: Table, base: Path, secrets: dict[str, Secret], source: str,
     profile = t.choice("profile", tuple(ADAPTERS))
     adapter = ADAPTERS[profile]
     allowed = COMMON_VENUE_KEYS | adapter.options | (
-        {"book_url"} if adapter.capabilities.book_feed else set())
+        {"book_url"} if adapter.profile.book else set())
     for key in sorted(set(t.data) - allowed):
         raise t.fail(key, f"not a key of a {profile} venue")
     auth_choices = adapter.auth_choices

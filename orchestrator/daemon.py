@@ -3,7 +3,7 @@
 
 `stratum run --config FILE` runs this in the foreground (what systemd runs).
 The hot thread does the trading; this process keeps each venue connection
-ready (logon, clock), feeds top-of-book prices, fails over when a primary
+ready (logon, clock), fails over when a primary
 connection dies, and answers `status`, `kill`, `resume` (which clears the
 kill switch), `failover` and `stop` on the control socket. Nothing here logs a
 secret: credentials are Secret objects whose repr is hidden, and errors name
@@ -12,13 +12,11 @@ keys, never values.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import selectors
 import signal
 import time
-from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -46,29 +44,6 @@ TICK_S = 0.005
 READY_TIMEOUT_S = 30.0
 
 
-class BookFeed:
-    """Best bid/ask from a bookTicker stream into a desk. Prices are not on the
-    hot path: this connection runs on a small loop of its own, driven here."""
-
-    def __init__(self, url: str, trust: Trust, address: str | None, desk: Desk) -> None:
-        self.loop = Loop()
-        self.conn = Connection(self.loop, url, trust, address=address)
-        self.desk = desk
-        self.updates = 0
-        self.conn.open()
-
-    def poll(self) -> None:
-        self.loop.run(0)
-        while (msg := self.conn.poll()) is not None:
-            try:
-                quote = json.loads(msg.data)
-                bid, ask = Decimal(quote["b"]), Decimal(quote["a"])
-            except (ValueError, KeyError, TypeError, ArithmeticError):
-                continue    # not a book update: ignored
-            self.desk.set_book(bid, ask)
-            self.updates += 1
-
-
 def _trust(venue: VenueConfig) -> Trust:
     return Trust(str(venue.trust)) if venue.trust else Trust()
 
@@ -94,7 +69,21 @@ def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
     built = adapter.build(desk, venue, config.engine.state_dir)
     for leg, template in zip(legs, built.templates, strict=True):
         desk.add_leg(leg, template)
+    book = adapter.profile.book
+    if venue.book_url and book:
+        # read on the engine's loop (the hot thread), opened with the desk's
+        desk.set_book_feed(book, legs[0].symbol,
+                           Connection(loop, venue.book_url, _trust(venue), address=venue.address,
+                                      ping_interval=venue.ping_interval,
+                                      max_message=lib.ST_VENUE_MAX_MESSAGE))
     return desk, built.session
+
+
+def _book_status(desk: Desk, conn: Connection, stats: dict[str, int]) -> dict[str, Any]:
+    bid, ask, age = desk.book
+    return {"connection": conn.state, "bid": str(bid), "ask": str(ask),
+            "age_s": round(age, 3) if age is not None else None,
+            "updates": stats["book_updates"], "dropped": stats["book_dropped"]}
 
 
 def _ready(session: VenueSession) -> Any:
@@ -163,15 +152,11 @@ class Daemon:
             self.engine.set_rehearsal(config.engine.rehearse_every_us)
             self.desks: list[Desk] = []
             self.sessions: list[VenueSession] = []
-            self.feeds: list[BookFeed] = []
             for venue in config.venues:
                 desk, session = build_venue(config, venue, self.loop, len(self.desks))
                 self.engine.add_desk(desk)
                 self.desks.append(desk)
                 self.sessions.append(session)
-                if venue.book_url:
-                    self.feeds.append(BookFeed(venue.book_url, _trust(venue), venue.address,
-                                               desk))
             for action, action_id in spec.actions.items():
                 venues = [i for i, v in enumerate(config.venues) if action in v.on]
                 if venues:
@@ -238,6 +223,8 @@ class Daemon:
         for desk in self.desks:
             for conn in desk.conns:
                 conn.open()
+            if desk.book_conn:
+                desk.book_conn.open()
         for peer in self.peers:
             peer.open()
         self.engine.start(core_plan.hot)
@@ -264,8 +251,6 @@ class Daemon:
                              STATES.get(event.code, event.code),
                              f" ({native.error_name(event.http_status)})"
                              if event.http_status else "")
-        for feed in self.feeds:
-            feed.poll()
         if self.ha:
             self.ha.tick()
         for peer_event in self.watcher.events():
@@ -402,6 +387,8 @@ class Daemon:
                 "rejects": stats["rejects"], "unknown": stats["unknown"],
                 "open_orders": desk.open_orders, "killed": desk.killed,
                 "risk_rejections": {k: v for k, v in desk.rejections.items() if v},
+                **({"book": _book_status(desk, desk.book_conn, stats)}
+                   if desk.book_conn else {}),
             })
         stages = {name: {"count": h.count, "p50_ns": h.percentile(0.5),
                          "p99_ns": h.percentile(0.99), "max_ns": h.max_ns}

@@ -23,7 +23,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.hotline import Connection, HotStandby
 from orchestrator.journal import Journal
 from orchestrator.native import CData
-from orchestrator.venues import AnswerSchema, Leg, Secret, Template
+from orchestrator.venues import AnswerSchema, BookSpec, Leg, Secret, Template
 
 SWAP_WAIT_S = 1.0   # the engine takes a prepared template within a pass; past this it is stuck
 RISK_REASONS = {i: str(ffi.string(lib.st_risk_reason_name(i)).decode())
@@ -159,6 +159,9 @@ class Desk:
         )
         self.engine: Any = None     # the Engine this desk belongs to, once added
         self.index = index
+        self.book_conn: Connection | None = None
+        self._bid, self._ask = ffi.new("int64_t *"), ffi.new("int64_t *")
+        self._book_ns = ffi.new("uint64_t *")
         self._event = ffi.new("st_venue_event *")
         self._msg = ffi.new("uint8_t[]", lib.ST_VENUE_MAX_MESSAGE)
         self._conn = ffi.new("int *")
@@ -224,6 +227,40 @@ class Desk:
         if not self._command(lib.ST_CMD_SET_BOOK, a=bid_fixed, b=ask_fixed):
             lib.st_venue_set_book(self._ptr, bid_fixed, ask_fixed,
                                   now_ns if now_ns is not None else time.monotonic_ns())
+
+    def set_book_feed(self, book: BookSpec, symbol: str, conn: Connection | None = None
+                      ) -> None:
+        """Prices from `book`'s stream of `symbol` on conn, read natively by
+        whoever polls this desk (the engine thread, once added): no Python per
+        update. Set-up, before the desk is added to an engine; conn is on the
+        desk's loop and opened with its connections. Without conn, messages
+        come through on_book()."""
+        if self.engine is not None:
+            raise native.invalid_argument("book feed", "set it before adding the desk to "
+                                                       "an engine")
+        text = book.subscribe(symbol)
+        data = text.encode() if text else b""
+        native.ensure(lib.st_venue_set_book_feed(
+            self._ptr, book.native(), self.price_decimals,
+            conn._ptr if conn is not None else ffi.NULL, data or ffi.NULL, len(data)),
+            "book feed")
+        self.book_conn = conn
+
+    def on_book(self, text: bytes, now_ns: int | None = None) -> int:
+        """Reads one book message as the feed does: 1 price set, 0 not a book
+        message, -EBADMSG dropped."""
+        return int(lib.st_venue_on_book(self._ptr, text, len(text),
+                                        now_ns if now_ns is not None else time.monotonic_ns()))
+
+    @property
+    def book(self) -> tuple[Decimal, Decimal, float | None]:
+        """Best bid, ask and their age in seconds (None: no price yet). Read
+        while the engine may write: for display, not for decisions."""
+        lib.st_venue_get_book(self._ptr, self._bid, self._ask, self._book_ns)
+        bid, ask, at_ns = int(self._bid[0]), int(self._ask[0]), int(self._book_ns[0])
+        age = (time.monotonic_ns() - at_ns) / 1e9 if at_ns else None
+        return (Decimal(bid).scaleb(-self.price_decimals),
+                Decimal(ask).scaleb(-self.price_decimals), age)
 
     def set_ready(self, conn: int) -> None:
         if not self._command(lib.ST_CMD_SET_READY, conn=conn):

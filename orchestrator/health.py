@@ -56,6 +56,7 @@ class EngineCollector(Collector):
                 conns.add_metric([venue.name, str(i), str(int(i == active))],
                                  int(conn.state == "open"))
         yield conns
+        yield from _book_metrics(d)
         peers = GaugeMetricFamily("stratum_peer_open", "1 when a Bitcoin peer is open",
                                   labels=["peer"])
         for peer in d.peers:
@@ -70,6 +71,27 @@ class EngineCollector(Collector):
         yield latency
         yield CounterMetricFamily("stratum_errors", "errors the daemon reported",
                                   value=d.error_count)
+
+
+def _book_metrics(d: Any) -> Iterator[Any]:
+    """Each fed desk's book: how old (what max_price_age compares), updates, drops."""
+    fed = [(venue.name, desk) for venue, desk in zip(d.config.venues, d.desks, strict=True)
+           if desk.book_conn is not None]
+    age = GaugeMetricFamily("stratum_book_age_seconds",
+                            "time since the book stream last set the price (NaN: never)",
+                            labels=["venue"])
+    updates = CounterMetricFamily("stratum_book_updates", "book stream messages applied",
+                                  labels=["venue"])
+    dropped = CounterMetricFamily("stratum_book_dropped",
+                                  "book stream messages dropped (malformed, partial, crossed)",
+                                  labels=["venue"])
+    for name, desk in fed:
+        seconds = desk.book[2]
+        stats = desk.stats
+        age.add_metric([name], seconds if seconds is not None else float("nan"))
+        updates.add_metric([name], stats["book_updates"])
+        dropped.add_metric([name], stats["book_dropped"])
+    yield from (age, updates, dropped)
 
 
 class MetricsServer:

@@ -165,9 +165,9 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "auth the venue does not take": (edit('profile = "binance"', 'profile = "binance"\n'
                                           'auth = "token"'),
                                      r"venues\[0\]\.auth: 'token' is not one of hmac, session"),
-    "book feed on a venue without one": (
-        edit('profile = "binance"', 'profile = "kraken"\nbook_url = "wss://localhost:9/x"'),
-        r"venues\[0\]\.book_url: not a key of a kraken venue"),
+    "book feed not over wss": (
+        edit('profile = "binance"', 'profile = "binance"\nbook_url = "https://localhost:9/x"'),
+        r"venues\[0\]\.book_url: .https://localhost:9/x. is not a wss URL"),
     "rehearsal period out of range": (
         edit("paper = true", "paper = true\nrehearse_every_us = -5"),
         r"engine\.rehearse_every_us: -5 is not in 0\.\.1000000"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import socket
 import stat
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -85,16 +87,26 @@ def test_full_run_status_counts_match_the_venue(tmp_path: Path) -> None:
     [venue] = status["venues"]
     assert venue["orders_sent"] == EXPECTED_ORDERS and venue["connections"] == ["open", "open"]
     assert status["latency"]["trigger_to_send"]["count"] == EXPECTED_ORDERS // 2
+    # prices came from the bookTicker stream, read on the engine thread
+    book = venue["book"]
+    assert book["connection"] == "open" and book["updates"] > 0 and book["dropped"] == 0
+    assert 0 < Decimal(book["bid"]) < Decimal(book["ask"]) and book["age_s"] is not None
     assert "sim-binance" in table.stdout and "trigger_to_send" in table.stdout
+    assert re.search(r"book [0-9.]+ / [0-9.]+  [0-9.]+ s ago  \(open, [1-9]", table.stdout)
     assert f"stratum_acks_total {float(EXPECTED_ORDERS)}" in metrics
     assert 'stratum_connection_open{active="1",connection="0",venue="sim-binance"} 1.0' in metrics
     assert 'stratum_latency_seconds{quantile="0.5",stage="trigger_to_send"}' in metrics
+    assert 'stratum_book_age_seconds{venue="sim-binance"}' in metrics
+    assert 'stratum_book_dropped_total{venue="sim-binance"} 0.0' in metrics
+    assert re.search(r'stratum_book_updates_total\{venue="sim-binance"\} [1-9]', metrics)
     after = stratum("status", "--config", str(world.config))
     assert after.returncode == 3                  # LSB: not running
     closes = [json.loads(line) for line in
               (tmp_path / "exchange" / "connections.jsonl").read_text().splitlines()]
     api = [c for c in closes if c["path"] == "/ws-api/v3"]
     assert [c["close_code"] for c in api] == [1000, 1000]   # stop closed both properly
+    stream = [c for c in closes if c["path"].endswith("@bookTicker")]
+    assert [c["close_code"] for c in stream] == [1000]      # and the book stream
 
 
 def test_kill_then_nothing_reaches_the_venue(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ class BinanceSuite(VenueSuite):
     credentials: binance.Credentials
     unknown_outcome_args = ("--outcome-unknown-regex", "^st")
     rate_limit_args = ("--orders-per-10s", "2")
+    book_path = "/ws/btcusdt@bookTicker"
+    book_spec = "BTCUSDT=51000.00:51000.10"
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
@@ -90,6 +92,8 @@ class TestKraken(VenueSuite):
     unknown_outcome_args = ("--outcome-unknown-regex", "^st")
     rate_limit_args = ("--pair-counter-max", "2")
     retry_time = False        # "EOrder:Rate limit exceeded" says not until when
+    book_path = "/v2"                            # subscribes to ticker (bbo) once open
+    book_spec = "BTC/USD=51000.0:51000.1"
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:

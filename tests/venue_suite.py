@@ -10,6 +10,7 @@ simulator, and a subclass of this suite in tests/test_venue_suite.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,9 @@ import pytest
 
 from orchestrator._native import lib
 from orchestrator.desk import RiskLimits
+from orchestrator.engine import Engine
 from orchestrator.errors import StratumError
+from orchestrator.hotline import Connection, Trust
 from orchestrator.venues import Leg
 from orchestrator.venues.adapter import VenueAdapter
 from tests.simutil import Sim, run_sim
@@ -35,6 +38,8 @@ class VenueSuite:
     unknown_outcome_args: ClassVar[tuple[str, ...]] = ()  # sim args: every outcome unknown
     rate_limit_args: ClassVar[tuple[str, ...]] = ()       # sim args: a limit of 2 orders
     retry_time: ClassVar[bool] = True        # a rate-limit answer says when to retry
+    book_path: ClassVar[str]                 # the simulator's book stream for the leg
+    book_spec: ClassVar[str]                 # --book SYMBOL=BID:ASK, unlike venue()'s book
 
     # -- what each venue provides ----------------------------------------------
 
@@ -95,6 +100,44 @@ class VenueSuite:
         [ack] = venue.fire_and_wait(3)
         assert ack.http_status == 200 and venue.journal.unknown() == []
         assert [r.type for r in venue.journal] == [1, 3]
+
+    @pytest.mark.parametrize("on_engine", [False, True], ids=["desk", "engine"])
+    def test_book_stream_prices_orders_and_a_stale_book_refuses(self, pki: Pki, tmp_path: Path,
+                                                                on_engine: bool) -> None:
+        """The venue's top-of-book stream, read by the desk's native reader on the
+        thread that polls it (the desk's own poll, or an engine pass), sets the
+        price the next order uses; once its last update is older than
+        max_price_age, risk refuses the set. The engine's stop closes the stream."""
+        with run_sim(tmp_path, pki, "--book", self.book_spec, "--book-interval-ms", "20"
+                     ) as sim:
+            venue = self.venue(sim, pki, tmp_path)
+            desk, book = venue.desk, self.adapter.profile.book
+            assert book is not None
+            feed = Connection(desk.conns[0].loop, f"wss://localhost:{sim.ws_port}{self.book_path}",
+                              Trust(str(pki.root_ca)), address="127.0.0.1")
+            desk.set_book_feed(book, desk.legs[0].symbol, feed)
+            engine = Engine(feed.loop) if on_engine else None
+            if engine:
+                engine.add_desk(desk)        # session steps are engine passes now
+            feed.open()
+            assert venue.session.run_until(lambda: desk.stats["book_updates"] >= 2, TIMEOUT), \
+                (feed.state, feed.last_error, desk.stats)
+            bid, ask = (Decimal(p) for p in self.book_spec.partition("=")[2].split(":"))
+            assert desk.book[:2] == (bid, ask)
+            leg = desk.legs[0]
+            assert desk.fire(txid(7)) == 1
+            [sent] = venue.wait(("sent",))
+            fixed_ask, tick = int(ask.scaleb(leg.price_decimals)), int(
+                leg.tick.scaleb(leg.price_decimals))
+            assert sent.price == fixed_ask * (10000 + leg.offset_bps) // 10000 // tick * tick
+            later = time.monotonic_ns() + int((LIMITS.max_price_age + 1) * 1e9)
+            assert desk.fire(txid(8), now_ns=later) == -lib.ST_RISK_STALE_PRICE
+            assert desk.rejections["stale_price"] == 1
+            assert desk.stats["book_dropped"] == 0
+            if engine:
+                engine.stop()
+                assert feed.state == "closed"
+                engine.close()
 
     def test_rejected_closes_the_order(self, sim: Sim, pki: Pki, tmp_path: Path) -> None:
         venue = self.venue(sim, pki, tmp_path, leg=self.rejected_leg())

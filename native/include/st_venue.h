@@ -135,6 +135,21 @@ typedef struct st_venue_schema {
 	st_venue_status_name statuses[12];     /* ST_VENUE_STATUS_NAMES */
 } st_venue_schema;
 
+/*
+ * Where a venue's top-of-book messages keep the best bid and ask price: a
+ * string or number of decimal digits, or the first element of a level array
+ * under that key ("bids":[["8476.97","415"]]). A message with neither is not
+ * a book message (acks, heartbeats); one with a single side, a price that
+ * does not parse or a crossed book is dropped whole.
+ */
+typedef struct st_venue_book_schema {
+	/* cdef-visible */
+	st_venue_field bid;
+	st_venue_field ask;
+} st_venue_book_schema;
+
+#define ST_VENUE_BOOK_SUBSCRIBE 1024  /* bytes of a book subscribe message */
+
 typedef struct st_venue_leg_spec {
 	/* cdef-visible */
 	int side;                 /* ST_SIDE_* */
@@ -184,6 +199,8 @@ typedef struct st_venue_stats {
 	uint64_t bad_messages;    /* not JSON, or not a shape we know */
 	uint64_t inbox_dropped;
 	uint64_t events_dropped;
+	uint64_t book_updates;    /* book messages applied */
+	uint64_t book_dropped;    /* book messages malformed, partial or crossed */
 } st_venue_stats;
 
 typedef struct st_venue_inflight {
@@ -218,6 +235,13 @@ typedef struct st_venue {
 	st_venue_leg legs[ST_VENUE_MAX_LEGS];
 	int64_t bid, ask;
 	uint64_t book_time_ns;
+	/* the market-data connection (NULL: prices come by st_venue_set_book) */
+	st_conn *book_conn;
+	st_venue_book_schema book_schema;
+	unsigned book_decimals;
+	uint64_t book_opens;      /* book_conn's stats.opens when last subscribed */
+	size_t book_subscribe_len;
+	uint8_t book_subscribe[ST_VENUE_BOOK_SUBSCRIBE];
 	int64_t clock_offset_ms;
 	uint64_t ready_opens[2];  /* conn stats.opens when made ready (0: never) */
 	int conn_state[2];        /* as last reported in a CONN event */
@@ -286,6 +310,27 @@ int st_venue_swap_template(st_venue *v, unsigned leg);
 
 /* Best bid and ask (fixed point) observed at now_ns. */
 void st_venue_set_book(st_venue *v, int64_t bid, int64_t ask, uint64_t now_ns);
+
+/*
+ * Prices from a top-of-book stream on conn (NULL: none; messages then come
+ * through st_venue_on_book), read as schema says into fixed point with
+ * price_decimals; subscribe (len 0: none) is sent each time conn opens.
+ * st_venue_poll reads it on the polling thread. Returns 0 or -EINVAL.
+ */
+int st_venue_set_book_feed(st_venue *v, const st_venue_book_schema *schema,
+                           unsigned price_decimals, st_conn *conn, const void *subscribe,
+                           size_t subscribe_len);
+
+/* Reads one top-of-book message received at now_ns: 1 when it set the
+ * price, 0 when it is not a book message, -EBADMSG when it was dropped. */
+int st_venue_on_book(st_venue *v, const uint8_t *msg, size_t len, uint64_t now_ns);
+
+/* The book as last set: best bid, ask (fixed point) and when (0: never). */
+void st_venue_get_book(const st_venue *v, int64_t *bid, int64_t *ask, uint64_t *time_ns);
+
+/* Subscribes the book connection when it has (re)opened and reads what it
+ * received (st_venue_poll does this). Returns the messages read. */
+int st_venue_poll_book(st_venue *v, uint64_t now_ns);
 
 /* Connection i (0, 1) of the pair is logged on / has its token: orders may
  * use it until it reconnects. */

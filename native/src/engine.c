@@ -199,6 +199,8 @@ static void start_stop(st_engine *e)
 		for (int c = 0; c < 2; c++)
 			if (e->venues[i]->pair->conns[c])
 				st_conn_close(e->venues[i]->pair->conns[c]);
+		if (e->venues[i]->book_conn)
+			st_conn_close(e->venues[i]->book_conn);
 	}
 }
 
@@ -378,12 +380,16 @@ static void publish(st_engine *e, uint64_t now)
 
 static int all_closed(const st_engine *e)
 {
-	for (uint32_t i = 0; i < e->nvenues; i++)
+	for (uint32_t i = 0; i < e->nvenues; i++) {
+		const st_venue *v = e->venues[i];
 		for (int c = 0; c < 2; c++) {
-			const st_conn *conn = e->venues[i]->pair->conns[c];
+			const st_conn *conn = v->pair->conns[c];
 			if (conn && conn->state != ST_CONN_CLOSED)
 				return 0;
 		}
+		if (v->book_conn && v->book_conn->state != ST_CONN_CLOSED)
+			return 0;
+	}
 	return 1;
 }
 

@@ -7,6 +7,10 @@
 struct frame {
 	uint8_t is_object;
 	st_json_span key;          /* the key this container sits under */
+	/* An array that is the value of a member, or the first element of such
+	 * an array: its first scalar is reported as that member's value. */
+	int leaf_depth;            /* 0: none */
+	st_json_span leaf_parent, leaf_key;
 };
 
 static const st_json_span NO_KEY = {(const uint8_t *)"", 0};
@@ -111,8 +115,9 @@ static int scan_word(struct scanner *sc, const char *word, st_json_span *out)
 	return 0;
 }
 
-/* A scalar value at sc->i, reported under key. */
-static int scan_scalar(struct scanner *sc, st_json_span key)
+/* A scalar value at sc->i, reported under key (first: the first element of
+ * its container). */
+static int scan_scalar(struct scanner *sc, st_json_span key, int first)
 {
 	st_json_span value;
 	int type, rc;
@@ -139,8 +144,11 @@ static int scan_scalar(struct scanner *sc, st_json_span key)
 	if (rc)
 		return rc;
 	const struct frame *f = &sc->stack[sc->depth];
-	st_json_span parent = f->is_object ? f->key : NO_KEY;
-	sc->visit(sc->ctx, sc->depth, parent, f->is_object ? key : NO_KEY, type, value);
+	if (!f->is_object && first && f->leaf_depth)
+		sc->visit(sc->ctx, f->leaf_depth, f->leaf_parent, f->leaf_key, type, value);
+	else
+		sc->visit(sc->ctx, sc->depth, f->is_object ? f->key : NO_KEY,
+		          f->is_object ? key : NO_KEY, type, value);
 	return 0;
 }
 
@@ -199,13 +207,24 @@ static int scan(struct scanner *sc)
 			if (sc->depth == ST_JSON_MAX_DEPTH)
 				return ST_EJSON_DEPTH;
 			sc->i++;
-			sc->stack[++sc->depth] = (struct frame){.is_object = c == '{', .key = key};
+			struct frame open = {.is_object = c == '{', .key = key};
+			const struct frame *top = &sc->stack[sc->depth];
+			if (c == '[' && sc->depth && top->is_object) {
+				open.leaf_depth = sc->depth;
+				open.leaf_parent = top->key;
+				open.leaf_key = key;
+			} else if (c == '[' && sc->depth && first && top->leaf_depth) {
+				open.leaf_depth = top->leaf_depth;
+				open.leaf_parent = top->leaf_parent;
+				open.leaf_key = top->leaf_key;
+			}
+			sc->stack[++sc->depth] = open;
 			first = 1;
 			continue;
 		}
 		if (!sc->depth)
 			return ST_EJSON_SYNTAX; /* the document must be an object or array */
-		if ((rc = scan_scalar(sc, key)))
+		if ((rc = scan_scalar(sc, key, first)))
 			return rc;
 next:
 		first = 0;

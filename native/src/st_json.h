@@ -25,7 +25,10 @@ typedef struct st_json_span {
 
 /* One scalar: depth 1 is a member of the top-level object. parent is the key
  * of the object holding it (empty at depth 1 or inside arrays), key is its
- * own key (empty for array elements). */
+ * own key (empty for array elements). The first scalar of an array that is a
+ * member's value (or of its first element, an array, and so on: a book level
+ * "bids":[["8476.97","415"]]) is reported as that member's value, with its
+ * depth, parent and key. */
 typedef void (*st_json_visit)(void *ctx, int depth, st_json_span parent, st_json_span key,
                               int type, st_json_span value);
 

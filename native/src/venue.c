@@ -787,6 +787,7 @@ int st_venue_poll(st_venue *v, uint64_t now_ns)
 			st_conn_abort(c, -EMSGSIZE);
 		}
 	}
+	handled += st_venue_poll_book(v, now_ns);
 	check_deadlines(v, now_ns);
 	return handled;
 }

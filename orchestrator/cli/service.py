@@ -232,6 +232,11 @@ def render(s: dict[str, Any]) -> str:
         if v["risk_rejections"]:
             lines.append(f"{'':<14}refused: " + ", ".join(
                 f"{k} {n}" for k, n in v["risk_rejections"].items()))
+        if "book" in v:
+            b = v["book"]
+            age = f"{b['age_s']} s ago" if b["age_s"] is not None else "no price yet"
+            lines.append(f"{'':<14}book {b['bid']} / {b['ask']}  {age}  ({b['connection']}, "
+                         f"{b['updates']} updates, {b['dropped']} dropped)")
     lines.append("")
     lines.append("peers: " + ", ".join(f"{p['address']} {p['state']}" for p in s["peers"]))
     lines.append(f"{'latency':<18}{'count':>8}{'p50 µs':>10}{'p99 µs':>10}")

@@ -14,6 +14,7 @@ native/include/st_order.h); :func:`slot` gives them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -229,6 +230,26 @@ def _field(out: CData, where: Field | None, what: str) -> None:
 
 
 @dataclass(frozen=True)
+class BookSpec:
+    """A venue's top-of-book stream (st_venue_book_schema): where its messages
+    keep the best bid and ask (a value, or the first element of a level array
+    under that key), what to send once connected (None: nothing, the URL
+    names the stream) and the venue's own URL, each for one symbol."""
+
+    bid: Field
+    ask: Field
+    subscribe: Callable[[str], str | None]
+    default_url: Callable[[str], str]
+
+    def native(self) -> CData:
+        """The st_venue_book_schema; ConfigError names what does not fit."""
+        out = ffi.new("st_venue_book_schema *")
+        _field(out.bid, self.bid, "book bid")
+        _field(out.ask, self.ask, "book ask")
+        return out
+
+
+@dataclass(frozen=True)
 class Profile:
     """What the engine needs to know about a venue beyond its templates."""
 
@@ -236,6 +257,7 @@ class Profile:
     schema: AnswerSchema                # how its answers read
     ws_url: str
     order_limits: tuple[RateLimit, ...] = field(default_factory=tuple)
+    book: BookSpec | None = None        # its top-of-book stream, when it has one
 
 
 def _token(which: Slot) -> str:

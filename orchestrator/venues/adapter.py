@@ -32,7 +32,6 @@ class Capabilities:
     reconcile: bool = False   # asks the venue about orders of unknown outcome
     cancel: bool = False      # cancels open orders (`cancel_on_stop`)
     open_orders: bool = False  # lists the account's open orders (host failover's takeover)
-    book_feed: bool = False   # a top-of-book stream the daemon feeds prices from
 
 
 @dataclass(frozen=True)

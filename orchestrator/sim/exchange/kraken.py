@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Kraken, simulated: the WebSocket v2 subset on ``/v2`` (``ping``, ``add_order``,
-``cancel_order``) and the REST ``POST /0/private/GetWebSocketsToken``, ``QueryOrders``
-and ``OpenOrders`` on the REST port.
+``cancel_order``, ``subscribe`` to the ``ticker`` channel) and the REST
+``POST /0/private/GetWebSocketsToken``, ``QueryOrders`` and ``OpenOrders`` on the REST port.
+
+``subscribe`` with ``{"channel": "ticker", "symbol": [...], "event_trigger": "bbo"}``
+is acknowledged per Kraken's docs, then each symbol gets a ``snapshot`` and an
+``update`` on every book step: ``{"channel": "ticker", "type": "update", "data":
+[{"symbol", "bid", "bid_qty", "ask", "ask_qty", "last", ...}]}`` with JSON numbers.
+(Kraken serves it on its public endpoint; the simulator on the same ``/v2``.)
 
 ``add_order`` and ``cancel_order`` take a token from the REST endpoint; with
 ``--tokens-die-on-close`` the tokens a connection used are refused once it closed
@@ -40,6 +46,7 @@ Accounts: ``"kraken": [{"apiKey", "secret" (base64)}]``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -58,9 +65,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import wire
 from .accounts import AccountsError, no_other_fields, string_field
-from .book import crossing_price
+from .book import Quote, crossing_price
 from .context import Context
 from .link import Link
+from .market import push_quotes
 from .orders import Fill, Order
 from .venue import RestAnswer, SimVenue, VenueService
 
@@ -181,6 +189,7 @@ class Trace:
     code: str | None = None
     client_order_id: str | None = None
     delay_ms: int = 0
+    subscribed: tuple[str, ...] = ()    # ticker symbols to start pushing
 
 
 def _number(params: dict[str, Any], name: str, *, required: bool) -> Decimal | None:
@@ -301,6 +310,14 @@ class KrakenApi(VenueService):
                 return order_id
 
     async def serve(self, link: Link) -> None:
+        pushes: list[asyncio.Task[None]] = []
+        try:
+            await self._serve(link, pushes)
+        finally:
+            for task in pushes:
+                task.cancel()
+
+    async def _serve(self, link: Link, pushes: list[asyncio.Task[None]]) -> None:
         used_tokens: set[str] = set()
         async for t_ns, text, raw in link.messages():
             time_in = self.ctx.clock.rfc3339()
@@ -320,6 +337,11 @@ class KrakenApi(VenueService):
                 link.send_later(finish, trace.delay_ms)
             else:
                 await link.send(finish())
+            for symbol in trace.subscribed:
+                quote = self.ctx.book.get(symbol)
+                assert quote is not None
+                await link.send(ticker(quote, "snapshot"))
+                pushes.append(push_quotes(self.ctx, link, symbol, ticker))
         if self.ctx.tokens_die_on_close:
             for token in used_tokens:
                 self.tokens.revoke(token)
@@ -352,6 +374,10 @@ class KrakenApi(VenueService):
                 result = self.cancel_order(msg.get("params"), used_tokens, trace)
                 trace.verdict = "accepted"
                 return {**head, "result": result, "success": True}, trace
+            if method == "subscribe":
+                result = self.subscribe(msg.get("params"), trace)
+                trace.verdict = "accepted"
+                return {**head, "result": result, "success": True}, trace
             if method != "add_order":
                 raise KrakenError(INVALID_ARGUMENTS, "error")
             trace.delay_ms = self.ctx.ack_delay_ms
@@ -365,6 +391,21 @@ class KrakenApi(VenueService):
             traceback.print_exc(file=sys.stderr)
             trace.verdict, trace.code = "error", "EGeneral:Internal error"
             return {"error": "EGeneral:Internal error", **head, "success": False}, trace
+
+    def subscribe(self, params: Any, trace: Trace) -> dict[str, Any]:
+        """The ticker channel (the only one simulated) for symbols of the book."""
+        if not isinstance(params, dict) or params.get("channel") != "ticker":
+            raise KrakenError("EGeneral:Invalid arguments:channel")
+        symbols = params.get("symbol")
+        if not isinstance(symbols, list) or not symbols or not all(
+                isinstance(s, str) and self.ctx.book.get(s) for s in symbols):
+            raise KrakenError("EGeneral:Invalid arguments:symbol")
+        trigger = params.get("event_trigger", "trades")
+        if trigger not in ("bbo", "trades"):
+            raise KrakenError("EGeneral:Invalid arguments:event_trigger")
+        trace.subscribed = tuple(symbols)
+        return {"channel": "ticker", "symbol": symbols[0], "event_trigger": trigger,
+                "snapshot": True}
 
     def _account(self, params: Any, used_tokens: set[str]) -> str:
         """The API key whose token ``params`` carries."""
@@ -473,6 +514,15 @@ class KrakenApi(VenueService):
         if isinstance(userref, wire.JsonNumber) and userref.is_integer():
             result["order_userref"] = int(userref)
         return result
+
+
+def ticker(quote: Quote, kind: str = "update") -> str:
+    """A ticker message with the quote's prices as JSON numbers, as Kraken sends them."""
+    last = (quote.bid + quote.ask) / 2
+    return (f'{{"channel":"ticker","type":"{kind}","data":[{{"symbol":{json.dumps(quote.symbol)},'
+            f'"bid":{quote.bid},"bid_qty":{quote.bid_qty},"ask":{quote.ask},'
+            f'"ask_qty":{quote.ask_qty},"last":{last},"volume":0.0,"vwap":{last},'
+            f'"low":{quote.bid},"high":{quote.ask},"change":0.0,"change_pct":0.0}}]}}')
 
 
 VENUE = SimVenue(name=NAME, parse_account=parse_account, start=KrakenApi,

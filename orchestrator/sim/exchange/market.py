@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Market streams: a connection that gets one message per book step for one symbol.
 
-The venue module says which paths are streams, which symbol each names and how a
-quote is written; anything the client sends is logged in the venue's log and ignored.
+The venue module says which paths are streams (or which messages subscribe), which
+symbol each names and how a quote is written; on a stream path anything the client
+sends is logged in the venue's log and ignored.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ async def serve_stream(
     ctx: Context, log: str, link: Link, symbol: str, render: Callable[[Quote], str]
 ) -> None:
     """Pushes ``render(quote)`` of ``symbol`` on every book step until ``link`` ends."""
-    pump = asyncio.create_task(_pump(ctx, link, symbol, render))
+    pump = push_quotes(ctx, link, symbol, render)
     try:
         async for t_ns, _text, raw in link.messages():
             ctx.recorder.request(
@@ -28,6 +29,13 @@ async def serve_stream(
             )
     finally:
         pump.cancel()
+
+
+def push_quotes(ctx: Context, link: Link, symbol: str, render: Callable[[Quote], str]
+                ) -> asyncio.Task[None]:
+    """Sends ``render(quote)`` of ``symbol`` on ``link`` after every book step, until
+    the task is cancelled."""
+    return asyncio.create_task(_pump(ctx, link, symbol, render))
 
 
 async def _pump(ctx: Context, link: Link, symbol: str, render: Callable[[Quote], str]) -> None:

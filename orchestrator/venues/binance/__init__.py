@@ -32,6 +32,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.venues import (
     CLIENT_ID_DIGITS,
     AnswerSchema,
+    BookSpec,
     Field,
     Leg,
     Profile,
@@ -275,4 +276,13 @@ SCHEMA = AnswerSchema(
            Rule(418, "rate_limit", on="status"), Rule(TIMESTAMP, "clock"),
            Rule(SIGNATURE, "auth")),
 )
-PROFILE = Profile("binance", SCHEMA, WS_URL, ORDER_LIMITS)
+# The <symbol>@bookTicker stream (Binance "WebSocket Streams", Individual
+# Symbol Book Ticker Streams): {"u":400900217,"s":"BNBUSDT","b":"25.35190000",
+# "B":"31.21000000","a":"25.36520000","A":"40.66000000"}; the URL names the
+# stream, nothing is sent.
+BOOK = BookSpec(
+    bid=Field("b"), ask=Field("a"),
+    subscribe=lambda symbol: None,
+    default_url=lambda symbol: f"wss://stream.binance.com:9443/ws/{symbol.lower()}@bookTicker",
+)
+PROFILE = Profile("binance", SCHEMA, WS_URL, ORDER_LIMITS, book=BOOK)

@@ -20,8 +20,7 @@ class BinanceAdapter(VenueAdapter):
     profile = binance.PROFILE
     auth_choices = ("hmac", "session")
     options = frozenset({"response_type", "recv_window_ms"})
-    capabilities = Capabilities(reconcile=True, cancel=True, book_feed=True,
-                                open_orders=True)
+    capabilities = Capabilities(reconcile=True, cancel=True, open_orders=True)
 
     def build(self, desk: Desk, venue: VenueConfig, state_dir: Path) -> Built:
         credentials = binance.Credentials(

@@ -56,6 +56,7 @@ from orchestrator.errors import ConfigError, StratumError
 from orchestrator.venues import (
     CLIENT_ID_DIGITS,
     AnswerSchema,
+    BookSpec,
     Field,
     Leg,
     Profile,
@@ -109,7 +110,20 @@ SCHEMA = AnswerSchema(
     rules=(Rule(RATE_LIMIT, "rate_limit"), Rule(EAPI_AUTH, "auth"),
            Rule(UNKNOWN_OUTCOME, "unknown")),
 )
-PROFILE = Profile("kraken", SCHEMA, WS_URL, ORDER_LIMITS)
+# The public ticker channel with event_trigger "bbo" (Kraken "Spot WebSocket
+# v2", ticker: "bbo: on a change in the best-bid-offer price levels"):
+# {"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":
+# 0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1361.4,...}]}, prices as
+# JSON numbers; subscription acks and heartbeats carry no bid and are ignored.
+BOOK = BookSpec(
+    bid=Field("bid", depth=3), ask=Field("ask", depth=3),
+    subscribe=lambda symbol: json.dumps(
+        {"method": "subscribe",
+         "params": {"channel": "ticker", "symbol": [symbol], "event_trigger": "bbo"}},
+        separators=(",", ":")),
+    default_url=lambda symbol: "wss://ws.kraken.com/v2",
+)
+PROFILE = Profile("kraken", SCHEMA, WS_URL, ORDER_LIMITS, book=BOOK)
 MAX_PREFIX = 18 - CLIENT_ID_DIGITS  # cl_ord_id free text is at most 18 characters
 
 
