@@ -19,30 +19,10 @@ from orchestrator.desk import Desk
 from orchestrator.errors import ConfigError
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
-from orchestrator.venues import BookSpec, Field, binance, kraken
+from orchestrator.venues import BookSpec, Field, binance, bybit, kraken, okx
 from tests.venueutil import LIMITS
 
-# OKX v5 public WebSocket, channel bbo-tbt ("WS / Order book channel"):
-# {"arg":{"channel":"bbo-tbt","instId":"BCH-USDT"},"data":[{"asks":[["8476.98",
-# "415","0","13"]],"bids":[["8476.97","256","0","12"]],"ts":"1597026383085"}]}
-OKX_BOOK = BookSpec(
-    bid=Field("bids", depth=3), ask=Field("asks", depth=3),
-    subscribe=lambda symbol: json.dumps(
-        {"op": "subscribe", "args": [{"channel": "bbo-tbt", "instId": symbol}]},
-        separators=(",", ":")),
-    default_url=lambda symbol: "wss://ws.okx.com:8443/ws/v5/public",
-)
-# Bybit v5 public WebSocket, topic orderbook.1.<symbol> ("Orderbook": level 1
-# pushes snapshots only): {"topic":"orderbook.1.BTCUSDT","type":"snapshot",
-# "data":{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],...}}
-BYBIT_BOOK = BookSpec(
-    bid=Field("b", "data", 2), ask=Field("a", "data", 2),
-    subscribe=lambda symbol: json.dumps({"op": "subscribe", "args": [f"orderbook.1.{symbol}"]},
-                                        separators=(",", ":")),
-    default_url=lambda symbol: "wss://stream.bybit.com/v5/public/spot",
-)
-
-BOOKS = {"binance": binance.BOOK, "kraken": kraken.BOOK, "okx": OKX_BOOK, "bybit": BYBIT_BOOK}
+BOOKS = {"binance": binance.BOOK, "kraken": kraken.BOOK, "okx": okx.BOOK, "bybit": bybit.BOOK}
 
 # venue: (a documented message, its bid, its ask, messages that are not book updates)
 SAMPLES = {
@@ -139,9 +119,9 @@ def test_subscribe_messages_as_documented() -> None:
     assert json.loads(kraken.BOOK.subscribe("BTC/USD") or "") == {
         "method": "subscribe",
         "params": {"channel": "ticker", "symbol": ["BTC/USD"], "event_trigger": "bbo"}}
-    assert json.loads(OKX_BOOK.subscribe("BTC-USDT") or "") == {
+    assert json.loads(okx.BOOK.subscribe("BTC-USDT") or "") == {
         "op": "subscribe", "args": [{"channel": "bbo-tbt", "instId": "BTC-USDT"}]}
-    assert json.loads(BYBIT_BOOK.subscribe("BTCUSDT") or "") == {
+    assert json.loads(bybit.BOOK.subscribe("BTCUSDT") or "") == {
         "op": "subscribe", "args": ["orderbook.1.BTCUSDT"]}
 
 

@@ -115,6 +115,8 @@ class TestOkx(VenueSuite):
     unknown_outcome_args = ("--outcome-unknown-regex", "^st")
     rate_limit_args = ("--orders-per-10s", "2")
     retry_time = False             # OKX's answer does not say: the desk's default back-off
+    book_path = "/ws/v5/public"    # subscribes to bbo-tbt once open
+    book_spec = "BTC-USDT=51000.0:51000.1"
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:
@@ -134,6 +136,8 @@ class TestBybit(VenueSuite):
     refused_credentials = r"bybit auth refused: bybit 10004"
     unknown_outcome_args = ("--outcome-unknown-regex", "^st")
     rate_limit_args = ("--orders-per-10s", "2")
+    book_path = "/v5/public/spot"  # subscribes to orderbook.1 once open
+    book_spec = "BTCUSDT=51000.00:51000.10"
 
     def venue(self, sim: Sim, pki: Pki, tmp_path: Path, *, leg: Leg | None = None,
               limits: RiskLimits = LIMITS, wrong_secret: bool = False) -> Venue:

@@ -53,6 +53,7 @@ from orchestrator.errors import ConfigError, StratumError
 from orchestrator.venues import (
     CLIENT_ID_DIGITS,
     AnswerSchema,
+    BookSpec,
     Field,
     Leg,
     Profile,
@@ -299,4 +300,14 @@ SCHEMA = AnswerSchema(
            Rule(SERVER_ERROR, "unknown"), Rule(TIMESTAMP, "clock"),
            Rule(API_KEY, "auth"), Rule(SIGNATURE, "auth"), Rule(PERMISSION, "auth")),
 )
-PROFILE = Profile("bybit", SCHEMA, WS_URL, ORDER_LIMITS)
+# The public spot stream's orderbook.1.<symbol> topic ("Orderbook": level 1
+# pushes snapshots only): {"topic":"orderbook.1.BTCUSDT","type":"snapshot",
+# "data":{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],
+# ...}}; the price is the first element of the level.
+BOOK = BookSpec(
+    bid=Field("b", "data", 2), ask=Field("a", "data", 2),
+    subscribe=lambda symbol: json.dumps({"op": "subscribe", "args": [f"orderbook.1.{symbol}"]},
+                                        separators=(",", ":")),
+    default_url=lambda symbol: "wss://stream.bybit.com/v5/public/spot",
+)
+PROFILE = Profile("bybit", SCHEMA, WS_URL, ORDER_LIMITS, book=BOOK)

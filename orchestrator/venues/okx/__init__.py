@@ -65,6 +65,7 @@ from orchestrator.errors import ConfigError, StratumError
 from orchestrator.venues import (
     CLIENT_ID_DIGITS,
     AnswerSchema,
+    BookSpec,
     Field,
     Leg,
     Profile,
@@ -286,4 +287,15 @@ SCHEMA = AnswerSchema(
            Rule(TIMESTAMP, "clock"), Rule(50113, "auth"), Rule(50111, "auth"),
            Rule(60011, "auth")),
 )
-PROFILE = Profile("okx", SCHEMA, WS_URL, ORDER_LIMITS)
+# The public WebSocket's bbo-tbt channel ("WS / Order book channel": best bid
+# and offer, tick by tick): {"arg":{"channel":"bbo-tbt","instId":"BCH-USDT"},
+# "data":[{"asks":[["8476.98","415","0","13"]],"bids":[["8476.97","256","0",
+# "12"]],"ts":"1597026383085"}]}; the price is the first element of the level.
+BOOK = BookSpec(
+    bid=Field("bids", depth=3), ask=Field("asks", depth=3),
+    subscribe=lambda symbol: json.dumps(
+        {"op": "subscribe", "args": [{"channel": "bbo-tbt", "instId": symbol}]},
+        separators=(",", ":")),
+    default_url=lambda symbol: "wss://ws.okx.com:8443/ws/v5/public",
+)
+PROFILE = Profile("okx", SCHEMA, WS_URL, ORDER_LIMITS, book=BOOK)
