@@ -87,8 +87,8 @@ class Decoder:
 
     def __post_init__(self) -> None:
         self._buf = ffi.new("uint8_t[]", self.max_payload)
-        self._ptr = ffi.new("st_btc_decoder *")
-        lib.st_btc_decoder_init(self._ptr, MAGIC[self.network], self._buf, self.max_payload)
+        self.cdata = ffi.new("st_btc_decoder *")
+        lib.st_btc_decoder_init(self.cdata, MAGIC[self.network], self._buf, self.max_payload)
 
     def feed(self, data: bytes) -> list[tuple[str, bytes]]:
         """All the messages completed by `data`; raises MalformedError when the
@@ -98,15 +98,15 @@ class Decoder:
         off = 0
         cmd, payload, plen = ffi.new("char **"), ffi.new("uint8_t **"), ffi.new("size_t *")
         while True:
-            n = lib.st_btc_recv(self._ptr, view + off, len(data) - off)
+            n = lib.st_btc_recv(self.cdata, view + off, len(data) - off)
             if n < 0:
                 _raise_malformed(n, "peer")
             off += n
-            if not lib.st_btc_message(self._ptr, cmd, payload, plen):
+            if not lib.st_btc_message(self.cdata, cmd, payload, plen):
                 return messages
             messages.append((ffi.string(cmd[0]).decode(),
                              bytes(ffi.buffer(payload[0], plen[0]))))
-            lib.st_btc_message_done(self._ptr)
+            lib.st_btc_message_done(self.cdata)
 
 
 def inv_count(payload: bytes) -> int:
@@ -124,23 +124,23 @@ class Strategy:
     def __init__(self, max_scripts: int = 4096) -> None:
         nslots = 1 << max(4, (2 * max_scripts - 1).bit_length())
         self._slots = ffi.new("st_strategy_slot[]", nslots)
-        self._ptr = ffi.new("st_strategy *")
-        native.ensure(lib.st_strategy_init(self._ptr, self._slots, nslots, os.urandom(16)),
+        self.cdata = ffi.new("st_strategy *")
+        native.ensure(lib.st_strategy_init(self.cdata, self._slots, nslots, os.urandom(16)),
                       "strategy")
 
     def add_script(self, script: bytes, exchange: int) -> None:
-        native.ensure(lib.st_strategy_add_script(self._ptr, script, len(script), exchange),
+        native.ensure(lib.st_strategy_add_script(self.cdata, script, len(script), exchange),
                       f"exchange script {script.hex()}")
 
     def set_deposit(self, exchange: int, threshold_sats: int, action: int) -> None:
-        native.ensure(lib.st_strategy_set_deposit(self._ptr, exchange, threshold_sats, action),
+        native.ensure(lib.st_strategy_set_deposit(self.cdata, exchange, threshold_sats, action),
                       f"deposit rule for exchange {exchange}")
 
     def set_whale(self, threshold_sats: int, action: int) -> None:
-        lib.st_strategy_set_whale(self._ptr, threshold_sats, action)
+        lib.st_strategy_set_whale(self.cdata, threshold_sats, action)
 
     def lookup(self, script: bytes) -> int | None:
-        ex = lib.st_strategy_lookup(self._ptr, script, len(script))
+        ex = lib.st_strategy_lookup(self.cdata, script, len(script))
         return None if ex < 0 else int(ex)
 
     def match(self, raw: bytes) -> tuple[int, int, int, int]:
@@ -150,5 +150,5 @@ class Strategy:
         if n < 0:
             _raise_malformed(n, "transaction")
         d = ffi.new("st_strategy_decision *")
-        lib.st_strategy_match(self._ptr, tx, d)
+        lib.st_strategy_match(self.cdata, tx, d)
         return int(d.action), int(d.exchange), int(d.amount), int(d.total)

@@ -3,10 +3,13 @@
 
 Python sets it up (legs and their templates, key, risk limits, journal) and
 drives the slow side (logon, clock, reconciliation); the native side fires
-order sets, parses answers, journals and applies risk. On its own, whoever
-runs the loop calls `poll()` after `Loop.run()` (see `pump()`); once added to
-an engine (orchestrator.engine), everything that changes the desk goes to
-the engine's thread as a command, and Python only reads.
+order sets, parses answers, journals and applies risk.
+
+A desk runs in one of two modes, chosen once: on its own loop (`OwnLoop`:
+tests and benches; whoever calls `pump()` runs the loop and polls the desk,
+and changes apply at once), or on an engine (`OnEngine`, from
+`Engine.add_desk`: everything that changes the desk goes to the engine's
+thread as a command, in order, and Python only reads).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import errno
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import native
 from orchestrator._native import ffi, lib
@@ -24,6 +27,9 @@ from orchestrator.hotline import Connection, HotStandby
 from orchestrator.journal import Journal
 from orchestrator.native import CData
 from orchestrator.venues import AnswerSchema, BookSpec, Leg, Secret, Template
+
+if TYPE_CHECKING:   # the engine imports desks: only the annotation here
+    from orchestrator.engine import Engine
 
 SWAP_WAIT_S = 1.0   # the engine takes a prepared template within a pass; past this it is stuck
 RISK_REASONS = {i: str(ffi.string(lib.st_risk_reason_name(i)).decode())
@@ -99,18 +105,18 @@ class OrderBuilder:
     the same code fire() runs, without a venue around it."""
 
     def __init__(self, template: Template, secret: Secret | None = None) -> None:
-        self._template = ffi.new("st_order_template *")
+        self.cdata = ffi.new("st_order_template *")
         payload = template.payload
         native.ensure(lib.st_order_template_init(
-            self._template, template.message, len(template.message),
+            self.cdata, template.message, len(template.message),
             payload if payload is not None else ffi.NULL,
             len(payload) if payload is not None else 0,
             template.sign, template.price_decimals, template.quantity_decimals),
             "order template")
-        self._key = ffi.gc(ffi.new("st_hmac_sha256_key *"), lib.st_hmac_sha256_key_wipe)
+        self.key_cdata = ffi.gc(ffi.new("st_hmac_sha256_key *"), lib.st_hmac_sha256_key_wipe)
         if secret is not None:
             raw = secret.reveal()
-            native.ensure(lib.st_hmac_sha256_key_init(self._key, lib.ST_SHA256_AUTO, raw,
+            native.ensure(lib.st_hmac_sha256_key_init(self.key_cdata, lib.ST_SHA256_AUTO, raw,
                                                       len(raw)), "HMAC key")
         self._fields = ffi.new("st_order_fields *")
         self._out = ffi.new("uint8_t[]", lib.ST_ORDER_MAX_TEXT + 256)
@@ -120,9 +126,94 @@ class OrderBuilder:
         f = self._fields
         f.request_id, f.client_id, f.timestamp_ms = request_id, client_id, timestamp_ms
         f.price, f.quantity = price, quantity
-        n = native.ensure(lib.st_order_build(self._template, self._key, f, self._out,
+        n = native.ensure(lib.st_order_build(self.cdata, self.key_cdata, f, self._out,
                                              len(self._out)), "build order")
         return bytes(ffi.buffer(self._out, n))
+
+
+class OwnLoop:
+    """The desk on its own loop: changes apply at once, `pump` runs the loop
+    and polls the desk."""
+
+    engine = None
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def set_book(self, bid: int, ask: int, now_ns: int) -> None:
+        lib.st_venue_set_book(self.desk.cdata, bid, ask, now_ns)
+
+    def set_ready(self, conn: int) -> None:
+        lib.st_venue_set_ready(self.desk.cdata, conn)
+
+    def set_clock(self, offset_ms: int, resend: bool) -> None:
+        if resend:
+            lib.st_venue_clock_synced(self.desk.cdata, offset_ms, time.monotonic_ns())
+        else:
+            lib.st_venue_set_clock_offset(self.desk.cdata, offset_ms)
+
+    def send(self, conn: int, data: bytes) -> None:
+        native.ensure(lib.st_venue_send_control(self.desk.cdata, conn, data, len(data)),
+                      "venue control message")
+
+    def resolve(self, seq: int, status: int, venue_order_id: int, error_code: int) -> None:
+        native.ensure(lib.st_venue_resolve(self.desk.cdata, seq, status, venue_order_id,
+                                           error_code), f"resolve order {seq}")
+
+    def set_limits(self, limits: CData) -> None:
+        native.ensure(lib.st_risk_set_limits(lib.st_venue_risk(self.desk.cdata), limits),
+                      "risk limits")
+
+    def swap_template(self, index: int) -> None:
+        native.ensure(lib.st_venue_swap_template(self.desk.cdata, index),
+                      f"order template of leg {index}")
+
+    def killed(self) -> None:
+        """What a kill drops besides the risk flag: what the connections still queue."""
+        for conn in self.desk.conns:
+            conn.drop_queued()
+
+    def pump(self, timeout: float) -> None:
+        self.desk.conns[0].loop.run(timeout)
+        self.desk.poll()
+
+
+class OnEngine:
+    """The desk on an engine: each change is a command for the engine's thread,
+    applied in order; `pump` is one engine pass (or a wait, when threaded)."""
+
+    def __init__(self, engine: Engine, index: int) -> None:
+        self.engine, self.index = engine, index
+
+    def _post(self, kind: int, **fields: Any) -> None:
+        self.engine.post(kind, venue=self.index, **fields)
+
+    def set_book(self, bid: int, ask: int, now_ns: int) -> None:
+        self._post(lib.ST_CMD_SET_BOOK, a=bid, b=ask)   # the engine's clock stamps it
+
+    def set_ready(self, conn: int) -> None:
+        self._post(lib.ST_CMD_SET_READY, conn=conn)
+
+    def set_clock(self, offset_ms: int, resend: bool) -> None:
+        self._post(lib.ST_CMD_CLOCK, a=offset_ms, d=int(resend))
+
+    def send(self, conn: int, data: bytes) -> None:
+        self._post(lib.ST_CMD_SEND, conn=conn, data=data)
+
+    def resolve(self, seq: int, status: int, venue_order_id: int, error_code: int) -> None:
+        self._post(lib.ST_CMD_RESOLVE, c=seq, d=status, a=venue_order_id, b=error_code)
+
+    def set_limits(self, limits: CData) -> None:
+        self._post(lib.ST_CMD_SET_LIMITS, limits=limits[0])
+
+    def swap_template(self, index: int) -> None:
+        self._post(lib.ST_CMD_SWAP_TEMPLATE, a=index)
+
+    def killed(self) -> None:
+        """The engine drops the queued orders itself, on its KILL command."""
+
+    def pump(self, timeout: float) -> None:
+        self.engine.pump(timeout)
 
 
 def _event(e: CData) -> Event:
@@ -140,25 +231,25 @@ class Desk:
                  limits: RiskLimits, *, price_decimals: int, quantity_decimals: int,
                  index: int = 0, ack_timeout: float = 5.0, seed: int | None = None) -> None:
         if isinstance(conns, HotStandby):
-            self.pair = conns._ptr
+            self.pair = conns.cdata
             self.conns: tuple[Connection, ...] = conns.conns
         else:
             self.pair = ffi.new("st_conn_pair *")
-            lib.st_conn_pair_init(self.pair, conns._ptr, ffi.NULL)
+            lib.st_conn_pair_init(self.pair, conns.cdata, ffi.NULL)
             self.conns = (conns,)
         self.journal = journal
         self.price_decimals, self.quantity_decimals = price_decimals, quantity_decimals
         self.legs: list[Leg] = []
-        self._ptr = ffi.gc(ffi.new("st_venue *"), lib.st_venue_exit)
+        self.cdata = ffi.gc(ffi.new("st_venue *"), lib.st_venue_exit)
         native.ensure(
-            lib.st_venue_init(self._ptr, schema.native(), index, self.pair, journal._ptr,
+            lib.st_venue_init(self.cdata, schema.native(), index, self.pair, journal.cdata,
                               limits.native(price_decimals, quantity_decimals),
                               int(ack_timeout * 1e9),
                               seed if seed is not None else time.monotonic_ns()),
             "venue desk",
         )
-        self.engine: Any = None     # the Engine this desk belongs to, once added
         self.index = index
+        self.mode: OwnLoop | OnEngine = OwnLoop(self)
         self.book_conn: Connection | None = None
         self._bid, self._ask = ffi.new("int64_t *"), ffi.new("int64_t *")
         self._book_ns = ffi.new("uint64_t *")
@@ -166,11 +257,21 @@ class Desk:
         self._msg = ffi.new("uint8_t[]", lib.ST_VENUE_MAX_MESSAGE)
         self._conn = ffi.new("int *")
 
+    def attach(self, engine: Engine, index: int) -> None:
+        """The desk now belongs to `engine` (Engine.add_desk calls this), as its
+        venue `index`: from here on its changes are the engine thread's commands."""
+        self.index, self.mode = index, OnEngine(engine, index)
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine this desk belongs to, if any."""
+        return self.mode.engine
+
     # -- set-up ---------------------------------------------------------------
 
     def set_hmac_secret(self, secret: Secret) -> None:
         raw = secret.reveal()
-        native.ensure(lib.st_venue_set_key(self._ptr, raw, len(raw)), "venue HMAC key")
+        native.ensure(lib.st_venue_set_key(self.cdata, raw, len(raw)), "venue HMAC key")
 
     def add_leg(self, leg: Leg, template: Template) -> int:
         if (leg.price_decimals, leg.quantity_decimals) != (self.price_decimals,
@@ -186,7 +287,7 @@ class Desk:
         payload = template.payload
         index = native.ensure(
             lib.st_venue_add_leg(
-                self._ptr, spec, template.message, len(template.message),
+                self.cdata, spec, template.message, len(template.message),
                 payload if payload is not None else ffi.NULL,
                 len(payload) if payload is not None else 0,
                 template.sign, template.price_decimals, template.quantity_decimals),
@@ -203,30 +304,19 @@ class Desk:
         payload = template.payload
         deadline = time.monotonic() + SWAP_WAIT_S
         while (rc := lib.st_venue_prepare_template(
-                self._ptr, index, template.message, len(template.message),
+                self.cdata, index, template.message, len(template.message),
                 payload if payload is not None else ffi.NULL,
                 len(payload) if payload is not None else 0,
                 template.sign, template.price_decimals, template.quantity_decimals)
                ) == -errno.EBUSY and time.monotonic() < deadline:
             self.pump(0.001)     # the engine has not taken the last one yet
         native.ensure(rc, f"order template of leg {index}")
-        if not self._command(lib.ST_CMD_SWAP_TEMPLATE, a=index):
-            native.ensure(lib.st_venue_swap_template(self._ptr, index),
-                          f"order template of leg {index}")
-
-    def _command(self, kind: int, **fields: Any) -> bool:
-        """Posts a command when an engine owns this desk; False: call directly."""
-        if self.engine is None:
-            return False
-        self.engine.post(kind, venue=self.index, **fields)
-        return True
+        self.mode.swap_template(index)
 
     def set_book(self, bid: Decimal, ask: Decimal, now_ns: int | None = None) -> None:
         scale = self.price_decimals
-        bid_fixed, ask_fixed = int(bid.scaleb(scale)), int(ask.scaleb(scale))
-        if not self._command(lib.ST_CMD_SET_BOOK, a=bid_fixed, b=ask_fixed):
-            lib.st_venue_set_book(self._ptr, bid_fixed, ask_fixed,
-                                  now_ns if now_ns is not None else time.monotonic_ns())
+        self.mode.set_book(int(bid.scaleb(scale)), int(ask.scaleb(scale)),
+                           now_ns if now_ns is not None else time.monotonic_ns())
 
     def set_book_feed(self, book: BookSpec, symbol: str, conn: Connection | None = None
                       ) -> None:
@@ -241,39 +331,36 @@ class Desk:
         text = book.subscribe(symbol)
         data = text.encode() if text else b""
         native.ensure(lib.st_venue_set_book_feed(
-            self._ptr, book.native(), self.price_decimals,
-            conn._ptr if conn is not None else ffi.NULL, data or ffi.NULL, len(data)),
+            self.cdata, book.native(), self.price_decimals,
+            conn.cdata if conn is not None else ffi.NULL, data or ffi.NULL, len(data)),
             "book feed")
         self.book_conn = conn
 
     def on_book(self, text: bytes, now_ns: int | None = None) -> int:
         """Reads one book message as the feed does: 1 price set, 0 not a book
         message, -EBADMSG dropped."""
-        return int(lib.st_venue_on_book(self._ptr, text, len(text),
+        return int(lib.st_venue_on_book(self.cdata, text, len(text),
                                         now_ns if now_ns is not None else time.monotonic_ns()))
 
     @property
     def book(self) -> tuple[Decimal, Decimal, float | None]:
         """Best bid, ask and their age in seconds (None: no price yet). Read
         while the engine may write: for display, not for decisions."""
-        lib.st_venue_get_book(self._ptr, self._bid, self._ask, self._book_ns)
+        lib.st_venue_get_book(self.cdata, self._bid, self._ask, self._book_ns)
         bid, ask, at_ns = int(self._bid[0]), int(self._ask[0]), int(self._book_ns[0])
         age = (time.monotonic_ns() - at_ns) / 1e9 if at_ns else None
         return (Decimal(bid).scaleb(-self.price_decimals),
                 Decimal(ask).scaleb(-self.price_decimals), age)
 
     def set_ready(self, conn: int) -> None:
-        if not self._command(lib.ST_CMD_SET_READY, conn=conn):
-            lib.st_venue_set_ready(self._ptr, conn)
+        self.mode.set_ready(conn)
 
     def set_clock_offset(self, offset_ms: int) -> None:
-        if not self._command(lib.ST_CMD_CLOCK, a=offset_ms):
-            lib.st_venue_set_clock_offset(self._ptr, offset_ms)
+        self.mode.set_clock(offset_ms, resend=False)
 
     def clock_synced(self, offset_ms: int) -> None:
         """Sets the offset after a -1021 and sends the refused orders again."""
-        if not self._command(lib.ST_CMD_CLOCK, a=offset_ms, d=1):
-            lib.st_venue_clock_synced(self._ptr, offset_ms, time.monotonic_ns())
+        self.mode.set_clock(offset_ms, resend=True)
 
     # -- the hot side, driven from Python until the engine thread exists -------
 
@@ -281,27 +368,23 @@ class Desk:
         """Fires the order set for a trigger: orders sent, or -(risk reason)."""
         if len(txid) != 32:
             raise native.invalid_argument("fire", "a trigger txid is 32 bytes")
-        return int(lib.st_venue_fire(self._ptr, txid,
+        return int(lib.st_venue_fire(self.cdata, txid,
                                      now_ns if now_ns is not None else time.monotonic_ns()))
 
     def poll(self) -> int:
-        return int(lib.st_venue_poll(self._ptr, time.monotonic_ns()))
+        return int(lib.st_venue_poll(self.cdata, time.monotonic_ns()))
 
     def pump(self, timeout: float) -> None:
         """Lets the connections make progress for up to `timeout` seconds: runs
         the loop and polls (alone), one engine pass, or just waits (threaded)."""
-        if self.engine is not None:
-            self.engine.pump(timeout)
-        else:
-            self.conns[0].loop.run(timeout)
-            self.poll()
+        self.mode.pump(timeout)
 
     def on_message(self, text: bytes, conn: int = 0) -> None:
-        lib.st_venue_on_message(self._ptr, conn, text, len(text), time.monotonic_ns())
+        lib.st_venue_on_message(self.cdata, conn, text, len(text), time.monotonic_ns())
 
     def events(self) -> list[Event]:
         out = []
-        while lib.st_venue_next_event(self._ptr, self._event):
+        while lib.st_venue_next_event(self.cdata, self._event):
             out.append(_event(self._event))
         return out
 
@@ -309,23 +392,17 @@ class Desk:
         """Messages that are not answers to orders, with their connection index."""
         out = []
         while (n := native.ensure(
-                lib.st_venue_next_message(self._ptr, self._msg, len(self._msg), self._conn),
+                lib.st_venue_next_message(self.cdata, self._msg, len(self._msg), self._conn),
                 "venue inbox")) > 0:
             out.append((int(self._conn[0]), bytes(ffi.buffer(self._msg, n))))
         return out
 
     def send_control(self, text: str, conn: int = -1) -> None:
-        data = text.encode()
-        if not self._command(lib.ST_CMD_SEND, conn=conn, data=data):
-            native.ensure(lib.st_venue_send_control(self._ptr, conn, data, len(data)),
-                          "venue control message")
+        self.mode.send(conn, text.encode())
 
     def resolve(self, seq: int, status: int, venue_order_id: int = 0, error_code: int = 0
                 ) -> None:
-        if not self._command(lib.ST_CMD_RESOLVE, c=seq, d=status, a=venue_order_id,
-                             b=error_code):
-            native.ensure(lib.st_venue_resolve(self._ptr, seq, status, venue_order_id,
-                                               error_code), f"resolve order {seq}")
+        self.mode.resolve(seq, status, venue_order_id, error_code)
 
     # -- risk and state -------------------------------------------------------
 
@@ -334,37 +411,33 @@ class Desk:
         flag is atomic and takes effect at once, from any thread; on its own
         (no engine thread) the desk also drops what its connections still queue,
         which the engine does itself on its KILL command."""
-        lib.st_risk_kill(lib.st_venue_risk(self._ptr), int(killed))
-        if killed and self.engine is None:
-            for conn in self.conns:
-                conn.drop_queued()
+        lib.st_risk_kill(lib.st_venue_risk(self.cdata), int(killed))
+        if killed:
+            self.mode.killed()
 
     @property
     def killed(self) -> bool:
-        return bool(lib.st_risk_killed(lib.st_venue_risk(self._ptr)))
+        return bool(lib.st_risk_killed(lib.st_venue_risk(self.cdata)))
 
     def set_limits(self, limits: RiskLimits) -> None:
-        native_limits = limits.native(self.price_decimals, self.quantity_decimals)
-        if not self._command(lib.ST_CMD_SET_LIMITS, limits=native_limits[0]):
-            native.ensure(lib.st_risk_set_limits(lib.st_venue_risk(self._ptr), native_limits),
-                          "risk limits")
+        self.mode.set_limits(limits.native(self.price_decimals, self.quantity_decimals))
 
     @property
     def rejections(self) -> dict[str, int]:
         """Orders refused by risk, by reason."""
-        risk = lib.st_venue_risk(self._ptr)
+        risk = lib.st_venue_risk(self.cdata)
         return {RISK_REASONS[i]: int(lib.st_risk_rejected(risk, i))
                 for i in range(1, lib.ST_RISK_REASONS)}
 
     @property
     def open_orders(self) -> int:
-        return int(lib.st_risk_open_orders(lib.st_venue_risk(self._ptr)))
+        return int(lib.st_risk_open_orders(lib.st_venue_risk(self.cdata)))
 
     @property
     def risk_accepted(self) -> int:
-        return int(lib.st_risk_accepted(lib.st_venue_risk(self._ptr)))
+        return int(lib.st_risk_accepted(lib.st_venue_risk(self.cdata)))
 
     @property
     def stats(self) -> dict[str, int]:
-        s = lib.st_venue_get_stats(self._ptr)
+        s = lib.st_venue_get_stats(self.cdata)
         return {name: int(getattr(s, name)) for name in dir(s)}

@@ -123,38 +123,38 @@ class Engine:
         self.loop, self.watcher = loop, watcher
         self.desks: list[Desk] = []
         self.shared_path = shared_path
-        self._ptr = ffi.new("st_engine *")
+        self.cdata = ffi.new("st_engine *")
         # Opened here without following a symlink; the engine owns the descriptor.
         fd = safefs.open_file(shared_path, os.O_RDWR | os.O_CREAT) if shared_path else -1
         native.ensure(lib.st_engine_init(
-            self._ptr, loop._ptr, watcher._ptr if watcher else ffi.NULL, fd), "engine")
+            self.cdata, loop.cdata, watcher.cdata if watcher else ffi.NULL, fd), "engine")
         self._cmd = ffi.new("st_engine_command *")
         self._strategies: list[Strategy] = []   # kept alive: the thread may hold one
         self.threaded = False
 
     def add_desk(self, desk: Desk) -> int:
-        index = native.ensure(lib.st_engine_add_venue(self._ptr, desk._ptr), "engine venue")
-        desk.engine, desk.index = self, index
+        index = native.ensure(lib.st_engine_add_venue(self.cdata, desk.cdata), "engine venue")
+        desk.attach(self, index)
         self.desks.append(desk)
         return index
 
     def route(self, action: int, venues: Sequence[int]) -> None:
         """Transactions that fire `action` fire the order sets of these venues."""
         mask = sum(1 << v for v in venues)
-        native.ensure(lib.st_engine_route(self._ptr, action, mask), f"route action {action}")
+        native.ensure(lib.st_engine_route(self.cdata, action, mask), f"route action {action}")
 
     def set_min_announcers(self, n: int) -> None:
-        lib.st_engine_set_min_announcers(self._ptr, n)
+        lib.st_engine_set_min_announcers(self.cdata, n)
 
     def set_rehearsal(self, every_us: int) -> None:
         """Between triggers each desk rehearses its order once per every_us
         (0: never): nothing sent or journaled, the path kept warm."""
-        lib.st_engine_set_rehearsal(self._ptr, every_us)
+        lib.st_engine_set_rehearsal(self.cdata, every_us)
 
     # -- running ---------------------------------------------------------------
 
     def start(self, cpu: int = -1) -> None:
-        native.ensure(lib.st_engine_start(self._ptr, cpu), "engine thread")
+        native.ensure(lib.st_engine_start(self.cdata, cpu), "engine thread")
         self.threaded = True
 
     def pump(self, timeout: float) -> None:
@@ -162,23 +162,23 @@ class Engine:
         if self.threaded:
             time.sleep(timeout)
         else:
-            native.ensure(lib.st_engine_run_once(self._ptr, int(timeout * 1e9)), "engine pass")
+            native.ensure(lib.st_engine_run_once(self.cdata, int(timeout * 1e9)), "engine pass")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Graceful: no further triggering, close every venue connection
         (WebSocket close, then TLS close_notify), sync journals, end the thread."""
         self.post(lib.ST_CMD_STOP)
         if self.threaded:
-            native.ensure(lib.st_engine_join(self._ptr), "engine join")
+            native.ensure(lib.st_engine_join(self.cdata), "engine join")
             self.threaded = False
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if native.ensure(lib.st_engine_run_once(self._ptr, 10_000_000), "engine pass"):
+            if native.ensure(lib.st_engine_run_once(self.cdata, 10_000_000), "engine pass"):
                 return
 
     def close(self) -> None:
-        lib.st_engine_exit(self._ptr)
+        lib.st_engine_exit(self.cdata)
 
     # -- commands ---------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class Engine:
                               f"{lib.ST_ENGINE_COMMAND_BYTES}")
         ffi.memmove(cmd.data, data, len(data))
         deadline = time.monotonic() + POST_RETRY_S
-        while (rc := lib.st_engine_command_post(self._ptr, cmd)) == -errno.EAGAIN:
+        while (rc := lib.st_engine_command_post(self.cdata, cmd)) == -errno.EAGAIN:
             if time.monotonic() > deadline:
                 raise EngineError("the engine's command ring stays full: is the thread alive?")
             self.pump(0.001)
@@ -219,7 +219,7 @@ class Engine:
         """Host failover: no order leaves. The risk deadline is atomic, so it
         is cleared here at once; the command records it in the shared state."""
         for desk in self.desks:
-            lib.st_risk_arm(lib.st_venue_risk(desk._ptr), 0)
+            lib.st_risk_arm(lib.st_venue_risk(desk.cdata), 0)
         self.post(lib.ST_CMD_DISARM)
 
     def seen(self, txids: Sequence[bytes]) -> None:
@@ -233,9 +233,9 @@ class Engine:
 
     def set_strategy(self, strategy: Strategy) -> None:
         self._strategies = [*self._strategies[-1:], strategy]
-        self.post(lib.ST_CMD_SET_STRATEGY, ptr=strategy._ptr)
+        self.post(lib.ST_CMD_SET_STRATEGY, ptr=strategy.cdata)
 
     # -- reading ------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return snapshot(lib.st_engine_get_shared(self._ptr))
+        return snapshot(lib.st_engine_get_shared(self.cdata))

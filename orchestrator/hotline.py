@@ -50,12 +50,12 @@ class Trust:
     """Trust anchors for server certificates: the system bundle or a PEM file."""
 
     def __init__(self, pem_file: str | None = None) -> None:
-        self._ptr = ffi.gc(ffi.new("st_tls_trust *"), lib.st_tls_trust_free)
-        lib.st_tls_trust_init(self._ptr)
+        self.cdata = ffi.gc(ffi.new("st_tls_trust *"), lib.st_tls_trust_free)
+        lib.st_tls_trust_init(self.cdata)
         path = pem_file or ffi.string(lib.st_tls_system_bundle()).decode()
         self.path = path
         self.count = native.ensure(
-            lib.st_tls_trust_load_file(self._ptr, path.encode()), f"trust anchors {path}"
+            lib.st_tls_trust_load_file(self.cdata, path.encode()), f"trust anchors {path}"
         )
 
 
@@ -64,14 +64,19 @@ class Loop:
 
     def __init__(self, mode: LoopMode = LoopMode.INTERRUPT, sqpoll_cpu: int = -1) -> None:
         self.mode = mode
-        self._ptr = ffi.gc(ffi.new("st_loop *"), lib.st_loop_exit)
-        native.ensure(lib.st_loop_init(self._ptr, mode.value, sqpoll_cpu), f"{mode.label} loop")
+        self.cdata = ffi.gc(ffi.new("st_loop *"), lib.st_loop_exit)
+        native.ensure(lib.st_loop_init(self.cdata, mode.value, sqpoll_cpu), f"{mode.label} loop")
         # Connections and their buffers must outlive the loop's use of them.
         self._keep: list[Any] = []
 
+    def keep(self, owner: Any) -> None:
+        """Keeps `owner` (whose native objects this loop now drives) alive as long
+        as the loop."""
+        self._keep.append(owner)
+
     def run(self, timeout: float = 0.0) -> int:
         """Process completions and deadlines for up to `timeout` seconds."""
-        return native.ensure(lib.st_loop_run(self._ptr, int(timeout * 1e9)), "loop")
+        return native.ensure(lib.st_loop_run(self.cdata, int(timeout * 1e9)), "loop")
 
     def run_until(self, done: Any, timeout: float) -> bool:
         """Run until done() is true or timeout passes; returns done()."""
@@ -147,33 +152,33 @@ class Connection:
         self._out = ffi.new("uint8_t[]", max_message)
         self._opcode = ffi.new("int *")
         headers = "".join(f"{k}: {v}\r\n" for k, v in (extra_headers or {}).items())
-        self._ptr = ffi.new("st_conn *")
+        self.cdata = ffi.new("st_conn *")
         native.ensure(
             lib.st_conn_init(
-                self._ptr, loop._ptr, trust._ptr, host.encode(),
+                self.cdata, loop.cdata, trust.cdata, host.encode(),
                 (address or _resolve(host, port)).encode(), port, proto,
                 path.encode(), headers.encode(), self._msg, max_message,
             ),
             f"connection {url}",
         )
-        loop._keep.append(self)
+        loop.keep(self)
         lib.st_conn_set_timeouts(
-            self._ptr, int(handshake_timeout * 1000), int(ping_interval * 1000),
+            self.cdata, int(handshake_timeout * 1000), int(ping_interval * 1000),
             int(close_timeout * 1000),
         )
         lib.st_conn_set_backoff(
-            self._ptr, int(backoff[0] * 1000), int(backoff[1] * 1000), int(auto_reconnect)
+            self.cdata, int(backoff[0] * 1000), int(backoff[1] * 1000), int(auto_reconnect)
         )
-        lib.st_conn_set_busy_poll(self._ptr, busy_poll_us)
+        lib.st_conn_set_busy_poll(self.cdata, busy_poll_us)
         for pin in pins:
             if len(pin) != 32:
                 raise native.invalid_argument(url, "an SPKI pin is 32 bytes (SHA-256)")
-            native.ensure(lib.st_conn_add_pin(self._ptr, pin), f"pin for {url}")
+            native.ensure(lib.st_conn_add_pin(self.cdata, pin), f"pin for {url}")
 
     # -- control --------------------------------------------------------------
 
     def open(self) -> None:
-        native.ensure(lib.st_conn_open(self._ptr), f"connect {self.url}")
+        native.ensure(lib.st_conn_open(self.cdata), f"connect {self.url}")
 
     def wait_open(self, timeout: float = 10.0) -> None:
         """Run the loop until OPEN. Raises the connection's error if it closed for
@@ -190,16 +195,16 @@ class Connection:
 
     def close(self, timeout: float = 2.0) -> None:
         """Graceful close: WebSocket close 1000, then TLS close_notify."""
-        lib.st_conn_close(self._ptr)
+        lib.st_conn_close(self.cdata)
         self.loop.run_until(lambda: self.state == "closed", timeout)
 
     def drop_queued(self) -> int:
         """Drops messages not yet handed to TLS; returns how many."""
-        return int(lib.st_conn_drop_queued(self._ptr))
+        return int(lib.st_conn_drop_queued(self.cdata))
 
     def abort(self) -> None:
         """Drop the connection as a failure would (it reconnects per backoff)."""
-        lib.st_conn_abort(self._ptr, -errno.ECONNRESET)
+        lib.st_conn_abort(self.cdata, -errno.ECONNRESET)
 
     # -- data -----------------------------------------------------------------
 
@@ -209,14 +214,14 @@ class Connection:
         else:
             payload, opcode = data, BINARY
         native.ensure(
-            lib.st_conn_send(self._ptr, opcode, ffi.from_buffer(payload), len(payload)),
+            lib.st_conn_send(self.cdata, opcode, ffi.from_buffer(payload), len(payload)),
             f"send on {self.url}",
         )
 
     def poll(self) -> Message | None:
         """The next received message, without running the loop."""
         n = native.ensure(
-            lib.st_conn_recv(self._ptr, self._out, len(self._out), self._opcode),
+            lib.st_conn_recv(self.cdata, self._out, len(self._out), self._opcode),
             f"recv on {self.url}",
         )
         if not self._opcode[0]:
@@ -236,24 +241,24 @@ class Connection:
 
     @property
     def state(self) -> str:
-        return STATES[lib.st_conn_state(self._ptr)]
+        return STATES[lib.st_conn_state(self.cdata)]
 
     @property
     def last_error(self) -> NativeError | None:
-        code = lib.st_conn_last_error(self._ptr)
+        code = lib.st_conn_last_error(self.cdata)
         return native.error_for(code, self.url) if code else None
 
     @property
     def tls_resumed(self) -> bool:
-        return bool(lib.st_conn_tls_resumed(self._ptr))
+        return bool(lib.st_conn_tls_resumed(self.cdata))
 
     @property
     def peer_close_code(self) -> int:
-        return int(lib.st_conn_peer_close_code(self._ptr))
+        return int(lib.st_conn_peer_close_code(self.cdata))
 
     @property
     def stats(self) -> dict[str, int]:
-        s = lib.st_conn_get_stats(self._ptr)
+        s = lib.st_conn_get_stats(self.cdata)
         return {name: int(getattr(s, name)) for name in dir(s)}
 
 
@@ -262,20 +267,20 @@ class HotStandby:
 
     def __init__(self, primary: Connection, standby: Connection) -> None:
         self.conns = (primary, standby)
-        self._ptr = ffi.new("st_conn_pair *")
-        lib.st_conn_pair_init(self._ptr, primary._ptr, standby._ptr)
+        self.cdata = ffi.new("st_conn_pair *")
+        lib.st_conn_pair_init(self.cdata, primary.cdata, standby.cdata)
 
     @property
     def active(self) -> Connection:
-        return self.conns[lib.st_conn_pair_active(self._ptr)]
+        return self.conns[lib.st_conn_pair_active(self.cdata)]
 
     def failover(self) -> None:
-        native.ensure(lib.st_conn_pair_failover(self._ptr), "failover")
+        native.ensure(lib.st_conn_pair_failover(self.cdata), "failover")
 
     def send(self, data: bytes | str) -> None:
         payload = data.encode() if isinstance(data, str) else data
         opcode = TEXT if isinstance(data, str) else BINARY
         native.ensure(
-            lib.st_conn_pair_send(self._ptr, opcode, ffi.from_buffer(payload), len(payload)),
+            lib.st_conn_pair_send(self.cdata, opcode, ffi.from_buffer(payload), len(payload)),
             "send on hot standby pair",
         )

@@ -102,27 +102,27 @@ class Journal:
 
     def __init__(self, path: str | Path, capacity: int = 1 << 20) -> None:
         self.path = Path(path)
-        self._ptr = ffi.new("st_journal *")
+        self.cdata = ffi.new("st_journal *")
         # Opened here without following a symlink; the journal owns the descriptor.
         fd = safefs.open_file(self.path, os.O_RDWR | os.O_CREAT)
-        native.ensure(lib.st_journal_open_fd(self._ptr, fd, capacity), f"journal {self.path}")
+        native.ensure(lib.st_journal_open_fd(self.cdata, fd, capacity), f"journal {self.path}")
 
     def __len__(self) -> int:
-        return int(lib.st_journal_count(self._ptr))
+        return int(lib.st_journal_count(self.cdata))
 
     def __iter__(self) -> Iterator[Record]:
         for i in range(len(self)):
-            yield _record(lib.st_journal_get(self._ptr, i))
+            yield _record(lib.st_journal_get(self.cdata, i))
 
     @property
     def next_seq(self) -> int:
-        return int(lib.st_journal_next_seq(self._ptr))
+        return int(lib.st_journal_next_seq(self.cdata))
 
     def sync(self) -> None:
-        native.ensure(lib.st_journal_sync(self._ptr), f"msync {self.path}")
+        native.ensure(lib.st_journal_sync(self.cdata), f"msync {self.path}")
 
     def close(self) -> None:
-        lib.st_journal_close(self._ptr)
+        lib.st_journal_close(self.cdata)
 
     def orders(self) -> dict[int, OrderState]:
         """Every order in the journal with what became of it, by client id."""

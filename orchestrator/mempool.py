@@ -108,14 +108,14 @@ class Watcher:
         self._received = ffi.new("uint8_t[][32]", 3 * seen_slots)
         self._acted = ffi.new("uint8_t[][32]", 3 * seen_slots)
         self._requests = ffi.new("st_mempool_request[]", request_slots)
-        self._ptr = ffi.new("st_mempool *")
+        self.cdata = ffi.new("st_mempool *")
         seed = int.from_bytes(os.urandom(8), "little")
-        native.ensure(lib.st_mempool_init(self._ptr, MAGIC[network], strategy._ptr,
+        native.ensure(lib.st_mempool_init(self.cdata, MAGIC[network], strategy.cdata,
                                           self._received, self._acted, self._requests,
                                           request_slots, seen_slots, seed),
                       "mempool watcher")
         self.peers: list[Peer] = []
-        loop._keep.append(self)
+        loop.keep(self)
 
     def add_peer(self, ip: str, port: int, backoff: tuple[float, float] | None = None,
                  max_message: int = lib.ST_BTC_MAX_MESSAGE,
@@ -130,12 +130,12 @@ class Watcher:
 
     def set_strategy(self, strategy: Strategy) -> None:
         """Swap the strategy atomically; the old one stays alive until replaced."""
-        lib.st_mempool_set_strategy(self._ptr, strategy._ptr)
+        lib.st_mempool_set_strategy(self.cdata, strategy.cdata)
         self._strategy = strategy
 
     def events(self) -> list[Event]:
         out, ev = [], ffi.new("st_mempool_event *")
-        while lib.st_mempool_next_event(self._ptr, ev):
+        while lib.st_mempool_next_event(self.cdata, ev):
             out.append(Event(
                 kind=EVENT_KINDS.get(ev.kind, str(ev.kind)), peer=ev.peer, action=ev.action,
                 exchange=ev.exchange, amount=ev.amount, total=ev.total,
@@ -149,36 +149,36 @@ class Watcher:
 
     @property
     def stats(self) -> dict[str, int]:
-        return _counters(lib.st_mempool_get_stats(self._ptr))
+        return _counters(lib.st_mempool_get_stats(self.cdata))
 
 
 class Peer:
     def __init__(self, watcher: Watcher, peer_id: int, ip: str, port: int,
                  policy: PeerPolicy, max_message: int) -> None:
         self._buf = ffi.new("uint8_t[]", max_message)
-        self._ptr = ffi.new("st_peer *")
-        native.ensure(lib.st_peer_init(self._ptr, watcher.loop._ptr, watcher._ptr, peer_id,
+        self.cdata = ffi.new("st_peer *")
+        native.ensure(lib.st_peer_init(self.cdata, watcher.loop.cdata, watcher.cdata, peer_id,
                                        ip.encode(), port, self._buf, max_message),
                       f"peer {ip}:{port}")
-        native.ensure(lib.st_peer_set_policy(self._ptr, policy.native()), "peer policy")
+        native.ensure(lib.st_peer_set_policy(self.cdata, policy.native()), "peer policy")
         self.policy = policy
         self.address = f"{ip}:{port}"
 
     def open(self) -> None:
-        native.ensure(lib.st_peer_open(self._ptr), f"connect to peer {self.address}")
+        native.ensure(lib.st_peer_open(self.cdata), f"connect to peer {self.address}")
 
     @property
     def state(self) -> str:
-        return PEER_STATES[lib.st_peer_state(self._ptr)]
+        return PEER_STATES[lib.st_peer_state(self.cdata)]
 
     @property
     def last_error(self) -> str:
-        code = lib.st_peer_last_error(self._ptr)
+        code = lib.st_peer_last_error(self.cdata)
         return str(native.error_for(code)) if code else ""
 
     @property
     def stats(self) -> dict[str, int]:
-        return _counters(lib.st_peer_get_stats(self._ptr))
+        return _counters(lib.st_peer_get_stats(self.cdata))
 
     def status(self) -> dict[str, Any]:
         """For `stratum status`: its state and, when parked, why and until when."""

@@ -4,6 +4,11 @@
 Every function here checks its arguments, calls one native function and
 turns a negative return into a typed exception through `ensure()`. The
 friendlier objects (signing keys, mask sources) live in signing.py.
+
+Each Python object that wraps a native one (Loop, Connection, Journal, Desk,
+Engine, Strategy...) keeps it in its public `cdata` attribute: what another
+wrapper hands to a native function that takes it. Nothing reaches for another
+object's private attributes.
 """
 
 from __future__ import annotations

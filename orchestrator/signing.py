@@ -33,22 +33,22 @@ class Sha256Impl(IntEnum):
 class HmacSha256:
     """HMAC-SHA256 with the key state computed once per secret."""
 
-    __slots__ = ("_key", "impl")
+    __slots__ = ("cdata", "impl")
 
     def __init__(self, secret: bytes, impl: Sha256Impl = Sha256Impl.AUTO) -> None:
         self.impl = Sha256Impl.fastest() if impl is Sha256Impl.AUTO else impl
-        self._key = native.hmac_sha256_key_new(secret, self.impl)
+        self.cdata = native.hmac_sha256_key_new(secret, self.impl)
 
     def digest(self, msg: bytes) -> bytes:
-        return native.hmac_sha256(self._key, msg)
+        return native.hmac_sha256(self.cdata, msg)
 
     def hexdigest(self, msg: bytes) -> str:
         """Lowercase hex MAC (the form venues that sign with hex want)."""
-        return native.hmac_sha256_hex(self._key, msg)
+        return native.hmac_sha256_hex(self.cdata, msg)
 
     def wipe(self) -> None:
         """Zero the key state now rather than at garbage collection."""
-        native.hmac_sha256_key_wipe(self._key)
+        native.hmac_sha256_key_wipe(self.cdata)
 
     def __repr__(self) -> str:
         return f"HmacSha256(impl={self.impl.label!r}, key=<hidden>)"

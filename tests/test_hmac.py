@@ -82,7 +82,7 @@ def test_repr_hides_the_secret() -> None:
 
 def test_wipe_zeroes_the_key_state() -> None:
     key = HmacSha256(b"secret")
-    state = native.ffi.buffer(key._key)
+    state = native.ffi.buffer(key.cdata)
     assert any(state[:])
     key.wipe()
     assert not any(state[:])

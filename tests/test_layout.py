@@ -51,3 +51,17 @@ def test_every_native_source_is_listed_and_every_listed_one_exists() -> None:
     present = {p.name for p in (ROOT / "native/src").iterdir()}
     assert present - listed == set(), "in native/src, not in ARCHITECTURE §2"
     assert listed - present == set(), "in ARCHITECTURE §2, not in native/src"
+
+
+# `obj._name` where obj is not self/cls: one object reaching into another's
+# insides (modules named _x, sys._getframe and os._exit aside).
+REACH = re.compile(r"\b(?!self\b|cls\b|orchestrator\b|sys\b|os\b)[a-z_]\w*\._[a-z]\w*")
+
+
+def test_no_module_reaches_into_another_objects_private_attributes() -> None:
+    """Native objects pass between wrappers through their public `cdata`."""
+    reaches = [f"{p.relative_to(ROOT)}:{n}: {m.group(0)}"
+               for p in sorted((ROOT / "orchestrator").rglob("*.py"))
+               for n, line in enumerate(p.read_text().splitlines(), 1)
+               for m in REACH.finditer(line)]
+    assert reaches == []

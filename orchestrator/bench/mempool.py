@@ -86,7 +86,7 @@ def run(samples: int = 100, batch: int = 1) -> Report:
 
     def measure_native(n: int) -> list[float]:
         out, actions = ffi.new("double[]", n), ffi.new("uint32_t *")
-        native.ensure(lib.st_bench_parse_match(strategy._ptr, blob, len(blob), len(raws), n,
+        native.ensure(lib.st_bench_parse_match(strategy.cdata, blob, len(blob), len(raws), n,
                                                out, actions), "mempool/native")
         fired["mempool/native"] = int(actions[0])
         return list(out)

@@ -118,7 +118,7 @@ def _native_measure(builder: OrderBuilder, conn: Connection, batch: int
                     ) -> Callable[[int], list[float]]:
     def measure(n: int) -> list[float]:
         out = ffi.new("double[]", n)
-        native.ensure(lib.st_bench_order(builder._template, builder._key, conn._ptr, batch, n,
+        native.ensure(lib.st_bench_order(builder.cdata, builder.key_cdata, conn.cdata, batch, n,
                                          out), "bench order")
         return list(out)
 
@@ -133,7 +133,7 @@ def _floor_measure(batch: int) -> Callable[[int], list[float]]:
               "newClientOrderId": binance.client_order_id("st", 10**15 + 7)}
     payload = binance.signing_payload(params | values).encode()
     key = HmacSha256(SECRET.reveal())
-    return lambda n: native.bench_hmac_sha256_hex(key._key, payload, batch, n)
+    return lambda n: native.bench_hmac_sha256_hex(key.cdata, payload, batch, n)
 
 
 def _check_same_message(builder: OrderBuilder) -> None:

@@ -31,7 +31,7 @@ def _native_measure(impl: Sha256Impl, batch: int) -> Any:
     key = HmacSha256(SECRET, impl)
     if key.hexdigest(PAYLOAD) != SIGNATURE:
         raise RuntimeError(f"hmac_sha256/{impl.label} gives a wrong signature; not timing it")
-    return lambda n: native.bench_hmac_sha256_hex(key._key, PAYLOAD, batch, n)
+    return lambda n: native.bench_hmac_sha256_hex(key.cdata, PAYLOAD, batch, n)
 
 
 def _python_measure(batch: int) -> Any:

@@ -81,7 +81,7 @@ def _stratum_measure(mode: LoopMode, port: int, cafile: str) -> Callable[[int], 
         conn.wait_open(10)
         out = ffi.new("double[]", n)
         native.ensure(
-            lib.st_bench_ws_echo(loop._ptr, conn._ptr, PAYLOAD, len(PAYLOAD), 200, n, out),
+            lib.st_bench_ws_echo(loop.cdata, conn.cdata, PAYLOAD, len(PAYLOAD), 200, n, out),
             f"wsecho/stratum/{mode.label}",
         )
         conn.close()
