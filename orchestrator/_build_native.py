@@ -22,7 +22,7 @@ NATIVE = ROOT / "native"
 HEADERS = [
     "st_error.h", "st_cpu.h", "st_sha256.h", "st_hmac.h", "st_random.h",
     "st_tls.h", "st_ws.h", "st_loop.h", "st_conn.h", "st_btc.h", "st_strategy.h",
-    "st_mempool.h", "st_order.h", "st_risk.h", "st_journal.h", "st_histogram.h", "st_venue.h",
+    "st_mempool.h", "st_order.h", "st_risk.h", "st_journal.h", "st_histogram.h", "st_desk.h",
     "st_engine.h", "st_bench.h",
 ]
 

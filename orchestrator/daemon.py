@@ -75,7 +75,7 @@ def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
         desk.set_book_feed(book, legs[0].symbol,
                            Connection(loop, venue.book_url, _trust(venue), address=venue.address,
                                       ping_interval=venue.ping_interval,
-                                      max_message=lib.ST_VENUE_MAX_MESSAGE))
+                                      max_message=lib.ST_DESK_MAX_MESSAGE))
     return desk, built.session
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The order desk of one venue: the native st_venue seen from Python.
+"""The order desk of one venue: the native st_desk seen from Python.
 
 Python sets it up (legs and their templates, key, risk limits, journal) and
 drives the slow side (logon, clock, reconciliation); the native side fires
@@ -66,9 +66,9 @@ class RiskLimits:
         if max_quantity <= 0 or max_notional <= 0 or self.max_open_orders <= 0 or \
                 self.burst <= 0 or self.orders_per_second <= 0 or self.max_price_age <= 0:
             raise ConfigError(f"risk limits must all be positive: {self}")
-        if self.max_open_orders > lib.ST_VENUE_INFLIGHT:
+        if self.max_open_orders > lib.ST_DESK_INFLIGHT:
             raise ConfigError(f"risk: max_open_orders {self.max_open_orders} is above "
-                              f"{lib.ST_VENUE_INFLIGHT}")
+                              f"{lib.ST_DESK_INFLIGHT}")
         limits.max_quantity = int(max_quantity)
         limits.max_notional = int(max_notional)
         limits.max_open_orders = self.max_open_orders
@@ -141,31 +141,31 @@ class OwnLoop:
         self.desk = desk
 
     def set_book(self, bid: int, ask: int, now_ns: int) -> None:
-        lib.st_venue_set_book(self.desk.cdata, bid, ask, now_ns)
+        lib.st_desk_set_book(self.desk.cdata, bid, ask, now_ns)
 
     def set_ready(self, conn: int) -> None:
-        lib.st_venue_set_ready(self.desk.cdata, conn)
+        lib.st_desk_set_ready(self.desk.cdata, conn)
 
     def set_clock(self, offset_ms: int, resend: bool) -> None:
         if resend:
-            lib.st_venue_clock_synced(self.desk.cdata, offset_ms, time.monotonic_ns())
+            lib.st_desk_clock_synced(self.desk.cdata, offset_ms, time.monotonic_ns())
         else:
-            lib.st_venue_set_clock_offset(self.desk.cdata, offset_ms)
+            lib.st_desk_set_clock_offset(self.desk.cdata, offset_ms)
 
     def send(self, conn: int, data: bytes) -> None:
-        native.ensure(lib.st_venue_send_control(self.desk.cdata, conn, data, len(data)),
+        native.ensure(lib.st_desk_send_control(self.desk.cdata, conn, data, len(data)),
                       "venue control message")
 
     def resolve(self, seq: int, status: int, venue_order_id: int, error_code: int) -> None:
-        native.ensure(lib.st_venue_resolve(self.desk.cdata, seq, status, venue_order_id,
+        native.ensure(lib.st_desk_resolve(self.desk.cdata, seq, status, venue_order_id,
                                            error_code), f"resolve order {seq}")
 
     def set_limits(self, limits: CData) -> None:
-        native.ensure(lib.st_risk_set_limits(lib.st_venue_risk(self.desk.cdata), limits),
+        native.ensure(lib.st_risk_set_limits(lib.st_desk_risk(self.desk.cdata), limits),
                       "risk limits")
 
     def swap_template(self, index: int) -> None:
-        native.ensure(lib.st_venue_swap_template(self.desk.cdata, index),
+        native.ensure(lib.st_desk_swap_template(self.desk.cdata, index),
                       f"order template of leg {index}")
 
     def killed(self) -> None:
@@ -240,9 +240,9 @@ class Desk:
         self.journal = journal
         self.price_decimals, self.quantity_decimals = price_decimals, quantity_decimals
         self.legs: list[Leg] = []
-        self.cdata = ffi.gc(ffi.new("st_venue *"), lib.st_venue_exit)
+        self.cdata = ffi.gc(ffi.new("st_desk *"), lib.st_desk_exit)
         native.ensure(
-            lib.st_venue_init(self.cdata, schema.native(), index, self.pair, journal.cdata,
+            lib.st_desk_init(self.cdata, schema.native(), index, self.pair, journal.cdata,
                               limits.native(price_decimals, quantity_decimals),
                               int(ack_timeout * 1e9),
                               seed if seed is not None else time.monotonic_ns()),
@@ -253,8 +253,8 @@ class Desk:
         self.book_conn: Connection | None = None
         self._bid, self._ask = ffi.new("int64_t *"), ffi.new("int64_t *")
         self._book_ns = ffi.new("uint64_t *")
-        self._event = ffi.new("st_venue_event *")
-        self._msg = ffi.new("uint8_t[]", lib.ST_VENUE_MAX_MESSAGE)
+        self._event = ffi.new("st_desk_event *")
+        self._msg = ffi.new("uint8_t[]", lib.ST_DESK_MAX_MESSAGE)
         self._conn = ffi.new("int *")
 
     def attach(self, engine: Engine, index: int) -> None:
@@ -271,13 +271,13 @@ class Desk:
 
     def set_hmac_secret(self, secret: Secret) -> None:
         raw = secret.reveal()
-        native.ensure(lib.st_venue_set_key(self.cdata, raw, len(raw)), "venue HMAC key")
+        native.ensure(lib.st_desk_set_key(self.cdata, raw, len(raw)), "venue HMAC key")
 
     def add_leg(self, leg: Leg, template: Template) -> int:
         if (leg.price_decimals, leg.quantity_decimals) != (self.price_decimals,
                                                           self.quantity_decimals):
             raise ConfigError(f"{leg.symbol}: every leg of a venue uses the same decimals")
-        spec = ffi.new("st_venue_leg_spec *")
+        spec = ffi.new("st_desk_leg_spec *")
         spec.side = leg.side.value
         spec.quantity = leg.fixed(leg.quantity, leg.quantity_decimals, "quantity")
         spec.offset_bps = leg.offset_bps
@@ -286,7 +286,7 @@ class Desk:
         spec.rests = int(leg.rests)
         payload = template.payload
         index = native.ensure(
-            lib.st_venue_add_leg(
+            lib.st_desk_add_leg(
                 self.cdata, spec, template.message, len(template.message),
                 payload if payload is not None else ffi.NULL,
                 len(payload) if payload is not None else 0,
@@ -303,7 +303,7 @@ class Desk:
         after this finds the new template in place."""
         payload = template.payload
         deadline = time.monotonic() + SWAP_WAIT_S
-        while (rc := lib.st_venue_prepare_template(
+        while (rc := lib.st_desk_prepare_template(
                 self.cdata, index, template.message, len(template.message),
                 payload if payload is not None else ffi.NULL,
                 len(payload) if payload is not None else 0,
@@ -330,7 +330,7 @@ class Desk:
                                                        "an engine")
         text = book.subscribe(symbol)
         data = text.encode() if text else b""
-        native.ensure(lib.st_venue_set_book_feed(
+        native.ensure(lib.st_desk_set_book_feed(
             self.cdata, book.native(), self.price_decimals,
             conn.cdata if conn is not None else ffi.NULL, data or ffi.NULL, len(data)),
             "book feed")
@@ -339,14 +339,14 @@ class Desk:
     def on_book(self, text: bytes, now_ns: int | None = None) -> int:
         """Reads one book message as the feed does: 1 price set, 0 not a book
         message, -EBADMSG dropped."""
-        return int(lib.st_venue_on_book(self.cdata, text, len(text),
+        return int(lib.st_desk_on_book(self.cdata, text, len(text),
                                         now_ns if now_ns is not None else time.monotonic_ns()))
 
     @property
     def book(self) -> tuple[Decimal, Decimal, float | None]:
         """Best bid, ask and their age in seconds (None: no price yet). Read
         while the engine may write: for display, not for decisions."""
-        lib.st_venue_get_book(self.cdata, self._bid, self._ask, self._book_ns)
+        lib.st_desk_get_book(self.cdata, self._bid, self._ask, self._book_ns)
         bid, ask, at_ns = int(self._bid[0]), int(self._ask[0]), int(self._book_ns[0])
         age = (time.monotonic_ns() - at_ns) / 1e9 if at_ns else None
         return (Decimal(bid).scaleb(-self.price_decimals),
@@ -368,11 +368,11 @@ class Desk:
         """Fires the order set for a trigger: orders sent, or -(risk reason)."""
         if len(txid) != 32:
             raise native.invalid_argument("fire", "a trigger txid is 32 bytes")
-        return int(lib.st_venue_fire(self.cdata, txid,
+        return int(lib.st_desk_fire(self.cdata, txid,
                                      now_ns if now_ns is not None else time.monotonic_ns()))
 
     def poll(self) -> int:
-        return int(lib.st_venue_poll(self.cdata, time.monotonic_ns()))
+        return int(lib.st_desk_poll(self.cdata, time.monotonic_ns()))
 
     def pump(self, timeout: float) -> None:
         """Lets the connections make progress for up to `timeout` seconds: runs
@@ -380,11 +380,11 @@ class Desk:
         self.mode.pump(timeout)
 
     def on_message(self, text: bytes, conn: int = 0) -> None:
-        lib.st_venue_on_message(self.cdata, conn, text, len(text), time.monotonic_ns())
+        lib.st_desk_on_message(self.cdata, conn, text, len(text), time.monotonic_ns())
 
     def events(self) -> list[Event]:
         out = []
-        while lib.st_venue_next_event(self.cdata, self._event):
+        while lib.st_desk_next_event(self.cdata, self._event):
             out.append(_event(self._event))
         return out
 
@@ -392,7 +392,7 @@ class Desk:
         """Messages that are not answers to orders, with their connection index."""
         out = []
         while (n := native.ensure(
-                lib.st_venue_next_message(self.cdata, self._msg, len(self._msg), self._conn),
+                lib.st_desk_next_message(self.cdata, self._msg, len(self._msg), self._conn),
                 "venue inbox")) > 0:
             out.append((int(self._conn[0]), bytes(ffi.buffer(self._msg, n))))
         return out
@@ -411,13 +411,13 @@ class Desk:
         flag is atomic and takes effect at once, from any thread; on its own
         (no engine thread) the desk also drops what its connections still queue,
         which the engine does itself on its KILL command."""
-        lib.st_risk_kill(lib.st_venue_risk(self.cdata), int(killed))
+        lib.st_risk_kill(lib.st_desk_risk(self.cdata), int(killed))
         if killed:
             self.mode.killed()
 
     @property
     def killed(self) -> bool:
-        return bool(lib.st_risk_killed(lib.st_venue_risk(self.cdata)))
+        return bool(lib.st_risk_killed(lib.st_desk_risk(self.cdata)))
 
     def set_limits(self, limits: RiskLimits) -> None:
         self.mode.set_limits(limits.native(self.price_decimals, self.quantity_decimals))
@@ -425,19 +425,19 @@ class Desk:
     @property
     def rejections(self) -> dict[str, int]:
         """Orders refused by risk, by reason."""
-        risk = lib.st_venue_risk(self.cdata)
+        risk = lib.st_desk_risk(self.cdata)
         return {RISK_REASONS[i]: int(lib.st_risk_rejected(risk, i))
                 for i in range(1, lib.ST_RISK_REASONS)}
 
     @property
     def open_orders(self) -> int:
-        return int(lib.st_risk_open_orders(lib.st_venue_risk(self.cdata)))
+        return int(lib.st_risk_open_orders(lib.st_desk_risk(self.cdata)))
 
     @property
     def risk_accepted(self) -> int:
-        return int(lib.st_risk_accepted(lib.st_venue_risk(self.cdata)))
+        return int(lib.st_risk_accepted(lib.st_desk_risk(self.cdata)))
 
     @property
     def stats(self) -> dict[str, int]:
-        s = lib.st_venue_get_stats(self.cdata)
+        s = lib.st_desk_get_stats(self.cdata)
         return {name: int(getattr(s, name)) for name in dir(s)}

@@ -219,7 +219,7 @@ class Engine:
         """Host failover: no order leaves. The risk deadline is atomic, so it
         is cleared here at once; the command records it in the shared state."""
         for desk in self.desks:
-            lib.st_risk_arm(lib.st_venue_risk(desk.cdata), 0)
+            lib.st_risk_arm(lib.st_desk_risk(desk.cdata), 0)
         self.post(lib.ST_CMD_DISARM)
 
     def seen(self, txids: Sequence[bytes]) -> None:

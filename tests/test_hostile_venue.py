@@ -292,7 +292,7 @@ def test_enormous_answer_drops_the_connection_and_the_standby_takes_over(
     with hostile_desk(pki, tmp_path, standby_server) as (desk, server, events):
         primary, standby = desk.conns
         request_id = order_to_hostile(desk, server, events, 1)
-        pad = "x" * lib.ST_VENUE_MAX_MESSAGE
+        pad = "x" * lib.ST_DESK_MAX_MESSAGE
         server.send(server_frame(TEXT, b'{"id":%d,"status":200,"pad":"%s"}'
                                  % (request_id, pad.encode())))
         pump_until(desk, events, lambda: primary.last_error is not None)

@@ -169,7 +169,7 @@ class VenueSuite:
                 return
             # No retry time given: the desk's own backoff, counted from the answer.
             assert limited.retry_at_ms == 0
-            until = limited.time_ns + lib.ST_VENUE_DEFAULT_BACKOFF_MS * 1_000_000
+            until = limited.time_ns + lib.ST_DESK_DEFAULT_BACKOFF_MS * 1_000_000
             venue.desk.set_book(Decimal("52000.0"), Decimal("52000.1"), now_ns=until)
             assert venue.desk.fire(txid(311), now_ns=until - 1) == -lib.ST_RISK_VENUE_BACKOFF
             assert venue.desk.fire(txid(312), now_ns=until) == 1

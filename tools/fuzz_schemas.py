@@ -3,7 +3,7 @@
 
     python tools/fuzz_schemas.py DIR     -> DIR/<venue>.schema, one per venue
 
-Each file holds the raw st_venue_schema the profile hands the native desk;
+Each file holds the raw st_desk_schema the profile hands the native desk;
 native/fuzz/fuzz_answer.c reads the one ST_FUZZ_SCHEMA names, so the fuzzer
 reads answers exactly as the desk of that venue does.
 """

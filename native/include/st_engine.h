@@ -20,7 +20,7 @@
 #include "st_histogram.h"
 #include "st_loop.h"
 #include "st_mempool.h"
-#include "st_venue.h"
+#include "st_desk.h"
 
 /* cdef-begin */
 #define ST_ENGINE_MAX_VENUES    8
@@ -110,7 +110,7 @@ typedef struct st_engine_shared {
 typedef struct st_engine {
 	st_loop *loop;
 	st_mempool *pool;
-	st_venue *venues[ST_ENGINE_MAX_VENUES];
+	st_desk *venues[ST_ENGINE_MAX_VENUES];
 	uint32_t nvenues;
 	uint32_t action_venues[ST_ENGINE_MAX_ACTIONS];   /* bit per venue */
 	uint32_t min_announcers;
@@ -146,7 +146,7 @@ typedef struct st_engine {
 int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, int shared_fd);
 
 /* Adds a venue desk; returns its index or -ENOSPC. Before start. */
-int st_engine_add_venue(st_engine *e, st_venue *v);
+int st_engine_add_venue(st_engine *e, st_desk *v);
 
 /* Action id -> the venues whose order sets it fires (bit i = venue i). */
 int st_engine_route(st_engine *e, int32_t action, uint32_t venue_mask);
@@ -154,7 +154,7 @@ int st_engine_route(st_engine *e, int32_t action, uint32_t venue_mask);
 /* Triggers announced by fewer peers fire nothing (default 1). */
 void st_engine_set_min_announcers(st_engine *e, uint32_t n);
 
-/* Between triggers, every desk rehearses its order (st_venue_rehearse) once
+/* Between triggers, every desk rehearses its order (st_desk_rehearse) once
  * per every_us (0: never, the default), so that a trigger after idle finds
  * the order path warm. */
 void st_engine_set_rehearsal(st_engine *e, uint32_t every_us);

@@ -56,7 +56,7 @@ typedef struct st_journal_record {
 	uint64_t venue_order_id;  /* Binance orderId (0: unknown) */
 	int32_t http_status;      /* ACK / RESOLVED: 200, 400, 429, ... */
 	int32_t error_code;       /* ACK / RESOLVED: venue error code, 0 if none */
-	uint8_t order_status;     /* ST_ORDER_STATUS_* of st_venue.h */
+	uint8_t order_status;     /* ST_ORDER_STATUS_* of st_desk.h */
 	uint8_t leg;
 	uint8_t side;             /* 0 buy, 1 sell */
 	uint8_t reserved[5];

@@ -20,7 +20,7 @@
 #include "st_risk.h"
 #include "st_journal.h"
 #include "st_histogram.h"
-#include "st_venue.h"
+#include "st_desk.h"
 #include "st_engine.h"
 
 #endif

@@ -9,23 +9,23 @@
 #include <string.h>
 
 #include "st_json.h"
-#include "st_venue.h"
+#include "st_desk.h"
 
 struct quote {
-	const st_venue_book_schema *schema;
+	const st_desk_book_schema *schema;
 	unsigned decimals;
 	int bid_seen, ask_seen;    /* the field was there (parsed or not) */
 	int bad;                   /* a price that does not parse, or a side given twice */
 	int64_t bid, ask;
 };
 
-static int field_ok(const st_venue_field *f)
+static int field_ok(const st_desk_field *f)
 {
 	return f->depth >= 1 && f->depth <= ST_JSON_MAX_DEPTH && f->key[0] &&
-	       memchr(f->parent, 0, ST_VENUE_NAME) && memchr(f->key, 0, ST_VENUE_NAME);
+	       memchr(f->parent, 0, ST_DESK_NAME) && memchr(f->key, 0, ST_DESK_NAME);
 }
 
-static int at(const st_venue_field *f, int depth, st_json_span parent, st_json_span key)
+static int at(const st_desk_field *f, int depth, st_json_span parent, st_json_span key)
 {
 	return f->depth == depth && st_json_is(key, f->key) && st_json_is(parent, f->parent);
 }
@@ -95,7 +95,7 @@ static void visit_quote(void *ctx, int depth, st_json_span parent, st_json_span 
 		side(q, &q->ask_seen, &q->ask, type, value);
 }
 
-int st_venue_set_book_feed(st_venue *v, const st_venue_book_schema *schema,
+int st_desk_set_book_feed(st_desk *v, const st_desk_book_schema *schema,
                            unsigned price_decimals, st_conn *conn, const void *subscribe,
                            size_t subscribe_len)
 {
@@ -112,7 +112,7 @@ int st_venue_set_book_feed(st_venue *v, const st_venue_book_schema *schema,
 	return 0;
 }
 
-int st_venue_on_book(st_venue *v, const uint8_t *msg, size_t len, uint64_t now_ns)
+int st_desk_on_book(st_desk *v, const uint8_t *msg, size_t len, uint64_t now_ns)
 {
 	struct quote q = {.schema = &v->book_schema, .decimals = v->book_decimals};
 
@@ -125,19 +125,19 @@ int st_venue_on_book(st_venue *v, const uint8_t *msg, size_t len, uint64_t now_n
 		v->stats.book_dropped++;
 		return -EBADMSG;
 	}
-	st_venue_set_book(v, q.bid, q.ask, now_ns);
+	st_desk_set_book(v, q.bid, q.ask, now_ns);
 	v->stats.book_updates++;
 	return 1;
 }
 
-void st_venue_get_book(const st_venue *v, int64_t *bid, int64_t *ask, uint64_t *time_ns)
+void st_desk_get_book(const st_desk *v, int64_t *bid, int64_t *ask, uint64_t *time_ns)
 {
 	*bid = v->bid;
 	*ask = v->ask;
 	*time_ns = v->book_time_ns;
 }
 
-int st_venue_poll_book(st_venue *v, uint64_t now_ns)
+int st_desk_poll_book(st_desk *v, uint64_t now_ns)
 {
 	st_conn *c = v->book_conn;
 	int handled = 0, opcode;
@@ -152,7 +152,7 @@ int st_venue_poll_book(st_venue *v, uint64_t now_ns)
 			v->book_opens = c->stats.opens;
 	}
 	while ((n = st_conn_recv(c, v->msg, sizeof(v->msg), &opcode)) > 0) {
-		st_venue_on_book(v, v->msg, (size_t)n, now_ns);
+		st_desk_on_book(v, v->msg, (size_t)n, now_ns);
 		handled++;
 	}
 	if (n == -EMSGSIZE) {

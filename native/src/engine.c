@@ -66,7 +66,7 @@ int st_engine_init(st_engine *e, st_loop *loop, st_mempool *pool, int shared_fd)
 	return 0;
 }
 
-int st_engine_add_venue(st_engine *e, st_venue *v)
+int st_engine_add_venue(st_engine *e, st_desk *v)
 {
 	if (e->nvenues == ST_ENGINE_MAX_VENUES || e->thread_started)
 		return -ENOSPC;
@@ -133,7 +133,7 @@ static void on_action(void *ctx, st_mempool_event *ev)
 		if (!(mask & (1u << i)))
 			continue;
 		e->venues[i]->trigger_ns = ev->t_recv_ns;
-		int rc = st_venue_fire(e->venues[i], ev->txid, st_now_ns());
+		int rc = st_desk_fire(e->venues[i], ev->txid, st_now_ns());
 		e->venues[i]->trigger_ns = 0;
 		if (rc > 0)
 			sent += rc;
@@ -185,7 +185,7 @@ int st_engine_command_post(st_engine *e, const st_engine_command *cmd)
 	return 0;
 }
 
-static st_venue *venue_of(st_engine *e, int32_t index)
+static st_desk *venue_of(st_engine *e, int32_t index)
 {
 	return index >= 0 && (uint32_t)index < e->nvenues ? e->venues[index] : NULL;
 }
@@ -206,7 +206,7 @@ static void start_stop(st_engine *e)
 
 /* The kill switch: no new order set passes risk, and nothing still queued in a
  * connection leaves (those orders time out as unknown and are reconciled). */
-static void kill_venue(st_venue *v, int killed)
+static void kill_venue(st_desk *v, int killed)
 {
 	st_risk_kill(&v->risk, killed);
 	for (int c = 0; killed && c < 2; c++)
@@ -239,7 +239,7 @@ static int arm(st_engine *e, uint64_t epoch, uint64_t until_ns)
 	if (epoch != s->epoch) {
 		disarm(e, now);
 		for (uint32_t i = 0; i < e->nvenues; i++) {
-			int rc = st_venue_set_epoch(e->venues[i], epoch, i);
+			int rc = st_desk_set_epoch(e->venues[i], epoch, i);
 			if (rc) {
 				s->arm_error = rc;
 				return -EINVAL;
@@ -259,7 +259,7 @@ static int arm(st_engine *e, uint64_t epoch, uint64_t until_ns)
 /* Applies one command; returns 0, or -EINVAL when it names nothing we have. */
 static int apply(st_engine *e, const st_engine_command *c)
 {
-	st_venue *v = venue_of(e, c->venue);
+	st_desk *v = venue_of(e, c->venue);
 
 	switch (c->type) {
 	case ST_CMD_STOP:
@@ -304,24 +304,24 @@ static int apply(st_engine *e, const st_engine_command *c)
 	case ST_CMD_SET_LIMITS:
 		return st_risk_set_limits(&v->risk, &c->limits);
 	case ST_CMD_SEND:
-		return st_venue_send_control(v, c->conn, c->data, c->len) ? -EINVAL : 0;
+		return st_desk_send_control(v, c->conn, c->data, c->len) ? -EINVAL : 0;
 	case ST_CMD_SET_BOOK:
-		st_venue_set_book(v, c->a, c->b, st_now_ns());
+		st_desk_set_book(v, c->a, c->b, st_now_ns());
 		return 0;
 	case ST_CMD_SET_READY:
-		st_venue_set_ready(v, c->conn);
+		st_desk_set_ready(v, c->conn);
 		return 0;
 	case ST_CMD_CLOCK:
 		if (c->d)
-			st_venue_clock_synced(v, c->a, st_now_ns());
+			st_desk_clock_synced(v, c->a, st_now_ns());
 		else
-			st_venue_set_clock_offset(v, c->a);
+			st_desk_set_clock_offset(v, c->a);
 		return 0;
 	case ST_CMD_SWAP_TEMPLATE:
 		return c->a < 0 || c->a > UINT32_MAX ? -EINVAL
-		                                      : st_venue_swap_template(v, (unsigned)c->a);
+		                                      : st_desk_swap_template(v, (unsigned)c->a);
 	case ST_CMD_RESOLVE:
-		return st_venue_resolve(v, c->c, c->d, (uint64_t)c->a, (int32_t)c->b) ? -EINVAL : 0;
+		return st_desk_resolve(v, c->c, c->d, (uint64_t)c->a, (int32_t)c->b) ? -EINVAL : 0;
 	default:
 		return -EINVAL;
 	}
@@ -349,7 +349,7 @@ static void publish(st_engine *e, uint64_t now)
 	uint64_t sent = 0, acks = 0, rejects = 0, unknown = 0, risk = 0;
 
 	for (uint32_t i = 0; i < e->nvenues; i++) {
-		const st_venue *v = e->venues[i];
+		const st_desk *v = e->venues[i];
 		sent += v->stats.orders_sent;
 		acks += v->stats.acks;
 		rejects += v->stats.rejects;
@@ -381,7 +381,7 @@ static void publish(st_engine *e, uint64_t now)
 static int all_closed(const st_engine *e)
 {
 	for (uint32_t i = 0; i < e->nvenues; i++) {
-		const st_venue *v = e->venues[i];
+		const st_desk *v = e->venues[i];
 		for (int c = 0; c < 2; c++) {
 			const st_conn *conn = v->pair->conns[c];
 			if (conn && conn->state != ST_CONN_CLOSED)
@@ -402,10 +402,10 @@ int st_engine_run_once(st_engine *e, int64_t timeout_ns)
 	check_sent(e);
 	uint64_t now = st_now_ns();
 	for (uint32_t i = 0; i < e->nvenues; i++)
-		st_venue_poll(e->venues[i], now);
+		st_desk_poll(e->venues[i], now);
 	if (e->rehearse_every_ns && now >= e->next_rehearsal_ns && !e->closing) {
 		for (uint32_t i = 0; i < e->nvenues; i++)
-			st_venue_rehearse(e->venues[i]);
+			st_desk_rehearse(e->venues[i]);
 		e->next_rehearsal_ns = now + e->rehearse_every_ns;
 	}
 	/* Shared state is for people and monitors: once a millisecond is plenty, and

@@ -9,19 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "st_venue.h"
+#include "st_desk.h"
 #include "t_util.h"
 
 #include "t_alloc.h"
 
-static st_venue venue;
+static st_desk venue;
 static st_journal journal;
 static st_conn conn;
 static st_conn_pair pair;
 
-static st_venue_field field(uint8_t depth, const char *parent, const char *key)
+static st_desk_field field(uint8_t depth, const char *parent, const char *key)
 {
-	st_venue_field f = {.depth = depth};
+	st_desk_field f = {.depth = depth};
 	snprintf(f.parent, sizeof(f.parent), "%s", parent);
 	snprintf(f.key, sizeof(f.key), "%s", key);
 	return f;
@@ -29,7 +29,7 @@ static st_venue_field field(uint8_t depth, const char *parent, const char *key)
 
 static int book(const char *msg)
 {
-	return st_venue_on_book(&venue, (const uint8_t *)msg, strlen(msg), 42);
+	return st_desk_on_book(&venue, (const uint8_t *)msg, strlen(msg), 42);
 }
 
 /* A message that sets the book to bid/ask (fixed point). */
@@ -52,10 +52,10 @@ static void drops(const char *msg)
 	        venue.ask == 200, "%s: rc %d, bid %lld", msg, rc, (long long)venue.bid);
 }
 
-static void set_schema(st_venue_field bid, st_venue_field ask, unsigned decimals)
+static void set_schema(st_desk_field bid, st_desk_field ask, unsigned decimals)
 {
-	st_venue_book_schema s = {.bid = bid, .ask = ask};
-	T_CHECK(st_venue_set_book_feed(&venue, &s, decimals, NULL, NULL, 0) == 0, "schema");
+	st_desk_book_schema s = {.bid = bid, .ask = ask};
+	T_CHECK(st_desk_set_book_feed(&venue, &s, decimals, NULL, NULL, 0) == 0, "schema");
 }
 
 int main(void)
@@ -66,24 +66,24 @@ int main(void)
 	T_CHECK(st_journal_open(&journal, path, 1 << 12) == 0, "journal");
 	unlink(path);
 	st_conn_pair_init(&pair, &conn, NULL);
-	st_venue_schema answers = {.request_id = field(1, "", "id"),
+	st_desk_schema answers = {.request_id = field(1, "", "id"),
 	                           .status = field(1, "", "status")};
 	st_risk_limits limits = {.max_quantity = 100, .max_notional = 1000000,
 	                         .max_open_orders = 8, .burst = 8, .interval_ns = 1000,
 	                         .max_price_age_ns = 1000000000};
-	T_CHECK(st_venue_init(&venue, &answers, 0, &pair, &journal, &limits, 1000000000, 1) == 0,
+	T_CHECK(st_desk_init(&venue, &answers, 0, &pair, &journal, &limits, 1000000000, 1) == 0,
 	        "venue");
 
 	/* no schema yet: nothing is a book message */
 	T_CHECK(book("{\"b\":\"1\",\"a\":\"2\"}") == 0, "a book message without a schema");
 
 	/* a bad schema is refused */
-	st_venue_book_schema bad = {.bid = field(1, "", ""), .ask = field(1, "", "a")};
-	T_CHECK(st_venue_set_book_feed(&venue, &bad, 2, NULL, NULL, 0) == -EINVAL, "empty key");
+	st_desk_book_schema bad = {.bid = field(1, "", ""), .ask = field(1, "", "a")};
+	T_CHECK(st_desk_set_book_feed(&venue, &bad, 2, NULL, NULL, 0) == -EINVAL, "empty key");
 	bad.bid = field(0, "", "b");
-	T_CHECK(st_venue_set_book_feed(&venue, &bad, 2, NULL, NULL, 0) == -EINVAL, "depth 0");
+	T_CHECK(st_desk_set_book_feed(&venue, &bad, 2, NULL, NULL, 0) == -EINVAL, "depth 0");
 	bad.bid = field(1, "", "b");
-	T_CHECK(st_venue_set_book_feed(&venue, &bad, 19, NULL, NULL, 0) == -EINVAL, "decimals");
+	T_CHECK(st_desk_set_book_feed(&venue, &bad, 19, NULL, NULL, 0) == -EINVAL, "decimals");
 
 	/* values at a field: strings or numbers, extra zeros allowed */
 	set_schema(field(1, "", "b"), field(1, "", "a"), 2);

@@ -3,7 +3,7 @@
  * Zero allocations per order, over the whole path and a real TLS server:
  * trigger -> risk -> build + sign -> journal -> frame + encrypt + submit ->
  * (the server echoes it) -> receive + decrypt -> answer parse -> journal.
- * Between orders the desk rehearses (st_venue_rehearse) REHEARSALS times:
+ * Between orders the desk rehearses (st_desk_rehearse) REHEARSALS times:
  * no allocation either, nothing sent or journaled, and the next real record
  * still decrypts at the server (the TLS sequence number is intact).
  *
@@ -15,7 +15,7 @@
  * ST_ORDER_ROW=<prefix> runs the same path with a venue's own order template
  * and answer schema instead of the built-in ones: <prefix>.message,
  * <prefix>.payload (present when the native side signs), <prefix>.schema (the
- * raw st_venue_schema) and <prefix>.decimals ("price quantity"), as
+ * raw st_desk_schema) and <prefix>.decimals ("price quantity"), as
  * tests/test_native_c.py writes them for each venue adapter's example rows.
  */
 #define _GNU_SOURCE
@@ -32,7 +32,7 @@
 #include "st_conn.h"
 #include "st_journal.h"
 #include "st_loop.h"
-#include "st_venue.h"
+#include "st_desk.h"
 #include "t_alloc.h"
 #include "t_util.h"
 
@@ -50,7 +50,7 @@ static const char MESSAGE[] =
 	"\"side\":\"BUY\",\"signature\":\"\0\6\",\"symbol\":\"BTCUSDT\","
 	"\"timeInForce\":\"IOC\",\"timestamp\":\"\0\3\",\"type\":\"LIMIT\"}}";
 /* The echo comes back as the order itself: matched by its id, refused (no status). */
-static const st_venue_schema SCHEMA = {
+static const st_desk_schema SCHEMA = {
 	.request_id = {.depth = 1, .key = "id"},
 	.status = {.depth = 1, .key = "status"}, .ok_value = 200, .status_is_http = 1,
 };
@@ -63,7 +63,7 @@ static const char PAYLOAD[] =
 static struct {
 	uint8_t message[8192], payload[8192];
 	size_t message_len, payload_len;
-	st_venue_schema schema;
+	st_desk_schema schema;
 	int sign, price_decimals, quantity_decimals;
 } row;
 
@@ -106,7 +106,7 @@ static int load_row(void)
 	row.sign = n > 0 ? ST_ORDER_SIGN_HMAC_HEX : ST_ORDER_SIGN_NONE;
 	snprintf(path, sizeof(path), "%s.schema", prefix);
 	if (read_all(path, &row.schema, sizeof(row.schema)) != (long)sizeof(row.schema))
-		return printf("%s: not a st_venue_schema of %zu bytes\n", path,
+		return printf("%s: not a st_desk_schema of %zu bytes\n", path,
 		              sizeof(row.schema)), -1;
 	snprintf(path, sizeof(path), "%s.decimals", prefix);
 	if (read_all(path, decimals, sizeof(decimals) - 1) <= 0 ||
@@ -168,14 +168,14 @@ static int start_server(const char *dir, pid_t *pid)
 }
 
 /* Runs the loop and the desk until `answers` answers arrived (or 10 s). */
-static int pump_until(st_loop *loop, st_venue *v, uint64_t answers)
+static int pump_until(st_loop *loop, st_desk *v, uint64_t answers)
 {
 	uint64_t deadline = now_ns() + 10000000000ull;
 	while (v->stats.acks + v->stats.rejects < answers) {
 		if (now_ns() > deadline)
 			return -1;
 		st_loop_run(loop, 1000000);
-		st_venue_poll(v, now_ns());
+		st_desk_poll(v, now_ns());
 	}
 	return 0;
 }
@@ -198,7 +198,7 @@ static st_tls_trust trust;
 static st_conn conn;
 static st_conn_pair pair;
 static st_journal journal;
-static st_venue venue;
+static st_desk venue;
 static uint8_t msgbuf[65536];
 
 int main(void)
@@ -242,22 +242,22 @@ int main(void)
 		.max_quantity = 1000000000, .max_notional = UINT64_MAX / 2, .max_open_orders = 1000,
 		.burst = 1000000, .interval_ns = 1, .max_price_age_ns = UINT64_MAX / 4,
 	};
-	T_CHECK(st_venue_init(&venue, &row.schema, 0, &pair, &journal, &limits,
+	T_CHECK(st_desk_init(&venue, &row.schema, 0, &pair, &journal, &limits,
 	                      5000000000ull, 1) == 0, "venue init");
-	T_CHECK(st_venue_set_key(&venue, "secret", 6) == 0, "key");
-	st_venue_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .offset_bps = 10,
+	T_CHECK(st_desk_set_key(&venue, "secret", 6) == 0, "key");
+	st_desk_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .offset_bps = 10,
 	                         .tick = 1, .has_price = 1};
-	T_CHECK(st_venue_add_leg(&venue, &leg, row.message, row.message_len,
+	T_CHECK(st_desk_add_leg(&venue, &leg, row.message, row.message_len,
 	                         row.payload_len ? row.payload : NULL, row.payload_len, row.sign,
 	                         row.price_decimals, row.quantity_decimals) == 0, "leg");
-	st_venue_set_ready(&venue, 0);
+	st_desk_set_ready(&venue, 0);
 	if (t_failures)
 		goto out;
 
 	/* Warm-up: the first order and its echo, outside the count. */
 	uint8_t txid[32] = {1};
-	st_venue_set_book(&venue, 5200000, 5200010, now_ns());
-	T_CHECK(st_venue_fire(&venue, txid, now_ns()) == 1, "warm-up order not sent");
+	st_desk_set_book(&venue, 5200000, 5200010, now_ns());
+	T_CHECK(st_desk_fire(&venue, txid, now_ns()) == 1, "warm-up order not sent");
 	T_CHECK(pump_until(&loop, &venue, 1) == 0, "warm-up echo did not come back within 10 s");
 	if (t_failures)
 		goto out;
@@ -271,14 +271,14 @@ int main(void)
 	long before = allocations;
 	for (uint32_t i = 0; i < ORDERS; i++) {
 		for (int k = 0; k < REHEARSALS; k++)
-			st_venue_rehearse(&venue);
+			st_desk_rehearse(&venue);
 		T_CHECK(conn.stats.msgs_sent == sent_before + i && conn.stats.bytes_sent >=
 		        bytes_before && st_journal_count(&journal) == 2 * (i + 1),
 		        "a rehearsal sent or journaled something (order %u)", i);
 		txid[0] = (uint8_t)(i + 2);
 		txid[1] = (uint8_t)((i + 2) >> 8);
-		st_venue_set_book(&venue, 5200000 + i, 5200010 + i, now_ns());
-		T_CHECK(st_venue_fire(&venue, txid, now_ns()) == 1, "order %u not sent", i);
+		st_desk_set_book(&venue, 5200000 + i, 5200010 + i, now_ns());
+		T_CHECK(st_desk_fire(&venue, txid, now_ns()) == 1, "order %u not sent", i);
 		if (pump_until(&loop, &venue, i + 2) != 0) {
 			T_CHECK(0, "echo %u did not come back within 10 s", i);
 			goto out; /* the rest would wait 10 s each */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A leg's template replaced while the hot thread fires (a venue whose orders
- * carry a token gets a new token on each reconnect): st_venue_prepare_template
- * compiles into the leg's spare on one thread, st_venue_swap_template copies
+ * carry a token gets a new token on each reconnect): st_desk_prepare_template
+ * compiles into the leg's spare on one thread, st_desk_swap_template copies
  * it in on the hot one. Checked: what does not fit the leg is refused, a
  * second prepare waits for the swap (-EBUSY), a swap with nothing prepared is
  * -EAGAIN, the swap allocates nothing, and with both threads racing every
@@ -17,7 +17,7 @@
 
 #include "st_conn.h"
 #include "st_journal.h"
-#include "st_venue.h"
+#include "st_desk.h"
 #include "t_alloc.h"
 #include "t_util.h"
 
@@ -30,14 +30,14 @@ static const char OLD[] = "{\"req_id\":\0\1,\"price\":\0\4,\"qty\":\0\5,\"cl\":\
 static const char NEW[] = "{\"req_id\":\0\1,\"price\":\0\4,\"qty\":\0\5,\"cl\":\"st\0\2\","
                           "\"token\":\"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\"}";
 static const char NO_PRICE[] = "{\"req_id\":\0\1,\"qty\":\0\5,\"token\":\"C\"}";
-static const st_venue_schema SCHEMA = {
+static const st_desk_schema SCHEMA = {
 	.request_id = {.depth = 1, .key = "req_id"}, .status = {.depth = 1, .key = "success"},
 };
 
 static st_conn conn;          /* never opened: building needs no connection */
 static st_conn_pair pair;
 static st_journal journal;
-static st_venue venue;
+static st_desk venue;
 static volatile int done;
 
 static long build(uint8_t *out, size_t cap)
@@ -62,7 +62,7 @@ static char token_of(const uint8_t *msg, long n)
 
 static int prepare(const char *spec, size_t len)
 {
-	return st_venue_prepare_template(&venue, 0, spec, len, NULL, 0, ST_ORDER_SIGN_NONE, 2, 8);
+	return st_desk_prepare_template(&venue, 0, spec, len, NULL, 0, ST_ORDER_SIGN_NONE, 2, 8);
 }
 
 /* The slow side: a new template as soon as the last one went in. */
@@ -106,22 +106,22 @@ int main(void)
 		.max_quantity = 1000000000, .max_notional = UINT64_MAX / 2, .max_open_orders = 10,
 		.burst = 10, .interval_ns = 1, .max_price_age_ns = UINT64_MAX / 4,
 	};
-	T_CHECK(st_venue_init(&venue, &SCHEMA, 0, &pair, &journal, &limits, 1000000000ull, 1) == 0,
+	T_CHECK(st_desk_init(&venue, &SCHEMA, 0, &pair, &journal, &limits, 1000000000ull, 1) == 0,
 	        "venue init");
-	st_venue_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .tick = 1,
+	st_desk_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .tick = 1,
 	                         .has_price = 1};
-	T_CHECK(st_venue_add_leg(&venue, &leg, OLD, sizeof(OLD) - 1, NULL, 0, ST_ORDER_SIGN_NONE,
+	T_CHECK(st_desk_add_leg(&venue, &leg, OLD, sizeof(OLD) - 1, NULL, 0, ST_ORDER_SIGN_NONE,
 	                         2, 8) == 0, "leg");
 	if (t_failures)
 		return t_exit_code();
 
 	/* What does not fit the leg. */
-	T_CHECK(st_venue_prepare_template(&venue, 1, NEW, sizeof(NEW) - 1, NULL, 0,
+	T_CHECK(st_desk_prepare_template(&venue, 1, NEW, sizeof(NEW) - 1, NULL, 0,
 	                                  ST_ORDER_SIGN_NONE, 2, 8) == -EINVAL, "no leg 1");
-	T_CHECK(st_venue_prepare_template(&venue, 0, NEW, sizeof(NEW) - 1, NULL, 0,
+	T_CHECK(st_desk_prepare_template(&venue, 0, NEW, sizeof(NEW) - 1, NULL, 0,
 	                                  ST_ORDER_SIGN_NONE, 3, 8) == -EINVAL, "other decimals");
 	T_CHECK(prepare(NO_PRICE, sizeof(NO_PRICE) - 1) == -EINVAL, "a priced leg without price");
-	T_CHECK(st_venue_swap_template(&venue, 0) == -EAGAIN, "nothing prepared, nothing swapped");
+	T_CHECK(st_desk_swap_template(&venue, 0) == -EAGAIN, "nothing prepared, nothing swapped");
 	T_CHECK(token_of(out, build(out, sizeof(out))) == 'A', "the old template still in place");
 
 	/* One swap, by hand, counted. */
@@ -130,18 +130,18 @@ int main(void)
 	T_CHECK(token_of(out, build(out, sizeof(out))) == 'A', "prepared is not yet in use");
 	T_CHECK(t_alloc_counter_ready(), "allocation counter is blind");
 	long before = allocations;
-	T_CHECK(st_venue_swap_template(&venue, 0) == 0, "swap");
+	T_CHECK(st_desk_swap_template(&venue, 0) == 0, "swap");
 	long n = build(out, sizeof(out));
 	T_CHECK(allocations == before, "swap + build allocated %ld times", allocations - before);
 	T_CHECK(token_of(out, n) == 'B', "the new template in use: %.*s", (int)n, out);
-	T_CHECK(st_venue_swap_template(&venue, 0) == -EAGAIN, "swapped once only");
+	T_CHECK(st_desk_swap_template(&venue, 0) == -EAGAIN, "swapped once only");
 
 	/* Both threads at once: every order whole. */
 	pthread_t thread;
 	long orders = 0, torn = 0, swaps = 0;
 	T_CHECK(pthread_create(&thread, NULL, preparer, NULL) == 0, "thread");
 	while (!done || venue.legs[0].spare_full) {
-		if (st_venue_swap_template(&venue, 0) == 0)
+		if (st_desk_swap_template(&venue, 0) == 0)
 			swaps++;
 		n = build(out, sizeof(out));
 		orders++;

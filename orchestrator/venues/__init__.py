@@ -143,12 +143,12 @@ class Rule:
 _RULE_EVENTS = {"rejected": lib.ST_VEVENT_REJECTED, "unknown": lib.ST_VEVENT_UNKNOWN,
                 "rate_limit": lib.ST_VEVENT_RATE_LIMIT, "clock": lib.ST_VEVENT_CLOCK,
                 "auth": lib.ST_VEVENT_AUTH}
-_RULE_ON = {"code": lib.ST_VENUE_ON_CODE, "status": lib.ST_VENUE_ON_STATUS}
+_RULE_ON = {"code": lib.ST_DESK_ON_CODE, "status": lib.ST_DESK_ON_STATUS}
 
 
 @dataclass(frozen=True)
 class AnswerSchema:
-    """How the native desk reads a venue's answers to orders (st_venue_schema).
+    """How the native desk reads a venue's answers to orders (st_desk_schema).
 
     Numbers may be JSON numbers or strings of digits. An answer is ok when
     `status` is true or equals `ok_value`; a refusal's code is the last
@@ -172,8 +172,8 @@ class AnswerSchema:
     rules: tuple[Rule, ...] = ()
 
     def native(self) -> CData:
-        """The st_venue_schema; ConfigError names what does not fit."""
-        out = ffi.new("st_venue_schema *")
+        """The st_desk_schema; ConfigError names what does not fit."""
+        out = ffi.new("st_desk_schema *")
         _field(out.request_id, self.request_id, "request_id")
         _field(out.status, self.status, "status")
         _field(out.client_id, self.client_id, "client_id")
@@ -184,21 +184,21 @@ class AnswerSchema:
         out.ok_value = self.ok_value
         out.status_is_http = int(self.status_is_http)
         out.default_code = self.default_code
-        _fits(self.codes, lib.ST_VENUE_CODE_FIELDS, "codes")
+        _fits(self.codes, lib.ST_DESK_CODE_FIELDS, "codes")
         for i, code_field in enumerate(self.codes):
             _field(out.codes[i], code_field, "codes")
-        _fits(self.rules, lib.ST_VENUE_RULES, "rules")
+        _fits(self.rules, lib.ST_DESK_RULES, "rules")
         for i, rule in enumerate(self.rules):
             if rule.event not in _RULE_EVENTS or rule.on not in _RULE_ON:
                 raise ConfigError(f"answer schema: rule {rule}: event one of "
                                   f"{sorted(_RULE_EVENTS)}, on one of {sorted(_RULE_ON)}")
             out.rules[i].value, out.rules[i].on = rule.value, _RULE_ON[rule.on]
             out.rules[i].event = _RULE_EVENTS[rule.event]
-        _fits(self.text_codes, lib.ST_VENUE_TEXT_CODES, "text_codes")
+        _fits(self.text_codes, lib.ST_DESK_TEXT_CODES, "text_codes")
         for i, (prefix, code) in enumerate(self.text_codes):
             out.text_codes[i].prefix = _name(prefix, "text_codes")
             out.text_codes[i].code = code
-        _fits(self.statuses, lib.ST_VENUE_STATUS_NAMES, "statuses")
+        _fits(self.statuses, lib.ST_DESK_STATUS_NAMES, "statuses")
         for i, (word, status) in enumerate(self.statuses):
             out.statuses[i].name = _name(word, "statuses")
             out.statuses[i].status = status
@@ -212,9 +212,9 @@ def _fits(items: tuple[object, ...], most: int, what: str) -> None:
 
 def _name(text: str, what: str) -> bytes:
     raw = text.encode()
-    if not raw or len(raw) >= lib.ST_VENUE_NAME or b"\0" in raw:
+    if not raw or len(raw) >= lib.ST_DESK_NAME or b"\0" in raw:
         raise ConfigError(f"answer schema {what}: {text!r} is empty or longer than "
-                          f"{lib.ST_VENUE_NAME - 1} bytes")
+                          f"{lib.ST_DESK_NAME - 1} bytes")
     return raw
 
 
@@ -231,7 +231,7 @@ def _field(out: CData, where: Field | None, what: str) -> None:
 
 @dataclass(frozen=True)
 class BookSpec:
-    """A venue's top-of-book stream (st_venue_book_schema): where its messages
+    """A venue's top-of-book stream (st_desk_book_schema): where its messages
     keep the best bid and ask (a value, or the first element of a level array
     under that key), what to send once connected (None: nothing, the URL
     names the stream) and the venue's own URL, each for one symbol."""
@@ -242,8 +242,8 @@ class BookSpec:
     default_url: Callable[[str], str]
 
     def native(self) -> CData:
-        """The st_venue_book_schema; ConfigError names what does not fit."""
-        out = ffi.new("st_venue_book_schema *")
+        """The st_desk_book_schema; ConfigError names what does not fit."""
+        out = ffi.new("st_desk_book_schema *")
         _field(out.bid, self.bid, "book bid")
         _field(out.ask, self.ask, "book ask")
         return out

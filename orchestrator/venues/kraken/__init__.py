@@ -28,8 +28,8 @@ Rate limits ("Spot Trading Limits"): "Each client has a rate counter per
 pair ... When the rate counter threshold is reached, the engine will
 generate EOrder:Rate limit exceeded". The answer says not when to retry; the
 counter decays by at least 1 a second (the starter tier's rate; higher tiers
-decay faster), so the desk's default backoff of 1 s (ST_VENUE_DEFAULT_BACKOFF_MS,
-native/include/st_venue.h) frees room for at least one more order.
+decay faster), so the desk's default backoff of 1 s (ST_DESK_DEFAULT_BACKOFF_MS,
+native/include/st_desk.h) frees room for at least one more order.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@
 #include <time.h>
 
 #include "st_json.h"
-#include "st_venue.h"
+#include "st_desk.h"
 
-#define INFLIGHT_MASK (ST_VENUE_INFLIGHT - 1)
+#define INFLIGHT_MASK (ST_DESK_INFLIGHT - 1)
 
 static uint64_t wall_ns(void)
 {
@@ -25,46 +25,46 @@ static uint64_t wall_ms(void)
 
 static int name_ok(const char *name)
 {
-	return memchr(name, 0, ST_VENUE_NAME) != NULL;
+	return memchr(name, 0, ST_DESK_NAME) != NULL;
 }
 
-static int field_ok(const st_venue_field *f)
+static int field_ok(const st_desk_field *f)
 {
 	return f->depth <= ST_JSON_MAX_DEPTH && name_ok(f->parent) && name_ok(f->key) &&
 	       (!f->depth || f->key[0]);
 }
 
-static int schema_ok(const st_venue_schema *s)
+static int schema_ok(const st_desk_schema *s)
 {
-	const st_venue_field *fields[] = {
+	const st_desk_field *fields[] = {
 		&s->request_id, &s->client_id, &s->status, &s->codes[0], &s->codes[1],
 		&s->error_text, &s->order_status, &s->order_id, &s->retry_at,
 	};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (!field_ok(fields[i]))
 			return 0;
-	for (size_t i = 0; i < ST_VENUE_RULES; i++) {
-		const st_venue_rule *r = &s->rules[i];
-		if (r->on && ((r->on != ST_VENUE_ON_CODE && r->on != ST_VENUE_ON_STATUS) ||
+	for (size_t i = 0; i < ST_DESK_RULES; i++) {
+		const st_desk_rule *r = &s->rules[i];
+		if (r->on && ((r->on != ST_DESK_ON_CODE && r->on != ST_DESK_ON_STATUS) ||
 		              r->event < ST_VEVENT_REJECTED || r->event > ST_VEVENT_AUTH))
 			return 0;
 	}
-	for (size_t i = 0; i < ST_VENUE_TEXT_CODES; i++)
+	for (size_t i = 0; i < ST_DESK_TEXT_CODES; i++)
 		if (!name_ok(s->text_codes[i].prefix))
 			return 0;
-	for (size_t i = 0; i < ST_VENUE_STATUS_NAMES; i++)
+	for (size_t i = 0; i < ST_DESK_STATUS_NAMES; i++)
 		if (!name_ok(s->statuses[i].name) ||
 		    s->statuses[i].status > ST_ORDER_STATUS_NOT_FOUND)
 			return 0;
 	return s->request_id.depth && s->status.depth;
 }
 
-int st_venue_init(st_venue *v, const st_venue_schema *schema, uint16_t index,
+int st_desk_init(st_desk *v, const st_desk_schema *schema, uint16_t index,
                   st_conn_pair *pair, st_journal *journal, const st_risk_limits *limits,
                   uint64_t ack_timeout_ns, uint64_t seed)
 {
 	if (!v || !schema || !schema_ok(schema) || !pair || !pair->conns[0] || !journal ||
-	    !limits || !ack_timeout_ns || limits->max_open_orders > ST_VENUE_INFLIGHT)
+	    !limits || !ack_timeout_ns || limits->max_open_orders > ST_DESK_INFLIGHT)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
 	int rc = st_risk_init(&v->risk, limits, seed);
@@ -80,7 +80,7 @@ int st_venue_init(st_venue *v, const st_venue_schema *schema, uint16_t index,
 	return 0;
 }
 
-int st_venue_set_epoch(st_venue *v, uint64_t epoch, unsigned lane)
+int st_desk_set_epoch(st_desk *v, uint64_t epoch, unsigned lane)
 {
 	uint64_t before = st_journal_next_seq(v->journal);
 
@@ -102,25 +102,25 @@ int st_venue_set_epoch(st_venue *v, uint64_t epoch, unsigned lane)
 	return 0;
 }
 
-int st_venue_set_key(st_venue *v, const void *secret, size_t len)
+int st_desk_set_key(st_desk *v, const void *secret, size_t len)
 {
 	int rc = st_hmac_sha256_key_init(&v->key, ST_SHA256_AUTO, secret, len);
 	v->has_key = rc == 0;
 	return rc;
 }
 
-int st_venue_add_leg(st_venue *v, const st_venue_leg_spec *spec, const void *message_spec,
+int st_desk_add_leg(st_desk *v, const st_desk_leg_spec *spec, const void *message_spec,
                      size_t message_len, const void *payload_spec, size_t payload_len,
                      int sign, unsigned price_decimals, unsigned quantity_decimals)
 {
-	if (v->nlegs == ST_VENUE_MAX_LEGS)
+	if (v->nlegs == ST_DESK_MAX_LEGS)
 		return -ENOSPC;
 	if (!spec || (spec->side != ST_SIDE_BUY && spec->side != ST_SIDE_SELL) ||
 	    spec->quantity <= 0 || (spec->has_price && spec->tick <= 0) ||
 	    spec->offset_bps <= -10000 || spec->offset_bps >= 10000 ||
 	    (sign == ST_ORDER_SIGN_HMAC_HEX && !v->has_key))
 		return -EINVAL;
-	st_venue_leg *leg = &v->legs[v->nlegs];
+	st_desk_leg *leg = &v->legs[v->nlegs];
 	int rc = st_order_template_init(&leg->tmpl, message_spec, message_len, payload_spec,
 	                                payload_len, sign, price_decimals, quantity_decimals);
 	if (rc)
@@ -131,13 +131,13 @@ int st_venue_add_leg(st_venue *v, const st_venue_leg_spec *spec, const void *mes
 	return (int)v->nlegs++;
 }
 
-int st_venue_prepare_template(st_venue *v, unsigned leg, const void *message_spec,
+int st_desk_prepare_template(st_desk *v, unsigned leg, const void *message_spec,
                               size_t message_len, const void *payload_spec, size_t payload_len,
                               int sign, unsigned price_decimals, unsigned quantity_decimals)
 {
 	if (leg >= v->nlegs)
 		return -EINVAL;
-	st_venue_leg *l = &v->legs[leg];
+	st_desk_leg *l = &v->legs[leg];
 	const st_order_template *now = &l->tmpl;
 	if (sign != now->sign || price_decimals != now->price_decimals ||
 	    quantity_decimals != now->quantity_decimals)
@@ -155,11 +155,11 @@ int st_venue_prepare_template(st_venue *v, unsigned leg, const void *message_spe
 	return 0;
 }
 
-int st_venue_swap_template(st_venue *v, unsigned leg)
+int st_desk_swap_template(st_desk *v, unsigned leg)
 {
 	if (leg >= v->nlegs)
 		return -EINVAL;
-	st_venue_leg *l = &v->legs[leg];
+	st_desk_leg *l = &v->legs[leg];
 	if (!__atomic_load_n(&l->spare_full, __ATOMIC_ACQUIRE))
 		return -EAGAIN;
 	l->tmpl = l->spare;
@@ -167,7 +167,7 @@ int st_venue_swap_template(st_venue *v, unsigned leg)
 	return 0;
 }
 
-void st_venue_set_book(st_venue *v, int64_t bid, int64_t ask, uint64_t now_ns)
+void st_desk_set_book(st_desk *v, int64_t bid, int64_t ask, uint64_t now_ns)
 {
 	if (bid <= 0 || ask <= 0 || bid > ask)
 		return; /* a crossed or empty book is no price */
@@ -176,28 +176,28 @@ void st_venue_set_book(st_venue *v, int64_t bid, int64_t ask, uint64_t now_ns)
 	v->book_time_ns = now_ns;
 }
 
-void st_venue_set_ready(st_venue *v, int conn)
+void st_desk_set_ready(st_desk *v, int conn)
 {
 	if ((conn == 0 || conn == 1) && v->pair->conns[conn])
 		v->ready_opens[conn] = v->pair->conns[conn]->stats.opens;
 }
 
-void st_venue_set_clock_offset(st_venue *v, int64_t offset_ms)
+void st_desk_set_clock_offset(st_desk *v, int64_t offset_ms)
 {
 	v->clock_offset_ms = offset_ms;
 }
 
-st_risk *st_venue_risk(st_venue *v)
+st_risk *st_desk_risk(st_desk *v)
 {
 	return &v->risk;
 }
 
-const st_venue_stats *st_venue_get_stats(const st_venue *v)
+const st_desk_stats *st_desk_get_stats(const st_desk *v)
 {
 	return &v->stats;
 }
 
-void st_venue_exit(st_venue *v)
+void st_desk_exit(st_desk *v)
 {
 	st_hmac_sha256_key_wipe(&v->key);
 	v->has_key = 0;
@@ -205,39 +205,39 @@ void st_venue_exit(st_venue *v)
 
 /* ---- events and inbox ------------------------------------------------------- */
 
-static void emit(st_venue *v, const st_venue_event *e)
+static void emit(st_desk *v, const st_desk_event *e)
 {
 	uint32_t head = __atomic_load_n(&v->event_head, __ATOMIC_ACQUIRE);
-	if (v->event_tail - head >= ST_VENUE_EVENTS) {
+	if (v->event_tail - head >= ST_DESK_EVENTS) {
 		v->stats.events_dropped++;
 		return;
 	}
-	v->events[v->event_tail % ST_VENUE_EVENTS] = *e;
+	v->events[v->event_tail % ST_DESK_EVENTS] = *e;
 	__atomic_store_n(&v->event_tail, v->event_tail + 1, __ATOMIC_RELEASE);
 }
 
-int st_venue_next_event(st_venue *v, st_venue_event *out)
+int st_desk_next_event(st_desk *v, st_desk_event *out)
 {
 	uint32_t tail = __atomic_load_n(&v->event_tail, __ATOMIC_ACQUIRE);
 	if (v->event_head == tail)
 		return 0;
-	*out = v->events[v->event_head % ST_VENUE_EVENTS];
+	*out = v->events[v->event_head % ST_DESK_EVENTS];
 	__atomic_store_n(&v->event_head, v->event_head + 1, __ATOMIC_RELEASE);
 	return 1;
 }
 
-static void inbox_copy_in(st_venue *v, uint32_t at, const void *src, size_t len)
+static void inbox_copy_in(st_desk *v, uint32_t at, const void *src, size_t len)
 {
-	size_t off = at % ST_VENUE_INBOX, first = ST_VENUE_INBOX - off;
+	size_t off = at % ST_DESK_INBOX, first = ST_DESK_INBOX - off;
 	if (first > len)
 		first = len;
 	memcpy(v->inbox + off, src, first);
 	memcpy(v->inbox, (const uint8_t *)src + first, len - first);
 }
 
-static void inbox_copy_out(const st_venue *v, uint32_t at, void *dst, size_t len)
+static void inbox_copy_out(const st_desk *v, uint32_t at, void *dst, size_t len)
 {
-	size_t off = at % ST_VENUE_INBOX, first = ST_VENUE_INBOX - off;
+	size_t off = at % ST_DESK_INBOX, first = ST_DESK_INBOX - off;
 	if (first > len)
 		first = len;
 	memcpy(dst, v->inbox + off, first);
@@ -245,10 +245,10 @@ static void inbox_copy_out(const st_venue *v, uint32_t at, void *dst, size_t len
 }
 
 /* Each message: 4 bytes of length, 1 of connection, then the bytes. */
-static void inbox_put(st_venue *v, int conn, const uint8_t *msg, size_t len)
+static void inbox_put(st_desk *v, int conn, const uint8_t *msg, size_t len)
 {
 	uint32_t used = v->inbox_tail - __atomic_load_n(&v->inbox_head, __ATOMIC_ACQUIRE);
-	if (len + 5 > ST_VENUE_INBOX - used) {
+	if (len + 5 > ST_DESK_INBOX - used) {
 		v->stats.inbox_dropped++;
 		return;
 	}
@@ -259,7 +259,7 @@ static void inbox_put(st_venue *v, int conn, const uint8_t *msg, size_t len)
 	__atomic_store_n(&v->inbox_tail, v->inbox_tail + (uint32_t)len + 5, __ATOMIC_RELEASE);
 }
 
-long st_venue_next_message(st_venue *v, uint8_t *out, size_t cap, int *conn)
+long st_desk_next_message(st_desk *v, uint8_t *out, size_t cap, int *conn)
 {
 	uint8_t hdr[5];
 	if (v->inbox_head == __atomic_load_n(&v->inbox_tail, __ATOMIC_ACQUIRE))
@@ -276,7 +276,7 @@ long st_venue_next_message(st_venue *v, uint8_t *out, size_t cap, int *conn)
 
 /* ---- firing ----------------------------------------------------------------- */
 
-static int conn_ready(const st_venue *v, int i)
+static int conn_ready(const st_desk *v, int i)
 {
 	const st_conn *c = v->pair->conns[i];
 	return c && c->state == ST_CONN_OPEN && !c->ep.eof && v->ready_opens[i] &&
@@ -284,7 +284,7 @@ static int conn_ready(const st_venue *v, int i)
 }
 
 /* The connection to send on: the active one, else the standby (a failover). */
-static int pick_conn(st_venue *v)
+static int pick_conn(st_desk *v)
 {
 	int active = v->pair->active;
 	if (conn_ready(v, active))
@@ -298,7 +298,7 @@ static int pick_conn(st_venue *v)
 }
 
 /* The leg's limit price: offset_bps through the book, on the tick. */
-static int64_t leg_price(const st_venue *v, const st_venue_leg_spec *s)
+static int64_t leg_price(const st_desk *v, const st_desk_leg_spec *s)
 {
 	if (!s->has_price || !v->book_time_ns)
 		return 0;
@@ -310,13 +310,13 @@ static int64_t leg_price(const st_venue *v, const st_venue_leg_spec *s)
 	return (int64_t)((p + s->tick - 1) / s->tick * s->tick);
 }
 
-static void reject_set(st_venue *v, int reason, uint64_t now_ns)
+static void reject_set(st_desk *v, int reason, uint64_t now_ns)
 {
-	st_venue_event e = {.type = ST_VEVENT_RISK_REJECT, .code = reason, .time_ns = now_ns};
+	st_desk_event e = {.type = ST_VEVENT_RISK_REJECT, .code = reason, .time_ns = now_ns};
 	emit(v, &e);
 }
 
-static void journal_order(st_venue *v, uint16_t type, const st_venue_inflight *o, int32_t code,
+static void journal_order(st_desk *v, uint16_t type, const st_desk_inflight *o, int32_t code,
                           uint64_t wall)
 {
 	st_journal_record rec = {
@@ -329,18 +329,18 @@ static void journal_order(st_venue *v, uint16_t type, const st_venue_inflight *o
 }
 
 /* Builds, journals and sends one order; risk has passed it already. */
-static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_t quantity,
+static void send_order(st_desk *v, int conn, uint8_t leg, int64_t price, int64_t quantity,
                        const uint8_t trigger[32], int retried, uint64_t now_ns)
 {
 	uint64_t seq = st_journal_take_seq(v->journal);
 	uint64_t wall = wall_ns();   /* one clock read: the order's timestamp and its record */
-	st_venue_inflight *o = &v->inflight[seq & INFLIGHT_MASK];
+	st_desk_inflight *o = &v->inflight[seq & INFLIGHT_MASK];
 	st_order_fields f = {
 		.request_id = seq, .client_id = seq,
 		.timestamp_ms = (uint64_t)((int64_t)(wall / 1000000) + v->clock_offset_ms),
 		.price = price, .quantity = quantity,
 	};
-	*o = (st_venue_inflight){.seq = seq, .sent_ns = now_ns, .trigger_ns = v->trigger_ns,
+	*o = (st_desk_inflight){.seq = seq, .sent_ns = now_ns, .trigger_ns = v->trigger_ns,
 	                         .price = price, .quantity = quantity, .leg = leg,
 	                         .retried = (uint8_t)retried};
 	memcpy(o->trigger, trigger, 32);
@@ -352,7 +352,7 @@ static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_
 		journal_order(v, ST_JOURNAL_SEND_FAILED, o, rc, wall);
 		st_risk_order_closed(&v->risk);
 		st_risk_reject(&v->risk, ST_RISK_SEND_FAILED, 1);
-		st_venue_event e = {.type = ST_VEVENT_RISK_REJECT, .code = ST_RISK_SEND_FAILED,
+		st_desk_event e = {.type = ST_VEVENT_RISK_REJECT, .code = ST_RISK_SEND_FAILED,
 		                    .leg = leg, .seq = seq, .time_ns = now_ns};
 		emit(v, &e);
 		return;
@@ -361,14 +361,14 @@ static void send_order(st_venue *v, int conn, uint8_t leg, int64_t price, int64_
 	o->conn = (uint8_t)conn;
 	o->conn_opens = v->pair->conns[conn]->stats.opens;
 	v->stats.orders_sent++;
-	st_venue_event e = {.type = ST_VEVENT_SENT, .leg = leg, .conn = (uint8_t)conn, .seq = seq,
+	st_desk_event e = {.type = ST_VEVENT_SENT, .leg = leg, .conn = (uint8_t)conn, .seq = seq,
 	                    .price = price, .quantity = quantity, .time_ns = now_ns};
 	emit(v, &e);
 }
 
 /* 1 when an order still waiting for its answer holds a slot the next n
- * orders need (it has waited while ST_VENUE_INFLIGHT others came and went). */
-static int inflight_taken(const st_venue *v, uint32_t n)
+ * orders need (it has waited while ST_DESK_INFLIGHT others came and went). */
+static int inflight_taken(const st_desk *v, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
 		if (v->inflight[(v->journal->next_seq + i) & INFLIGHT_MASK].busy)
@@ -377,10 +377,10 @@ static int inflight_taken(const st_venue *v, uint32_t n)
 }
 
 /* Risk, then every order of the set. Returns the number sent or -reason. */
-static int send_set(st_venue *v, uint32_t n, const uint8_t *legs, const int64_t *quantities,
+static int send_set(st_desk *v, uint32_t n, const uint8_t *legs, const int64_t *quantities,
                     const uint8_t trigger[32], int retried, uint64_t now_ns)
 {
-	int64_t prices[ST_VENUE_RETRIES > ST_VENUE_MAX_LEGS ? ST_VENUE_RETRIES : ST_VENUE_MAX_LEGS];
+	int64_t prices[ST_DESK_RETRIES > ST_DESK_MAX_LEGS ? ST_DESK_RETRIES : ST_DESK_MAX_LEGS];
 	int reason = ST_RISK_OK;
 
 	for (uint32_t i = 0; i < n; i++)
@@ -407,10 +407,10 @@ static int send_set(st_venue *v, uint32_t n, const uint8_t *legs, const int64_t 
 	return (int)n;
 }
 
-int st_venue_fire(st_venue *v, const uint8_t txid[32], uint64_t now_ns)
+int st_desk_fire(st_desk *v, const uint8_t txid[32], uint64_t now_ns)
 {
-	uint8_t legs[ST_VENUE_MAX_LEGS];
-	int64_t quantities[ST_VENUE_MAX_LEGS];
+	uint8_t legs[ST_DESK_MAX_LEGS];
+	int64_t quantities[ST_DESK_MAX_LEGS];
 
 	v->stats.triggers++;
 	if (!v->nlegs)
@@ -432,14 +432,14 @@ int st_venue_fire(st_venue *v, const uint8_t txid[32], uint64_t now_ns)
 	return send_set(v, v->nlegs, legs, quantities, txid, 0, now_ns);
 }
 
-void st_venue_rehearse(st_venue *v)
+void st_desk_rehearse(st_desk *v)
 {
 	int conn = v->pair->active;
 
 	if (!v->nlegs || !conn_ready(v, conn))
 		return;   /* no failover for a rehearsal: that is the next order's call */
 	uint64_t seq = st_journal_next_seq(v->journal), wall = wall_ns();
-	const st_venue_leg *leg = &v->legs[0];
+	const st_desk_leg *leg = &v->legs[0];
 	st_order_fields f = {
 		.request_id = seq, .client_id = seq,
 		.timestamp_ms = (uint64_t)((int64_t)(wall / 1000000) + v->clock_offset_ms),
@@ -452,10 +452,10 @@ void st_venue_rehearse(st_venue *v)
 	st_journal_touch(v->journal);
 }
 
-int st_venue_clock_synced(st_venue *v, int64_t offset_ms, uint64_t now_ns)
+int st_desk_clock_synced(st_desk *v, int64_t offset_ms, uint64_t now_ns)
 {
-	uint8_t legs[ST_VENUE_RETRIES];
-	int64_t quantities[ST_VENUE_RETRIES];
+	uint8_t legs[ST_DESK_RETRIES];
+	int64_t quantities[ST_DESK_RETRIES];
 	int sent = 0;
 
 	v->clock_offset_ms = offset_ms;
@@ -473,7 +473,7 @@ int st_venue_clock_synced(st_venue *v, int64_t offset_ms, uint64_t now_ns)
 	return sent;
 }
 
-int st_venue_send_control(st_venue *v, int conn, const void *text, size_t len)
+int st_desk_send_control(st_desk *v, int conn, const void *text, size_t len)
 {
 	if (conn < -1 || conn > 1 || (conn >= 0 && !v->pair->conns[conn]))
 		return -EINVAL;
@@ -485,7 +485,7 @@ int st_venue_send_control(st_venue *v, int conn, const void *text, size_t len)
 
 /* What one answer says, read through the venue's schema. */
 struct answer {
-	const st_venue_schema *schema;
+	const st_desk_schema *schema;
 	int id_seen;              /* the answer has a request id field, ours or not */
 	int has_id;
 	int64_t id;
@@ -493,7 +493,7 @@ struct answer {
 	int64_t client_id;
 	int ok;
 	int64_t http_status;
-	int64_t codes[ST_VENUE_CODE_FIELDS];  /* as each code field says */
+	int64_t codes[ST_DESK_CODE_FIELDS];  /* as each code field says */
 	int64_t code;
 	int order_status;
 	int64_t venue_order_id;
@@ -502,7 +502,7 @@ struct answer {
 	st_json_span order_id;    /* the venue's order id, when text */
 };
 
-static int at(const st_venue_field *f, int depth, st_json_span parent, st_json_span key)
+static int at(const st_desk_field *f, int depth, st_json_span parent, st_json_span key)
 {
 	return f->depth == depth && st_json_is(key, f->key) && st_json_is(parent, f->parent);
 }
@@ -526,9 +526,9 @@ static int client_seq(int type, st_json_span value, int64_t *out)
 	return st_json_int(digits, out) == 0;
 }
 
-static int status_word(const st_venue_schema *s, st_json_span word)
+static int status_word(const st_desk_schema *s, st_json_span word)
 {
-	for (size_t i = 0; i < ST_VENUE_STATUS_NAMES && s->statuses[i].name[0]; i++)
+	for (size_t i = 0; i < ST_DESK_STATUS_NAMES && s->statuses[i].name[0]; i++)
 		if (st_json_is(word, s->statuses[i].name))
 			return s->statuses[i].status;
 	return ST_ORDER_STATUS_NONE;
@@ -538,7 +538,7 @@ static void visit_answer(void *ctx, int depth, st_json_span parent, st_json_span
                          st_json_span value)
 {
 	struct answer *a = ctx;
-	const st_venue_schema *s = a->schema;
+	const st_desk_schema *s = a->schema;
 	int64_t n;
 
 	if (at(&s->request_id, depth, parent, key)) {
@@ -561,7 +561,7 @@ static void visit_answer(void *ctx, int depth, st_json_span parent, st_json_span
 				a->http_status = n;
 		}
 	}
-	for (size_t i = 0; i < ST_VENUE_CODE_FIELDS; i++)
+	for (size_t i = 0; i < ST_DESK_CODE_FIELDS; i++)
 		if (at(&s->codes[i], depth, parent, key) && as_int(type, value, &n) &&
 		    n >= INT32_MIN && n <= INT32_MAX)
 			a->codes[i] = n;
@@ -586,21 +586,21 @@ static int starts_with(st_json_span s, const char *prefix)
 }
 
 /* The code of a refusal: the answer's own, what its text stands for, or the default. */
-static int64_t refusal_code(const st_venue_schema *s, const struct answer *a)
+static int64_t refusal_code(const st_desk_schema *s, const struct answer *a)
 {
-	for (size_t i = ST_VENUE_CODE_FIELDS; i-- > 0;)
+	for (size_t i = ST_DESK_CODE_FIELDS; i-- > 0;)
 		if (a->codes[i])
 			return a->codes[i];
-	for (size_t i = 0; a->error.len && i < ST_VENUE_TEXT_CODES && s->text_codes[i].prefix[0]; i++)
+	for (size_t i = 0; a->error.len && i < ST_DESK_TEXT_CODES && s->text_codes[i].prefix[0]; i++)
 		if (starts_with(a->error, s->text_codes[i].prefix))
 			return s->text_codes[i].code;
 	return s->default_code;
 }
 
 /* Sorts an answer to an order into its event; fills a->order_status. */
-static uint32_t classify(const st_venue *v, struct answer *a)
+static uint32_t classify(const st_desk *v, struct answer *a)
 {
-	const st_venue_schema *s = &v->schema;
+	const st_desk_schema *s = &v->schema;
 	uint32_t event = ST_VEVENT_REJECTED;
 
 	if (!s->status_is_http)
@@ -611,9 +611,9 @@ static uint32_t classify(const st_venue *v, struct answer *a)
 		return ST_VEVENT_ACK;
 	}
 	a->code = refusal_code(s, a);
-	for (size_t i = 0; i < ST_VENUE_RULES && s->rules[i].on; i++) {
-		const st_venue_rule *r = &s->rules[i];
-		if (r->value == (r->on == ST_VENUE_ON_CODE ? a->code : a->http_status)) {
+	for (size_t i = 0; i < ST_DESK_RULES && s->rules[i].on; i++) {
+		const st_desk_rule *r = &s->rules[i];
+		if (r->value == (r->on == ST_DESK_ON_CODE ? a->code : a->http_status)) {
 			event = r->event;
 			break;
 		}
@@ -623,7 +623,7 @@ static uint32_t classify(const st_venue *v, struct answer *a)
 	return event;
 }
 
-static int is_final(const st_venue *v, const st_venue_inflight *o, int status)
+static int is_final(const st_desk *v, const st_desk_inflight *o, int status)
 {
 	switch (status) {
 	case ST_ORDER_STATUS_FILLED:
@@ -639,9 +639,9 @@ static int is_final(const st_venue *v, const st_venue_inflight *o, int status)
 	}
 }
 
-static void backoff(st_venue *v, const struct answer *a, uint64_t now_ns)
+static void backoff(st_desk *v, const struct answer *a, uint64_t now_ns)
 {
-	int64_t wait_ms = ST_VENUE_DEFAULT_BACKOFF_MS;
+	int64_t wait_ms = ST_DESK_DEFAULT_BACKOFF_MS;
 	if (a->retry_after_ms > 0) {
 		wait_ms = a->retry_after_ms - ((int64_t)wall_ms() + v->clock_offset_ms);
 		if (wait_ms < 0)
@@ -651,7 +651,7 @@ static void backoff(st_venue *v, const struct answer *a, uint64_t now_ns)
 	v->stats.rate_limited++;
 }
 
-static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a, int conn,
+static void on_order_answer(st_desk *v, st_desk_inflight *o, struct answer *a, int conn,
                             uint64_t now_ns)
 {
 	uint32_t event = classify(v, a);
@@ -669,7 +669,7 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 		                                 ? detail.len : sizeof(rec.detail) - 1);
 	st_journal_append(v->journal, &rec);
 
-	st_venue_event e = {
+	st_desk_event e = {
 		.type = event, .code = (int32_t)a->code, .http_status = (int32_t)a->http_status,
 		.order_status = (uint8_t)a->order_status, .leg = o->leg, .conn = (uint8_t)conn,
 		.seq = o->seq, .venue_order_id = (uint64_t)a->venue_order_id, .price = o->price,
@@ -688,8 +688,8 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 	case ST_VEVENT_RATE_LIMIT: backoff(v, a, now_ns); break;
 	case ST_VEVENT_CLOCK:
 		v->stats.clock_resyncs++;
-		if (!(o->retried & 1) && v->nretries < ST_VENUE_RETRIES) {
-			st_venue_retry *r = &v->retries[v->nretries++];
+		if (!(o->retried & 1) && v->nretries < ST_DESK_RETRIES) {
+			st_desk_retry *r = &v->retries[v->nretries++];
 			r->leg = o->leg;
 			r->quantity = o->quantity;
 			memcpy(r->trigger, o->trigger, 32);
@@ -704,7 +704,7 @@ static void on_order_answer(st_venue *v, st_venue_inflight *o, struct answer *a,
 	o->busy = 0;
 }
 
-void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, uint64_t now_ns)
+void st_desk_on_message(st_desk *v, int conn, const uint8_t *msg, size_t len, uint64_t now_ns)
 {
 	struct answer a = {.schema = &v->schema};
 	if (!len) {
@@ -722,7 +722,7 @@ void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, 
 		a.id = a.client_id;
 	}
 	if (a.has_id) {
-		st_venue_inflight *o = &v->inflight[(uint64_t)a.id & INFLIGHT_MASK];
+		st_desk_inflight *o = &v->inflight[(uint64_t)a.id & INFLIGHT_MASK];
 		if (o->busy && o->seq == (uint64_t)a.id) {
 			on_order_answer(v, o, &a, conn, now_ns);
 			return;
@@ -734,10 +734,10 @@ void st_venue_on_message(st_venue *v, int conn, const uint8_t *msg, size_t len, 
 }
 
 /* Orders whose answer is late, or whose connection dropped, become unknown. */
-static void check_deadlines(st_venue *v, uint64_t now_ns)
+static void check_deadlines(st_desk *v, uint64_t now_ns)
 {
 	while (v->oldest_seq < v->journal->next_seq) {
-		st_venue_inflight *o = &v->inflight[v->oldest_seq & INFLIGHT_MASK];
+		st_desk_inflight *o = &v->inflight[v->oldest_seq & INFLIGHT_MASK];
 		if (o->busy && o->seq == v->oldest_seq && o->sent_ns + v->ack_timeout_ns > now_ns) {
 			const st_conn *c = v->pair->conns[o->conn];
 			if (c->state == ST_CONN_OPEN && !c->ep.eof && c->stats.opens == o->conn_opens)
@@ -746,7 +746,7 @@ static void check_deadlines(st_venue *v, uint64_t now_ns)
 		if (o->busy && o->seq == v->oldest_seq) {
 			journal_order(v, ST_JOURNAL_TIMEOUT, o, 0, wall_ns());
 			v->stats.unknown++;
-			st_venue_event e = {.type = ST_VEVENT_UNKNOWN, .order_status = ST_ORDER_STATUS_UNKNOWN,
+			st_desk_event e = {.type = ST_VEVENT_UNKNOWN, .order_status = ST_ORDER_STATUS_UNKNOWN,
 			                    .leg = o->leg, .seq = o->seq, .price = o->price,
 			                    .quantity = o->quantity, .latency_ns = now_ns - o->sent_ns,
 			                    .time_ns = now_ns};
@@ -758,7 +758,7 @@ static void check_deadlines(st_venue *v, uint64_t now_ns)
 	}
 }
 
-int st_venue_poll(st_venue *v, uint64_t now_ns)
+int st_desk_poll(st_desk *v, uint64_t now_ns)
 {
 	int handled = 0, opcode;
 
@@ -768,14 +768,14 @@ int st_venue_poll(st_venue *v, uint64_t now_ns)
 			continue;
 		if (c->state != v->conn_state[i]) {
 			v->conn_state[i] = c->state;
-			st_venue_event e = {.type = ST_VEVENT_CONN, .code = c->state,
+			st_desk_event e = {.type = ST_VEVENT_CONN, .code = c->state,
 			                    .http_status = c->last_error, .conn = (uint8_t)i,
 			                    .time_ns = now_ns};
 			emit(v, &e);
 		}
 		long n;
 		while ((n = st_conn_recv(c, v->msg, sizeof(v->msg), &opcode)) > 0) {
-			st_venue_on_message(v, i, v->msg, (size_t)n, now_ns);
+			st_desk_on_message(v, i, v->msg, (size_t)n, now_ns);
 			handled++;
 		}
 		if (n == -EMSGSIZE) {
@@ -787,12 +787,12 @@ int st_venue_poll(st_venue *v, uint64_t now_ns)
 			st_conn_abort(c, -EMSGSIZE);
 		}
 	}
-	handled += st_venue_poll_book(v, now_ns);
+	handled += st_desk_poll_book(v, now_ns);
 	check_deadlines(v, now_ns);
 	return handled;
 }
 
-int st_venue_resolve(st_venue *v, uint64_t seq, int order_status, uint64_t venue_order_id,
+int st_desk_resolve(st_desk *v, uint64_t seq, int order_status, uint64_t venue_order_id,
                      int32_t error_code)
 {
 	if (order_status < ST_ORDER_STATUS_NONE || order_status > ST_ORDER_STATUS_NOT_FOUND)
