@@ -154,6 +154,8 @@ class VenueSuite:
             [order] = venue.journal.unknown()
             assert venue.session.reconcile([order]) == {order.seq: lib.ST_ORDER_STATUS_FILLED}
             assert venue.journal.unknown() == []
+            sent = [o for o in sim.orders() if o["client_order_id"].endswith(f"{order.seq:016d}")]
+            assert len(sent) == 1                       # asked about, never sent again
 
     def test_rate_limited_backs_off(self, pki: Pki, tmp_path: Path) -> None:
         if not self.rate_limit_args:
@@ -180,14 +182,17 @@ class VenueSuite:
         assert venue.desk.fire(txid(6)) == -lib.ST_RISK_DUPLICATE_TRIGGER
         venue.wait(("ack",))
         assert venue.desk.stats["orders_sent"] == 1
+        assert venue.desk.rejections["duplicate_trigger"] == 1
 
     def test_kill_stops_the_next_order(self, sim: Sim, pki: Pki, tmp_path: Path) -> None:
         venue = self.venue(sim, pki, tmp_path)
         before = self.requests(sim)
         venue.desk.kill()
-        assert venue.desk.fire(txid(7)) == -lib.ST_RISK_KILLED
+        for i in range(5):
+            assert venue.desk.fire(txid(200 + i)) == -lib.ST_RISK_KILLED
         venue.session.run_until(lambda: False, 0.3)
         assert self.requests(sim) == before         # nothing reached the venue
+        assert venue.desk.stats["orders_sent"] == 0 and venue.desk.rejections["killed"] == 5
         venue.desk.kill(False)
         venue.fire_and_wait(8)
 
