@@ -55,7 +55,7 @@ from .limits import Refusal
 from .link import Link
 from .market import serve_stream
 from .orders import Fill, Order
-from .venue import SimVenue, VenueService
+from .venue import SimVenue, Trace, VenueService
 
 NAME = "binance"
 WS_API_PATH = "/ws-api/v3"
@@ -214,16 +214,6 @@ class Session:
     authorized_since: int | None = None
 
 
-@dataclasses.dataclass
-class Trace:
-    """What the request log says about one request."""
-
-    method: str | None = None
-    verdict: str = "error"
-    code: int | None = None
-    client_order_id: str | None = None
-    account: str | None = None  # whose ORDERS limits the response reports
-    delay_ms: int = 0
 
 
 @dataclasses.dataclass

@@ -62,7 +62,7 @@ from .book import Quote, crossing_price
 from .context import Context
 from .link import Link
 from .orders import Fill, Order
-from .venue import RestAnswer, SimVenue, VenueService
+from .venue import RestAnswer, SimVenue, Trace, VenueService
 
 NAME = "bybit"
 WS_PATH = "/v5/trade"
@@ -129,14 +129,6 @@ def check_window(timestamp_text: Any, window_text: Any, now: int) -> None:
         raise recv_window_error(timestamp, now, window)
 
 
-@dataclasses.dataclass
-class Trace:
-    op: str | None = None
-    verdict: str = "error"
-    code: int | None = None
-    client_order_id: str | None = None
-    account: str | None = None
-    delay_ms: int = 0
 
 
 @dataclasses.dataclass
@@ -274,10 +266,10 @@ class BybitApi(VenueService):
         session = Session(conn_id=f"sim{link.serial}-{secrets.token_hex(4)}")
         async for t_ns, text, raw in link.messages():
             response, trace = self.answer(text, session, link.ip)
-            if trace.op == "order.create":
+            if trace.method == "order.create":
                 self.last_order_link = link
             self.ctx.recorder.request(
-                NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw, method=trace.op,
+                NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw, method=trace.method,
                 verdict=trace.verdict, code=trace.code, client_order_id=trace.client_order_id)
             data = json.dumps(response, ensure_ascii=False)
             if trace.delay_ms > 0:
@@ -363,7 +355,7 @@ class BybitApi(VenueService):
             if not isinstance(msg, dict):
                 raise params_error("not a JSON object")
             op = _text(msg.get("op"))
-            trace.op = op
+            trace.method = op
             for name in ("reqId", "req_id"):
                 if name in msg:
                     req_id = _text(msg[name])

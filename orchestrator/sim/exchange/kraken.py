@@ -70,7 +70,7 @@ from .context import Context
 from .link import Link
 from .market import push_quotes
 from .orders import Fill, Order
-from .venue import RestAnswer, SimVenue, VenueService
+from .venue import RestAnswer, SimVenue, Trace, VenueService
 
 NAME = "kraken"
 WS_PATH = "/v2"
@@ -183,12 +183,7 @@ class KrakenError(Exception):
 
 
 @dataclasses.dataclass
-class Trace:
-    method: str | None = None
-    verdict: str = "error"
-    code: str | None = None
-    client_order_id: str | None = None
-    delay_ms: int = 0
+class KrakenTrace(Trace):
     subscribed: tuple[str, ...] = ()    # ticker symbols to start pushing
 
 
@@ -346,8 +341,8 @@ class KrakenApi(VenueService):
             for token in used_tokens:
                 self.tokens.revoke(token)
 
-    def answer(self, text: str | None, used_tokens: set[str]) -> tuple[dict[str, Any], Trace]:
-        trace = Trace()
+    def answer(self, text: str | None, used_tokens: set[str]) -> tuple[dict[str, Any], KrakenTrace]:
+        trace = KrakenTrace()
         head: dict[str, Any] = {}
         try:
             try:
@@ -392,7 +387,7 @@ class KrakenApi(VenueService):
             trace.verdict, trace.code = "error", "EGeneral:Internal error"
             return {"error": "EGeneral:Internal error", **head, "success": False}, trace
 
-    def subscribe(self, params: Any, trace: Trace) -> dict[str, Any]:
+    def subscribe(self, params: Any, trace: KrakenTrace) -> dict[str, Any]:
         """The ticker channel (the only one simulated) for symbols of the book."""
         if not isinstance(params, dict) or params.get("channel") != "ticker":
             raise KrakenError("EGeneral:Invalid arguments:channel")

@@ -59,7 +59,7 @@ from .context import Context
 from .link import Link
 from .market import serve_stream
 from .orders import Fill, Order
-from .venue import RestAnswer, SimVenue, VenueService
+from .venue import RestAnswer, SimVenue, Trace, VenueService
 
 NAME = "okx"
 WS_PATH = "/ws/v5/private"
@@ -111,13 +111,6 @@ class Refused(Exception):
         self.code, self.msg, self.s_code, self.verdict = code, msg, s_code, verdict
 
 
-@dataclasses.dataclass
-class Trace:
-    method: str | None = None
-    verdict: str = "error"
-    code: str | None = None
-    client_order_id: str | None = None
-    delay_ms: int = 0
 
 
 def _decimal(args: dict[str, Any], name: str, required: bool) -> Decimal | None:

@@ -64,6 +64,18 @@ class VenueService:
         failover tests); a venue that does not track it does nothing."""
 
 
+@dataclasses.dataclass
+class Trace:
+    """What the request log says about one WebSocket request."""
+
+    method: str | None = None
+    verdict: str = "error"            # accepted / rejected / error
+    code: int | str | None = None     # the venue's error code, as it writes it
+    client_order_id: str | None = None
+    account: str | None = None        # whose limits the answer reports, where that matters
+    delay_ms: int = 0                 # the answer waits this long (an ack delay)
+
+
 @dataclasses.dataclass(frozen=True)
 class SimVenue:
     name: str  # key of the accounts file and name of its request log (<name>.jsonl)
