@@ -14,13 +14,17 @@ native/include/st_order.h); :func:`slot` gives them.
 from __future__ import annotations
 
 import json
+import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from orchestrator._native import ffi, lib
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, StratumError
 from orchestrator.native import CData
 
 
@@ -294,3 +298,24 @@ def check_text(value: str, what: str, forbidden: str = "") -> str:
     if not value or any(c in forbidden or not c.isprintable() or c == "@" for c in value):
         raise ConfigError(f"{what} {value!r} is empty or holds a character it may not")
     return value
+
+
+def fetch_json(request: urllib.request.Request, *, context: ssl.SSLContext | None,
+               timeout: float, what: str, error: type[StratumError],
+               limit: int = 1 << 20) -> Any:
+    """The decoded JSON answer to one HTTPS request of a venue's REST API, an HTTP
+    error's body included (venues answer refusals in JSON); `error` says what
+    failed, under `what`, when the network does or the body is not JSON."""
+    status = None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            body = response.read(limit)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(limit)
+    except OSError as exc:          # a refused connection, a timeout, a TLS failure
+        raise error(f"{what}: {exc}") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        said = f"HTTP {status}, " if status else ""
+        raise error(f"{what}: {said}not JSON ({body[:80]!r})") from None

@@ -63,6 +63,7 @@ from orchestrator.venues import (
     Slot,
     Template,
     check_text,
+    fetch_json,
     render_json,
     slot_value,
 )
@@ -237,18 +238,10 @@ class Rest:
     def _get(self, path: str, query: str, headers: dict[str, str]) -> dict[str, Any]:
         request = urllib.request.Request(f"{self.url}{path}?{query}" if query else
                                          self.url + path, headers=headers, method="GET")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout,
-                                        context=self.context) as response:
-                body = response.read(1 << 20)
-        except OSError as exc:
-            raise BybitError(f"bybit GET {path}: {exc}") from None
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            answer = None
+        answer = fetch_json(request, context=self.context, timeout=self.timeout,
+                            what=f"bybit GET {path}", error=BybitError)
         if not isinstance(answer, dict) or not isinstance(answer.get("retCode"), int):
-            raise BybitError(f"bybit GET {path}: not a Bybit answer ({body[:80]!r})")
+            raise BybitError(f"bybit GET {path}: not a Bybit answer ({str(answer)[:80]})")
         return answer
 
     def server_time_ms(self) -> int:

@@ -66,6 +66,7 @@ from orchestrator.venues import (
     Slot,
     Template,
     check_text,
+    fetch_json,
     render_json,
     slot_value,
 )
@@ -208,17 +209,11 @@ class Rest:
                 "Content-Type": "application/x-www-form-urlencoded",
             },
         )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout,
-                                        context=self.context) as response:
-                body = response.read(1 << 20)
-        except OSError as exc:      # URLError, a timeout, a refused connection
-            raise KrakenError(f"{name}: {exc}") from None
-        try:
-            answer = json.loads(body)
-            errors, result = answer.get("error", []), answer.get("result", {})
-        except (ValueError, AttributeError):
-            raise KrakenError(f"{name}: not a Kraken answer ({body[:80]!r})") from None
+        answer = fetch_json(request, context=self.context, timeout=timeout or self.timeout,
+                            what=name, error=KrakenError)
+        if not isinstance(answer, dict):
+            raise KrakenError(f"{name}: not a Kraken answer ({str(answer)[:80]})")
+        errors, result = answer.get("error", []), answer.get("result", {})
         if errors:
             raise KrakenError(f"{name} refused: {', '.join(map(str, errors))}")
         if not isinstance(result, dict):

@@ -75,6 +75,7 @@ from orchestrator.venues import (
     Slot,
     Template,
     check_text,
+    fetch_json,
     render_json,
     slot_value,
 )
@@ -174,20 +175,10 @@ def rest_get(rest_url: str, path_query: str, credentials: Credentials | None, no
                    "OK-ACCESS-TIMESTAMP": stamp,
                    "OK-ACCESS-PASSPHRASE": credentials.passphrase.reveal().decode()}
     request = urllib.request.Request(rest_url + path_query, method="GET", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            body = response.read(65536)
-    except urllib.error.HTTPError as exc:
-        body = exc.read(65536)
-    except OSError as exc:
-        raise OkxError(f"okx REST {path_query.split('?')[0]}: {exc}") from None
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
+    what = f"okx REST {path_query.split('?')[0]}"
+    answer = fetch_json(request, context=context, timeout=timeout, what=what, error=OkxError)
     if not isinstance(answer, dict):
-        raise OkxError(f"okx REST {path_query.split('?')[0]}: not an OKX answer "
-                       f"({body[:80]!r})")
+        raise OkxError(f"{what}: not an OKX answer ({str(answer)[:80]})")
     return answer
 
 
