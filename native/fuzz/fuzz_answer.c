@@ -77,7 +77,7 @@ static void setup(void)
 	load_schema(&schema);
 	if (st_desk_init(&venue, &schema, 0, &pair, &journal, &limits, 1000000000, 1) ||
 	    st_desk_add_leg(&venue, &leg, TEMPLATE, sizeof(TEMPLATE) - 1, NULL, 0,
-	                     ST_ORDER_SIGN_NONE, 2, 8) < 0)
+	                    ST_ORDER_SIGN_NONE, 2, 8) < 0)
 		abort();
 }
 

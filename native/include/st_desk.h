@@ -271,8 +271,8 @@ typedef struct st_desk {
  * limits, more open orders allowed than ST_DESK_INFLIGHT).
  */
 int st_desk_init(st_desk *v, const st_desk_schema *schema, uint16_t index, st_conn_pair *pair,
-                  st_journal *journal, const st_risk_limits *limits, uint64_t ack_timeout_ns,
-                  uint64_t seed);
+                 st_journal *journal, const st_risk_limits *limits, uint64_t ack_timeout_ns,
+                 uint64_t seed);
 
 /*
  * Host failover: the next client ids belong to tenure `epoch`, in `lane`
@@ -288,8 +288,8 @@ int st_desk_set_key(st_desk *v, const void *secret, size_t len);
 /* Adds one order leg; every trigger fires all legs. Returns its index,
  * -ENOSPC or the errors of st_order_template_init / -EINVAL. */
 int st_desk_add_leg(st_desk *v, const st_desk_leg_spec *spec, const void *message_spec,
-                     size_t message_len, const void *payload_spec, size_t payload_len,
-                     int sign, unsigned price_decimals, unsigned quantity_decimals);
+                    size_t message_len, const void *payload_spec, size_t payload_len,
+                    int sign, unsigned price_decimals, unsigned quantity_decimals);
 
 /*
  * A new template for leg `leg` (the same order with a new token, say),
@@ -301,8 +301,8 @@ int st_desk_add_leg(st_desk *v, const st_desk_leg_spec *spec, const void *messag
  * st_order_template_init.
  */
 int st_desk_prepare_template(st_desk *v, unsigned leg, const void *message_spec,
-                              size_t message_len, const void *payload_spec, size_t payload_len,
-                              int sign, unsigned price_decimals, unsigned quantity_decimals);
+                             size_t message_len, const void *payload_spec, size_t payload_len,
+                             int sign, unsigned price_decimals, unsigned quantity_decimals);
 
 /* On the hot thread: the prepared template replaces leg `leg`'s (a copy; no
  * allocation, no lock). Returns 0, or -EAGAIN when none is prepared. */
@@ -318,8 +318,8 @@ void st_desk_set_book(st_desk *v, int64_t bid, int64_t ask, uint64_t now_ns);
  * st_desk_poll reads it on the polling thread. Returns 0 or -EINVAL.
  */
 int st_desk_set_book_feed(st_desk *v, const st_desk_book_schema *schema,
-                           unsigned price_decimals, st_conn *conn, const void *subscribe,
-                           size_t subscribe_len);
+                          unsigned price_decimals, st_conn *conn, const void *subscribe,
+                          size_t subscribe_len);
 
 /* Reads one top-of-book message received at now_ns: 1 when it set the
  * price, 0 when it is not a book message, -EBADMSG when it was dropped. */
@@ -379,7 +379,7 @@ int st_desk_next_event(st_desk *v, st_desk_event *out);
 
 /* Records what reconciliation found for an order of unknown outcome. */
 int st_desk_resolve(st_desk *v, uint64_t seq, int order_status, uint64_t venue_order_id,
-                     int32_t error_code);
+                    int32_t error_code);
 
 st_risk *st_desk_risk(st_desk *v);
 const st_desk_stats *st_desk_get_stats(const st_desk *v);

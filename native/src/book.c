@@ -96,8 +96,8 @@ static void visit_quote(void *ctx, int depth, st_json_span parent, st_json_span 
 }
 
 int st_desk_set_book_feed(st_desk *v, const st_desk_book_schema *schema,
-                           unsigned price_decimals, st_conn *conn, const void *subscribe,
-                           size_t subscribe_len)
+                          unsigned price_decimals, st_conn *conn, const void *subscribe,
+                          size_t subscribe_len)
 {
 	if (!schema || !field_ok(&schema->bid) || !field_ok(&schema->ask) || price_decimals > 18 ||
 	    subscribe_len > sizeof(v->book_subscribe) || (subscribe_len && !subscribe))

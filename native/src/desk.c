@@ -60,8 +60,8 @@ static int schema_ok(const st_desk_schema *s)
 }
 
 int st_desk_init(st_desk *v, const st_desk_schema *schema, uint16_t index,
-                  st_conn_pair *pair, st_journal *journal, const st_risk_limits *limits,
-                  uint64_t ack_timeout_ns, uint64_t seed)
+                 st_conn_pair *pair, st_journal *journal, const st_risk_limits *limits,
+                 uint64_t ack_timeout_ns, uint64_t seed)
 {
 	if (!v || !schema || !schema_ok(schema) || !pair || !pair->conns[0] || !journal ||
 	    !limits || !ack_timeout_ns || limits->max_open_orders > ST_DESK_INFLIGHT)
@@ -110,8 +110,8 @@ int st_desk_set_key(st_desk *v, const void *secret, size_t len)
 }
 
 int st_desk_add_leg(st_desk *v, const st_desk_leg_spec *spec, const void *message_spec,
-                     size_t message_len, const void *payload_spec, size_t payload_len,
-                     int sign, unsigned price_decimals, unsigned quantity_decimals)
+                    size_t message_len, const void *payload_spec, size_t payload_len,
+                    int sign, unsigned price_decimals, unsigned quantity_decimals)
 {
 	if (v->nlegs == ST_DESK_MAX_LEGS)
 		return -ENOSPC;
@@ -132,8 +132,8 @@ int st_desk_add_leg(st_desk *v, const st_desk_leg_spec *spec, const void *messag
 }
 
 int st_desk_prepare_template(st_desk *v, unsigned leg, const void *message_spec,
-                              size_t message_len, const void *payload_spec, size_t payload_len,
-                              int sign, unsigned price_decimals, unsigned quantity_decimals)
+                             size_t message_len, const void *payload_spec, size_t payload_len,
+                             int sign, unsigned price_decimals, unsigned quantity_decimals)
 {
 	if (leg >= v->nlegs)
 		return -EINVAL;
@@ -793,7 +793,7 @@ int st_desk_poll(st_desk *v, uint64_t now_ns)
 }
 
 int st_desk_resolve(st_desk *v, uint64_t seq, int order_status, uint64_t venue_order_id,
-                     int32_t error_code)
+                    int32_t error_code)
 {
 	if (order_status < ST_ORDER_STATUS_NONE || order_status > ST_ORDER_STATUS_NOT_FOUND)
 		return -EINVAL;

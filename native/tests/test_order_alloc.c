@@ -243,13 +243,13 @@ int main(void)
 		.burst = 1000000, .interval_ns = 1, .max_price_age_ns = UINT64_MAX / 4,
 	};
 	T_CHECK(st_desk_init(&venue, &row.schema, 0, &pair, &journal, &limits,
-	                      5000000000ull, 1) == 0, "venue init");
+	                     5000000000ull, 1) == 0, "venue init");
 	T_CHECK(st_desk_set_key(&venue, "secret", 6) == 0, "key");
 	st_desk_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .offset_bps = 10,
 	                         .tick = 1, .has_price = 1};
 	T_CHECK(st_desk_add_leg(&venue, &leg, row.message, row.message_len,
-	                         row.payload_len ? row.payload : NULL, row.payload_len, row.sign,
-	                         row.price_decimals, row.quantity_decimals) == 0, "leg");
+	                        row.payload_len ? row.payload : NULL, row.payload_len, row.sign,
+	                        row.price_decimals, row.quantity_decimals) == 0, "leg");
 	st_desk_set_ready(&venue, 0);
 	if (t_failures)
 		goto out;

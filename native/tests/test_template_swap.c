@@ -111,15 +111,15 @@ int main(void)
 	st_desk_leg_spec leg = {.side = ST_SIDE_BUY, .quantity = 1000000, .tick = 1,
 	                         .has_price = 1};
 	T_CHECK(st_desk_add_leg(&venue, &leg, OLD, sizeof(OLD) - 1, NULL, 0, ST_ORDER_SIGN_NONE,
-	                         2, 8) == 0, "leg");
+	                        2, 8) == 0, "leg");
 	if (t_failures)
 		return t_exit_code();
 
 	/* What does not fit the leg. */
 	T_CHECK(st_desk_prepare_template(&venue, 1, NEW, sizeof(NEW) - 1, NULL, 0,
-	                                  ST_ORDER_SIGN_NONE, 2, 8) == -EINVAL, "no leg 1");
+	                                 ST_ORDER_SIGN_NONE, 2, 8) == -EINVAL, "no leg 1");
 	T_CHECK(st_desk_prepare_template(&venue, 0, NEW, sizeof(NEW) - 1, NULL, 0,
-	                                  ST_ORDER_SIGN_NONE, 3, 8) == -EINVAL, "other decimals");
+	                                 ST_ORDER_SIGN_NONE, 3, 8) == -EINVAL, "other decimals");
 	T_CHECK(prepare(NO_PRICE, sizeof(NO_PRICE) - 1) == -EINVAL, "a priced leg without price");
 	T_CHECK(st_desk_swap_template(&venue, 0) == -EAGAIN, "nothing prepared, nothing swapped");
 	T_CHECK(token_of(out, build(out, sizeof(out))) == 'A', "the old template still in place");
