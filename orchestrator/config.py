@@ -33,6 +33,10 @@ SHORT_WINDOW_S = 60   # the venue limits our bucket is checked against (not dail
 # The hot thread rehearses each desk's order this often between triggers, so that
 # a trigger after idle finds the order path in cache (docs/ARCHITECTURE.md §0).
 REHEARSE_EVERY_US = 1000
+# A new journal is preallocated (128 B a record: 1 Mi records = 128 MiB), so that
+# appending never waits on the filesystem; when it is full the desk refuses orders.
+JOURNAL_RECORDS = 1 << 20
+JOURNAL_RECORDS_MIN = 1024
 PING_INTERVAL_S = 15.0       # WebSocket keepalive per venue connection
 MAX_PING_INTERVAL_S = 300.0
 LOOP_MODES = {m.label: m for m in LoopMode}
@@ -50,6 +54,7 @@ class EngineConfig:
     min_announcers: int
     ack_timeout: float
     rehearse_every_us: int    # the hot thread rehearses each order this often (0: never)
+    journal_records: int      # capacity of a new journal, fixed when it is created
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,8 @@ def _engine(t: Table, base: Path) -> EngineConfig:
         min_announcers=t.integer("min_announcers", 1, 16, 1),
         ack_timeout=t.number("ack_timeout", 5.0),
         rehearse_every_us=t.integer("rehearse_every_us", 0, 1_000_000, REHEARSE_EVERY_US),
+        journal_records=t.integer("journal_records", JOURNAL_RECORDS_MIN, 1 << 32,
+                                  JOURNAL_RECORDS),
     )
 
 
@@ -585,7 +592,7 @@ def _ha(t: Table, base: Path) -> HaConfig:
 
 
 ENGINE_KEYS = {"loop_mode", "state_dir", "run_dir", "paper", "min_announcers", "ack_timeout",
-               "rehearse_every_us"}
+               "rehearse_every_us", "journal_records"}
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:

@@ -62,7 +62,8 @@ def build_venue(config: Config, venue: VenueConfig, loop: Loop, index: int
     adapter = ADAPTERS[venue.profile]
     legs = venue.legs
     decimals = (legs[0].price_decimals, legs[0].quantity_decimals)
-    journal = Journal(config.engine.state_dir / f"{venue.name}.journal")
+    journal = Journal(config.engine.state_dir / f"{venue.name}.journal",
+                      config.engine.journal_records)
     desk = Desk(adapter.profile.schema, _connections(loop, venue, _trust(venue)), journal,
                 venue.risk, price_decimals=decimals[0], quantity_decimals=decimals[1], index=index,
                 ack_timeout=config.engine.ack_timeout)

@@ -123,6 +123,7 @@ min_announcers = {min_announcers}
 loop_mode = "interrupt"
 state_dir = "state"
 run_dir = "run"
+journal_records = 16384        # 2 MiB a desk: enough for a demo
 [secrets]
 file = "secrets.toml"
 [bitcoin]

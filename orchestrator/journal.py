@@ -98,9 +98,13 @@ def _record(c: CData) -> Record:
 
 
 class Journal:
-    """One journal file, open for appending (by the native venue) and reading."""
+    """One journal file, open for appending (by the native venue) and reading.
 
-    def __init__(self, path: str | Path, capacity: int = 1 << 20) -> None:
+    `capacity` (records) sizes a new file only; the daemon takes it from
+    `[engine] journal_records`. An existing journal keeps the capacity it was made with.
+    """
+
+    def __init__(self, path: str | Path, capacity: int = 1 << 16) -> None:
         self.path = Path(path)
         self.cdata = ffi.new("st_journal *")
         # Opened here without following a symlink; the journal owns the descriptor.

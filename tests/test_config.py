@@ -62,13 +62,16 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert config.bitcoin.policy == PeerPolicy()  # the defaults
     assert config.engine.state_dir == tmp_path / "state"
     assert config.engine.rehearse_every_us == 1000 and venue.ping_interval == 15.0
+    assert config.engine.journal_records == 1 << 20
 
 
 def test_rehearsal_and_ping_interval_are_read(tmp_path: Path) -> None:
-    text = GOOD.replace("paper = true", "paper = true\nrehearse_every_us = 0").replace(
+    text = GOOD.replace("paper = true", "paper = true\nrehearse_every_us = 0\n"
+                        "journal_records = 4096").replace(
         'on = ["deposit_a"]', 'on = ["deposit_a"]\nping_interval = 1.5')
     config = load_config(write(tmp_path, text))
     assert config.engine.rehearse_every_us == 0 and config.venues[0].ping_interval == 1.5
+    assert config.engine.journal_records == 4096
 
 
 def test_peer_settings_reach_the_peer_policy(tmp_path: Path) -> None:
@@ -172,6 +175,9 @@ BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
     "rehearsal period out of range": (
         edit("paper = true", "paper = true\nrehearse_every_us = -5"),
         r"engine\.rehearse_every_us: -5 is not in 0\.\.1000000"),
+    "journal too small": (
+        edit("paper = true", "paper = true\njournal_records = 10"),
+        r"engine\.journal_records: 10 is not in 1024\.\.4294967296"),
     "zero ping interval": (edit('on = ["deposit_a"]', 'on = ["deposit_a"]\nping_interval = 0'),
                            r"venues\[0\]\.ping_interval: must be positive, not 0"),
     "ping interval too long": (

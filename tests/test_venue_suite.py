@@ -150,6 +150,7 @@ class TestBybit(VenueSuite):
         (tmp_path / "stratum.toml").write_text(f"""\
 [engine]
 paper = true
+journal_records = 4096
 [secrets]
 file = "secrets.toml"
 [bitcoin]

@@ -291,6 +291,7 @@ paper = true
 loop_mode = "{mode}"
 state_dir = "state"
 run_dir = "run"
+journal_records = 16384
 [cpus]
 hot = {hot}
 orchestrator = {sim}
