@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """`stratum demo` (what `make demo` runs): the whole product on one machine.
 
-It starts the exchange simulator (`orchestrator.sim.exchange`: the Binance
-WebSocket API subset over TLS, with a moving book) and two Bitcoin peer
+It starts the exchange simulator (`orchestrator.sim.exchange`: the venue's
+WebSocket API subset over TLS, with a moving book; any venue of the registry,
+`DEMO_VENUE` unless told, `orchestrator.paper`) and two Bitcoin peer
 simulators (`orchestrator.sim.btc_peer`) replaying the shipped mainnet block
 with whale and exchange deposits mixed in, then runs the daemon (`stratum run`) in
 paper mode against them, shows progress, and ends with a summary (triggers,
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import socket
 import subprocess
 import sys
@@ -28,7 +28,10 @@ from typing import Any
 
 from orchestrator.control import ControlError, request
 from orchestrator.engine import Histogram, read_shared
+from orchestrator.paper import PaperAccount, toml_lines, write_account_files
 from orchestrator.sim import mainnet_block, self_signed_localhost
+from orchestrator.venues.adapter import PaperVenue
+from orchestrator.venues.registry import DEMO_VENUE
 
 BLOCK_TXS = 3314
 COIN = 100_000_000
@@ -40,7 +43,6 @@ DEPOSITS = [(WALLET_A, 50), (WALLET_B, 12), (WALLET_A, 30), (WALLET_B, 25), (WAL
 THRESHOLD_BTC = 10
 LEGS_PER_TRIGGER = 2
 RATE_TX_PER_S = 1000
-API_KEY = "demo" + "K" * 60
 
 
 def free_port() -> int:
@@ -110,13 +112,19 @@ addresses = ["{WALLET_B}"]
 """
 
 
-def paper_config(work: Path, sim: dict[str, int], peers: list[int], cert: Path,
-            metrics_port: int | None = None, resting: bool = False,
-            min_announcers: int = 1) -> str:
+def paper_config(venue: PaperVenue, peers: list[int], cert: Path,
+                 metrics_port: int | None = None, resting: bool = False,
+                 min_announcers: int = 1) -> str:
     """The daemon's configuration; `resting` legs rest on the book (GTC, 1 % behind
     it) and are cancelled at stop, instead of IOC legs that trade at once."""
     metrics = f"[metrics]\nport = {metrics_port}\n" if metrics_port else ""
     tif, offsets = ("GTC", (-100, -150)) if resting else ("IOC", (10, 20))
+    legs = "".join(f"""[[venues.legs]]
+{toml_lines(venue.leg)}side = "SELL"
+quantity = "{quantity}"
+time_in_force = "{tif}"
+offset_bps = {offset}
+""" for quantity, offset in zip(("0.01", "0.02"), offsets, strict=True))
     return metrics + f"""[engine]
 paper = true
 min_announcers = {min_announcers}
@@ -130,39 +138,18 @@ file = "secrets.toml"
 strategy = "strategy.toml"
 peers = [{", ".join(f'"127.0.0.1:{p}"' for p in peers)}]
 [[venues]]
-name = "sim-binance"
-profile = "binance"
-url = "wss://localhost:{sim["ws_port"]}/ws-api/v3"
-address = "127.0.0.1"
+name = "sim-{venue.keys["profile"]}"
+{toml_lines(venue.keys)}address = "127.0.0.1"
 standby = true
 trust = "{cert}"
-book_url = "wss://localhost:{sim["ws_port"]}/ws/btcusdt@bookTicker"
-auth = "hmac"
-api_key = "demo_key"
-secret = "demo_secret"
-response_type = "RESULT"
 cancel_on_stop = {str(resting).lower()}
 on = ["deposit_a", "deposit_b"]
 [venues.risk]
 max_quantity = "0.05"
 max_notional = "5000"
 max_open_orders = 8
-orders_per_second = 4
-burst = 8
-max_price_age = 2.0
-[[venues.legs]]
-symbol = "BTCUSDT"
-side = "SELL"
-quantity = "0.01"
-time_in_force = "{tif}"
-offset_bps = {offsets[0]}
-[[venues.legs]]
-symbol = "BTCUSDT"
-side = "SELL"
-quantity = "0.02"
-time_in_force = "{tif}"
-offset_bps = {offsets[1]}
-"""
+{toml_lines(venue.pace)}max_price_age = 2.0
+{legs}"""
 
 
 def histogram_figure(stages: dict[str, Histogram]) -> Any:
@@ -214,32 +201,21 @@ def _status(sock: Path) -> dict[str, Any]:
         return {}
 
 
-def write_private(path: Path, text: str) -> None:
-    """A file only its owner reads, created so (no moment at a wider mode)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(fd, 0o600)              # it may have existed with another mode
-        f.write(text)
-
-
 class World:
     """The demo's moving parts in one work directory, each started on request
     (tests use them one by one). Processes end when `stack` closes."""
 
-    def __init__(self, work: Path, stack: ExitStack,
-                 secret: str | None = None, metrics_port: int | None = None,
-                 resting: bool = False, min_announcers: int = 1) -> None:
+    def __init__(self, work: Path, stack: ExitStack, metrics_port: int | None = None,
+                 resting: bool = False, min_announcers: int = 1,
+                 venue: str = DEMO_VENUE) -> None:
         self.work, self.stack = work, stack
         work.mkdir(parents=True, exist_ok=True)
         self.block = mainnet_block()
         self.cert, self.key = self_signed_localhost(work)
-        secret = secret or secrets.token_hex(32)
-        # Both hold the HMAC secret: the simulator's accounts and our secrets file.
-        write_private(work / "accounts.json", json.dumps(
-            {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
+        # Both hold the secrets: the simulator's accounts and our secrets file.
+        self.account = PaperAccount.new(venue)
+        write_account_files(work, self.account)
         (work / "strategy.toml").write_text(demo_strategy())
-        write_private(work / "secrets.toml",
-                       f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
         self.peer_ports = [free_port(), free_port()]
         self.sim: dict[str, int] = {}
         self.sock = work / "run" / "control.sock"
@@ -256,8 +232,10 @@ class World:
              str(self.work / "exchange.ready")], self.work / "exchange_sim.log",
             native=True))       # importing orchestrator.sim loads the native module
         self.sim = json.loads(wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
-        self.config.write_text(paper_config(self.work, self.sim, self.peer_ports, self.cert,
-                                       self.metrics_port, self.resting, self.min_announcers))
+        venue = self.account.venue("localhost", self.sim)
+        self.config.write_text(paper_config(venue, self.peer_ports, self.cert,
+                                            self.metrics_port, self.resting,
+                                            self.min_announcers))
         return proc
 
     def start_daemon(self) -> subprocess.Popen[bytes]:
@@ -284,17 +262,17 @@ class World:
         return _status(self.sock)
 
 
-def run_demo(work: Path, secret: str | None = None,
-             timeout: float = 90.0, metrics_port: int | None = None) -> int:
+def run_demo(work: Path, venue: str = DEMO_VENUE, timeout: float = 90.0,
+             metrics_port: int | None = None) -> int:
     """Runs the demo in `work`; returns 0 when every deposit traded as prescribed."""
     expected_triggers = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS)
     expected_orders = expected_triggers * LEGS_PER_TRIGGER
     with ExitStack() as stack:
         print(f"demo: work directory {work}")
-        world = World(work, stack, secret, metrics_port)
+        world = World(work, stack, metrics_port, venue=venue)
         world.start_exchange()
         print(f"demo: exchange_sim on 127.0.0.1:{world.sim['ws_port']} "
-              "(Binance WS API subset, TLS)")
+              f"(its {venue} WebSocket API subset, TLS)")
         daemon = world.start_daemon()
         print("demo: daemon running in paper mode, venue logged on (clock synced, standby open)")
         world.start_peers()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
@@ -33,6 +34,7 @@ from orchestrator.demo import (
 )
 from orchestrator.engine import read_shared
 from orchestrator.journal import RESOLVED, Journal
+from orchestrator.venues.registry import ADAPTERS
 from tests.conftest import ROOT
 
 EXPECTED_ORDERS = sum(btc >= THRESHOLD_BTC for _, btc in DEPOSITS) * LEGS_PER_TRIGGER
@@ -185,22 +187,28 @@ def scrape_while_up(port: int, out: list[str], timeout: float = 90.0) -> None:
         time.sleep(0.2)
 
 
-def test_marker_secret_appears_nowhere(tmp_path: Path, capsys: object) -> None:
-    marker = "MARKERSECRET" + "7" * 20
+@pytest.mark.parametrize("venue", sorted(ADAPTERS))
+def test_the_demo_trades_on_each_venue_and_its_secrets_appear_nowhere(
+        tmp_path: Path, capsys: object, venue: str) -> None:
     port = free_port()
     scraped: list[str] = []
     watcher = threading.Thread(target=scrape_while_up, args=(port, scraped), daemon=True)
     watcher.start()
-    assert run_demo(tmp_path, secret=marker, metrics_port=port) == 0
+    assert run_demo(tmp_path, venue, metrics_port=port) == 0
     watcher.join(timeout=10)
     out = capsys.readouterr()  # type: ignore[attr-defined]
     assert scraped, "the metrics were never scraped"
-    assert marker not in out.out and marker not in out.err
-    assert not [m for m in scraped if marker in m]
-    # Only the two files that hold it by design: our secrets file and the venue's accounts.
-    for path in tmp_path.rglob("*"):
-        if path.is_file() and path.name not in ("secrets.toml", "accounts.json"):
-            assert marker.encode() not in path.read_bytes(), path
+    # every credential but the API key (which each order or login carries)
+    secrets = [v for k, v in tomllib.loads((tmp_path / "secrets.toml").read_text()).items()
+               if k != "paper_api_key"]
+    assert secrets and all(len(s) >= 20 for s in secrets)
+    for marker in secrets:
+        assert marker not in out.out and marker not in out.err
+        assert not [m for m in scraped if marker in m]
+        # Only the two files that hold it by design: our secrets file and the venue's accounts.
+        for path in tmp_path.rglob("*"):
+            if path.is_file() and path.name not in ("secrets.toml", "accounts.json"):
+                assert marker.encode() not in path.read_bytes(), path
 
 
 def test_start_top_stop_in_the_background(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ def test_the_files_holding_the_secret_are_owner_only(tmp_path: Path) -> None:
     (tmp_path / "accounts.json").write_text("{}")
     (tmp_path / "accounts.json").chmod(0o644)         # left wider by an earlier run
     with ExitStack() as stack:
-        World(tmp_path, stack, secret="ab" * 32)
+        world = World(tmp_path, stack)
+    secret = world.account.credentials["secret"]
     for name in ("accounts.json", "secrets.toml"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
-    assert "ab" * 32 in (tmp_path / "accounts.json").read_text()
+        assert secret in (tmp_path / name).read_text(), name
 
 
 def histogram(counts: dict[int, int]) -> Histogram:

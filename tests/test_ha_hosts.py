@@ -29,17 +29,11 @@ from typing import Any
 import pytest
 
 from orchestrator.control import ControlError, request
-from orchestrator.demo import (
-    API_KEY,
-    COIN,
-    WALLET_A,
-    demo_strategy,
-    paper_config,
-    wait_file,
-    write_private,
-)
+from orchestrator.demo import COIN, WALLET_A, demo_strategy, paper_config, wait_file
 from orchestrator.journal import ORDER, Journal
+from orchestrator.paper import PaperAccount, write_account_files
 from orchestrator.sim import mainnet_block, self_signed_localhost
+from orchestrator.venues.adapter import PaperVenue
 from tests.etcdutil import HaNet, ha_net, have_etcd
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600),
@@ -163,10 +157,10 @@ class Hosts:
         return {name: len(orders) for name, orders in by_host.items()}
 
 
-def _host_config(hosts: Hosts, name: str, sim: dict[str, int], peers: list[int],
+def _host_config(hosts: Hosts, name: str, venue: PaperVenue, peers: list[int],
                  cert: Path, key: str) -> str:
     other = next(h for h in HOSTS if h != name)
-    text = paper_config(hosts.work, sim, peers, cert, METRICS_PORT)
+    text = paper_config(venue, peers, cert, METRICS_PORT)
     text = text.replace("127.0.0.1", hosts.vaddr)
     text = text.replace('state_dir = "state"', f'state_dir = "state-{name}"')
     text = text.replace('run_dir = "run"', f'run_dir = "run-{name}"')
@@ -191,12 +185,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     with ha_net(work, nodes) as net:
         hosts = Hosts(net, work, net.addrs[("v", "venue")])
         cert, key = self_signed_localhost(work)
-        secret = "s" * 64
-        write_private(work / "accounts.json", json.dumps(
-            {"binance": [{"apiKey": API_KEY, "hmacSecret": secret}]}))
+        account = PaperAccount.new("binance")
+        write_account_files(work, account)
         (work / "strategy.toml").write_text(demo_strategy())
-        write_private(work / "secrets.toml",
-                       f'demo_key = "{API_KEY}"\ndemo_secret = "{secret}"\n')
         exchange = net.topo.spawn(net.nodes["v"], [
             sys.executable, "-m", "orchestrator.sim.exchange", "--cert", str(cert),
             "--key", str(key), "--accounts", str(work / "accounts.json"),
@@ -214,8 +205,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
                 "--deposit-every", f"{DEPOSIT_MS}:4000", *(["--wtxid"] if i else [])],
                 work / f"peer{i}.log")
         for name in HOSTS:
-            hosts.config(name).write_text(_host_config(hosts, name, sim, peers, cert,
-                                                       "/stratum/test/leader"))
+            hosts.config(name).write_text(_host_config(
+                hosts, name, account.venue("localhost", sim), peers, cert,
+                "/stratum/test/leader"))
         hosts.start("h1")
         assert hosts.active() == "h1"          # the first one up wins
         hosts.start("h2")

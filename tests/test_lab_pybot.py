@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.lab.pybot import signed_order
+from orchestrator.venues import Side, binance
+from orchestrator.venues.binance.adapter import ADAPTER as BINANCE
 from tests.conftest import signing_cases
 from tests.simutil import HMAC_KEY, HMAC_SECRET, peer_sim, run_sim
 from tests.tlsutil import Pki
@@ -24,7 +25,7 @@ REPEATS = 3
 
 def test_one_signed_order_per_deposit_over_the_threshold(tmp_path: Path, pki: Pki) -> None:
     creds = tmp_path / "creds.json"
-    creds.write_text(json.dumps({"apiKey": HMAC_KEY, "hmacSecret": HMAC_SECRET}))
+    creds.write_text(json.dumps({"api_key": HMAC_KEY, "secret": HMAC_SECRET}))
     total = BLOCK_TXS + 2 + REPEATS
     with run_sim(tmp_path, pki) as sim, \
             peer_sim(tmp_path, "--deposit", f"{ADDRESS}:{50 * COIN}",
@@ -48,11 +49,17 @@ def test_one_signed_order_per_deposit_over_the_threshold(tmp_path: Path, pki: Pk
     assert len({o["client_order_id"] for o in orders}) == len(orders)
 
 
-def test_the_signature_is_binances() -> None:
-    """The Binance documentation's own example (tests/data/signing.json), exactly."""
+def test_the_reference_client_signs_as_binance_documents() -> None:
+    """The Binance documentation's own example (tests/data/signing.json), exactly,
+    and the bot's orders signed over their own parameters."""
+    reference = BINANCE.reference
+    assert reference is not None
     [case] = [c for c in signing_cases() if c["name"] == "binance-wsapi-hmac-1"]
-    params = {k: v for k, v in case["params"].items() if k not in ("apiKey", "timestamp")}
-    signed = signed_order(case["params"]["apiKey"], case["secret"], params,
-                          clock=lambda: int(case["params"]["timestamp"]))
-    assert signed["signature"] == case["signature"]
-    assert list(signed)[-1] == "signature"
+    assert reference.signing_example == (case["secret"].encode(), case["payload"].encode(),
+                                         case["signature"])
+    order = json.loads(reference.order({"api_key": case["params"]["apiKey"],
+                                        "secret": case["secret"]}, 7, "BTCUSDT", Side.SELL,
+                                       "52000.00", "0.01000000", "pybot-1"))
+    params = order["params"]
+    assert order["method"] == "order.place" and list(params)[-1] == "signature"
+    assert params["signature"] == binance.sign_hmac(binance.Secret(case["secret"]), params)

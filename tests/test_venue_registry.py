@@ -13,11 +13,12 @@ import pytest
 from orchestrator.sim.exchange.venue import SimVenue
 from orchestrator.sim.exchange.venues import VENUES as SIM_VENUES
 from orchestrator.venues.adapter import VenueAdapter
-from orchestrator.venues.registry import ADAPTERS
+from orchestrator.venues.registry import ADAPTERS, DEMO_VENUE
 from tests.conftest import ROOT
 
 VENUES = ROOT / "orchestrator" / "venues"
 FILES = {"__init__.py", "adapter.py", "session.py"}
+OPTIONAL = {"reference.py"}      # a Python reference client (VenueAdapter.reference)
 SIM = ROOT / "orchestrator" / "sim" / "exchange"
 
 
@@ -25,7 +26,9 @@ SIM = ROOT / "orchestrator" / "sim" / "exchange"
 def test_each_venue_is_a_folder_of_the_same_files(name: str) -> None:
     adapter = ADAPTERS[name]
     assert isinstance(adapter, VenueAdapter) and adapter.profile.name == name
-    assert {p.name for p in (VENUES / name).glob("*.py")} == FILES
+    files = {p.name for p in (VENUES / name).glob("*.py")}
+    assert FILES <= files <= FILES | OPTIONAL
+    assert ("reference.py" in files) == (adapter.reference is not None)
     assert adapter.auth_choices, "a venue takes at least one way to authenticate"
     adapter.profile.schema.native()   # its answer schema fits the native desk
 
@@ -42,18 +45,15 @@ def test_every_venue_has_one_simulator_module() -> None:
         assert (SIM / f"{name}.py").is_file()
 
 
-# Harness modules that drive one venue of the simulator by design: the demo,
-# the benchmarks' reference competitors (a Python bot, the HMAC floor) and the
-# lab's configuration. They name it as configuration, not as a code path.
-HARNESS = {"demo.py", "bench/order.py", "bench/sign.py", "bench/wire.py", "lab/pybot.py"}
 OWN = {"venues/registry.py", "sim/exchange/venues.py",
-       *(f"venues/{name}/{file}" for name in ADAPTERS for file in FILES),
+       *(str(p.relative_to(ROOT / "orchestrator")) for name in ADAPTERS
+         for p in (VENUES / name).glob("*.py")),
        *(f"sim/exchange/{name}.py" for name in SIM_VENUES)}
 MODULES = sorted(str(p.relative_to(ROOT / "orchestrator"))
                  for p in (ROOT / "orchestrator").rglob("*.py"))
 
 
-@pytest.mark.parametrize("module", [m for m in MODULES if m not in OWN | HARNESS])
+@pytest.mark.parametrize("module", [m for m in MODULES if m not in OWN])
 def test_no_module_outside_a_venue_names_one(module: str) -> None:
     text = (ROOT / "orchestrator" / module).read_text()
     names = set(ADAPTERS) | set(SIM_VENUES)
@@ -61,5 +61,6 @@ def test_no_module_outside_a_venue_names_one(module: str) -> None:
     assert named == [], f"{module} names {named}: reach venues through the registry"
 
 
-def test_harness_modules_exist() -> None:
-    assert {m for m in HARNESS if (ROOT / "orchestrator" / m).is_file()} == HARNESS
+def test_the_demo_venue_has_a_reference_client() -> None:
+    """The benches and the lab's bot time the engine against it."""
+    assert ADAPTERS[DEMO_VENUE].reference is not None

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""`stratum bench sign`: HMAC-SHA256 of a real Binance order payload.
+"""`stratum bench sign`: HMAC-SHA256 of a real order payload.
 
-The payload and secret are the first example of the Binance Spot WebSocket
-API documentation (also the first case of tests/data/signing.json;
-a test keeps them equal). Results: hmac_sha256/shani, hmac_sha256/portable
-(native, key state precomputed, hex out) and hmac_sha256/python (hmac with a
-reused key object, hexdigest).
+The payload and secret are the signing example of the demo venue's
+documentation, as its Python reference client holds it
+(`VenueAdapter.reference.signing_example`; also the first case of
+tests/data/signing.json, a test keeps them equal). Results:
+hmac_sha256/shani, hmac_sha256/portable (native, key state precomputed, hex
+out) and hmac_sha256/python (hmac with a reused key object, hexdigest).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from typing import Any
 from orchestrator import native
 from orchestrator.bench import Report, alternate, cpu_description, python_timer, result
 from orchestrator.signing import HmacSha256, Sha256Impl
+from orchestrator.venues.registry import ADAPTERS, DEMO_VENUE
 
-SECRET = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-PAYLOAD = (
-    b"apiKey=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
-    b"&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT"
-    b"&timeInForce=GTC&timestamp=1645423376532&type=LIMIT"
-)
-SIGNATURE = "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
+
+def _example() -> tuple[bytes, bytes, str]:
+    reference = ADAPTERS[DEMO_VENUE].reference
+    assert reference is not None, "the demo venue has a Python reference client"
+    return reference.signing_example
+
+
+SECRET, PAYLOAD, SIGNATURE = _example()
 
 
 def _native_measure(impl: Sha256Impl, batch: int) -> Any:

@@ -19,8 +19,10 @@ before the peer, which it reaches by reconnecting), the floor
 (native/tools/wire_floor.c) reading in blocking mode and spinning
 (`wire/floor/blocking`, `wire/floor/spin`; its record goes to the sink) and
 the Python reference bot (`wire/python`, orders to the exchange simulator over
-TLS). Triggers come every INTERVAL_MS, which the engine's token bucket (kept
-under Binance's 50 orders in 10 s) lets through.
+TLS). The venue is the registry's demo venue (`DEMO_VENUE`), whose Python
+reference client the bot uses. Triggers come every INTERVAL_MS, which the
+engine's token bucket (its paper pace, inside the venue's documented limits)
+lets through.
 
 Each result row adds p90, min and the sorted samples (µs) to §7's format, for
 the CDF plot (`python -m orchestrator.lab.plot`); an engine row also carries
@@ -40,7 +42,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,9 @@ from orchestrator.control import ControlError, request
 from orchestrator.engine import Histogram, read_shared
 from orchestrator.lab.matching import match, read_capture, trigger_times
 from orchestrator.lab.topology import Topology, topology
+from orchestrator.paper import PaperAccount, toml_lines, write_account_files, write_private
 from orchestrator.sim import mainnet_block, self_signed_localhost
+from orchestrator.venues.registry import DEMO_VENUE
 
 ADDRESS = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 DEPOSIT_SATS = 50 * 100_000_000
@@ -70,7 +73,6 @@ RECORD_BYTES = 400                # the floor's record: about an order's TLS rec
 MIN_ORDER_BYTES = 200             # smaller venue-bound packets (pings, ACKs) are not orders
 SIM_CPU, SUT_CPU = 0, 1
 READY_S = 30.0
-API_KEY = "lab" + "K" * 61
 
 
 def floor_binary() -> Path:
@@ -108,13 +110,10 @@ class Lab:
         # engine mode -> stage -> histogram, all rounds (the steady deposits only)
         self.internal: dict[str, dict[str, Histogram]] = {}
         self.cert, key = self_signed_localhost(work)
-        self.secret = secrets.token_hex(32)
-        (work / "accounts.json").write_text(json.dumps(
-            {"binance": [{"apiKey": API_KEY, "hmacSecret": self.secret}]}))
-        credentials = work / "credentials.json"
-        credentials.write_text(json.dumps({"apiKey": API_KEY, "hmacSecret": self.secret}))
-        credentials.chmod(0o600)
-        self.credentials = credentials
+        self.account = PaperAccount.new(DEMO_VENUE)
+        write_account_files(work, self.account)
+        self.credentials = work / "credentials.json"          # the bot's
+        write_private(self.credentials, json.dumps(self.account.credentials))
         py = sys.executable
         self.start("exchange", topo.market, [
             py, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert), "--key", str(key),
@@ -122,6 +121,7 @@ class Lab:
             "--host", topo.market_addr, "--port", str(VENUE_PORT), "--book-static",
             "--orders-per-10s", "100000", "--orders-per-day", "10000000",
             "--weight-per-minute", "10000000"], cpu=SIM_CPU)
+        self.ports: dict[str, int] = json.loads((work / "exchange.ready").read_text())
         self.start("sink", topo.market, [py, "-m", "orchestrator.lab.sink", "--host",
                                          topo.market_addr, "--port", str(SINK_PORT)],
                    cpu=SIM_CPU)
@@ -151,8 +151,9 @@ class Lab:
                     "--record-size", str(RECORD_BYTES), "--count", str(triggers),
                     "--cpu", str(SUT_CPU), *(["--spin"] if name.endswith("spin") else [])
                     ], (market, SINK_PORT)
-        return [sys.executable, "-m", "orchestrator.lab.pybot", "--peer",
-                f"{market}:{PEER_PORT}", "--venue", f"wss://{market}:{VENUE_PORT}/ws-api/v3",
+        url = self.account.venue(market, self.ports).keys["url"]
+        return [sys.executable, "-m", "orchestrator.lab.pybot", "--profile", DEMO_VENUE,
+                "--peer", f"{market}:{PEER_PORT}", "--venue", url,
                 "--ca", str(self.cert), "--server-name", "localhost",
                 "--credentials", str(self.credentials), "--address", ADDRESS,
                 "--threshold-sats", str(THRESHOLD_SATS), "--count", str(triggers)
@@ -165,16 +166,17 @@ class Lab:
         topo, work = self.topo, self.work / f"engine-{mode}-{time.monotonic_ns()}"
         work.mkdir()
         (work / "strategy.toml").write_text(STRATEGY)
-        secrets_file = work / "secrets.toml"
-        secrets_file.write_text(f'lab_key = "{API_KEY}"\nlab_secret = "{self.secret}"\n')
-        secrets_file.chmod(0o600)
+        write_account_files(work, self.account)
+        venue = self.account.venue("localhost", self.ports)
         config = work / "stratum.toml"
         config.write_text(ENGINE_CONFIG.format(
             mode=mode, hot=SUT_CPU, sim=SIM_CPU, interface=topo.host_if, address=topo.host_addr,
             sqpoll=f"sqpoll = {SUT_CPU}" if mode == "sqpoll" else "", market=topo.market_addr,
             peers=", ".join(f'"{topo.market_addr}:{p}"' for p in peer_ports),
-            venue_port=VENUE_PORT, cert=self.cert, ping_interval=ping_interval,
-            legs="".join(LEG.format(offset=10 * (i + 1)) for i in range(legs))))
+            venue=toml_lines(venue.keys), pace=toml_lines(venue.pace), cert=self.cert,
+            ping_interval=ping_interval,
+            legs="".join(LEG.format(leg=toml_lines(venue.leg), offset=10 * (i + 1))
+                         for i in range(legs))))
         stratum = [sys.executable, "-m", "orchestrator"]
         topo.run(topo.host, [*stratum, "check", "--config", str(config), "--apply"])
         daemon = topo.spawn(topo.host, [*stratum, "run", "--config", str(config)],
@@ -305,31 +307,21 @@ file = "secrets.toml"
 strategy = "strategy.toml"
 peers = [{peers}]
 [[venues]]
-name = "sim-binance"
-profile = "binance"
-url = "wss://localhost:{venue_port}/ws-api/v3"
-address = "{market}"
+name = "sim-venue"
+{venue}address = "{market}"
 standby = true
 trust = "{cert}"
-book_url = "wss://localhost:{venue_port}/ws/btcusdt@bookTicker"
-auth = "hmac"
-api_key = "lab_key"
-secret = "lab_secret"
-response_type = "RESULT"
 on = ["deposit"]
 ping_interval = {ping_interval}
 [venues.risk]
 max_quantity = "0.05"
 max_notional = "5000"
 max_open_orders = 8
-orders_per_second = 4
-burst = 10
-max_price_age = 5.0
+{pace}max_price_age = 5.0
 {legs}"""
 
 LEG = """[[venues.legs]]
-symbol = "BTCUSDT"
-side = "SELL"
+{leg}side = "SELL"
 quantity = "0.01"
 time_in_force = "IOC"
 offset_bps = {offset}

@@ -4,17 +4,18 @@ today, for the lab to time against the engine on the same wire.
 
 asyncio; python-bitcoinlib speaks P2P (version/verack, inv -> getdata, ping ->
 pong) and parses each tx; a tx paying at least the threshold to the watched
-address places one Binance `order.place` (LIMIT IOC SELL), its parameters
-signed with `hmac` (HMAC-SHA256 of the sorted query string), sent as JSON over
-`websockets` with `ssl` to the exchange simulator. Answers are read and dropped
-by a task of their own. Nothing here is tuned: that is the point.
+address places one LIMIT IOC SELL, built and signed (`hmac`) by the venue's
+Python reference client (`VenueAdapter.reference`, the `reference.py` of its
+folder), sent as JSON over `websockets`
+with `ssl` to the exchange simulator. Answers are read and dropped by a task of
+their own. Nothing here is tuned: that is the point.
 
-    python -m orchestrator.lab.pybot --peer IP:PORT --venue wss://IP:PORT/ws-api/v3
+    python -m orchestrator.lab.pybot --peer IP:PORT --venue WSS_URL
         --ca CA.pem --credentials FILE --address ADDRESS --threshold-sats N
-        [--server-name NAME] [--symbol BTCUSDT] [--price P] [--quantity Q]
-        [--count N] [--txs N] [--ready-file PATH]
+        [--profile NAME] [--server-name NAME] [--symbol S] [--price P]
+        [--quantity Q] [--count N] [--txs N] [--ready-file PATH]
 
-FILE is JSON {"apiKey": ..., "hmacSecret": ...} (kept out of argv and logs).
+FILE is JSON {"api_key": ..., "secret": ...} (kept out of argv and logs).
 Writes PATH once both connections are up; stops after --count orders or --txs
 transactions (or SIGTERM/SIGINT), then prints "triggers=N txs=M".
 """
@@ -24,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import os
@@ -33,8 +32,6 @@ import signal
 import ssl
 import struct
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,26 +41,18 @@ from bitcoin.core import CTransaction
 from bitcoin.messages import MsgSerializable, msg_getdata, msg_pong, msg_verack, msg_version
 from bitcoin.wallet import CBitcoinAddress
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def signed_order(key: str, secret: str, params: dict[str, str],
-                 clock: Callable[[], int] = now_ms) -> dict[str, Any]:
-    """order.place parameters with apiKey and timestamp (ms, from clock) added and
-    the signature last."""
-    params = {**params, "apiKey": key, "timestamp": str(clock())}
-    query = "&".join(f"{k}={params[k]}" for k in sorted(params))
-    params["signature"] = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-    return params
+from orchestrator.venues import Side
+from orchestrator.venues.registry import ADAPTERS, DEMO_VENUE
 
 
 class Bot:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        creds = json.loads(Path(args.credentials).read_text())
-        self.key, self.secret = creds["apiKey"], creds["hmacSecret"]
+        self.credentials = json.loads(Path(args.credentials).read_text())
+        reference = ADAPTERS[args.profile].reference
+        if reference is None:
+            raise SystemExit(f"pybot: {args.profile} has no Python reference client")
+        self.reference = reference
         self.script = CBitcoinAddress(args.address).to_scriptPubKey()
         self.ids = itertools.count(1)
         self.triggers = self.txs = 0
@@ -76,11 +65,9 @@ class Bot:
 
     async def place(self, ws: Any) -> None:
         n = next(self.ids)
-        params = signed_order(self.key, self.secret, {
-            "symbol": self.args.symbol, "side": "SELL", "type": "LIMIT", "timeInForce": "IOC",
-            "price": self.args.price, "quantity": self.args.quantity,
-            "newClientOrderId": f"pybot-{os.getpid()}-{n}"})
-        await ws.send(json.dumps({"id": n, "method": "order.place", "params": params}))
+        await ws.send(self.reference.order(
+            self.credentials, n, self.args.symbol, Side.SELL, self.args.price,
+            self.args.quantity, f"pybot-{os.getpid()}-{n}"))
 
     async def run(self) -> None:
         args = self.args
@@ -154,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venue", required=True, metavar="WSS_URL")
     parser.add_argument("--ca", required=True, help="the venue's trust anchor (PEM)")
     parser.add_argument("--server-name", help="name the venue's certificate is checked for")
-    parser.add_argument("--credentials", required=True, help='JSON {"apiKey", "hmacSecret"}')
+    parser.add_argument("--credentials", required=True, help='JSON {"api_key", "secret"}')
+    parser.add_argument("--profile", choices=sorted(ADAPTERS), default=DEMO_VENUE,
+                        help="the venue whose reference client places the orders")
     parser.add_argument("--address", required=True, help="the watched deposit address")
     parser.add_argument("--threshold-sats", type=int, required=True)
     parser.add_argument("--symbol", default="BTCUSDT")

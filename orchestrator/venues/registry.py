@@ -11,3 +11,7 @@ from orchestrator.venues.kraken.adapter import ADAPTER as KRAKEN
 from orchestrator.venues.okx.adapter import ADAPTER as OKX
 
 ADAPTERS: dict[str, VenueAdapter] = {a.name: a for a in (BINANCE, KRAKEN, OKX, BYBIT)}
+
+# The demo's and the lab's venue unless told otherwise; the benches time its
+# Python reference client (`VenueAdapter.reference`) against the engine.
+DEMO_VENUE = BINANCE.name

@@ -760,5 +760,10 @@ class BinanceApi(VenueService):
         }
 
 
+def new_account() -> tuple[dict[str, str], dict[str, str]]:
+    key, secret = "paper" + secrets.token_hex(24), secrets.token_hex(32)
+    return {"apiKey": key, "hmacSecret": secret}, {"api_key": key, "secret": secret}
+
+
 VENUE = SimVenue(name=NAME, parse_account=parse_account, start=BinanceApi,
-                 books=("BTCUSDT=52000.00:52000.10",))
+                 books=("BTCUSDT=52000.00:52000.10",), new_account=new_account)

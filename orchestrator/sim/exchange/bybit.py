@@ -522,5 +522,10 @@ class BybitApi(VenueService):
         return {"orderId": order.order_id, "orderLinkId": order.client_order_id or ""}
 
 
+def new_account() -> tuple[dict[str, str], dict[str, str]]:
+    key, secret = "paper" + secrets.token_hex(8), secrets.token_hex(18)
+    return {"apiKey": key, "secret": secret}, {"api_key": key, "secret": secret}
+
+
 VENUE = SimVenue(name=NAME, parse_account=parse_account, start=BybitApi,
-                 books=("BTCUSDT=52000.00:52000.10",))
+                 books=("BTCUSDT=52000.00:52000.10",), new_account=new_account)

@@ -520,5 +520,11 @@ def ticker(quote: Quote, kind: str = "update") -> str:
             f'"low":{quote.bid},"high":{quote.ask},"change":0.0,"change_pct":0.0}}]}}')
 
 
+def new_account() -> tuple[dict[str, str], dict[str, str]]:
+    key = "paper" + secrets.token_hex(24)
+    secret = base64.b64encode(secrets.token_bytes(64)).decode()
+    return {"apiKey": key, "secret": secret}, {"api_key": key, "secret": secret}
+
+
 VENUE = SimVenue(name=NAME, parse_account=parse_account, start=KrakenApi,
-                 books=("BTC/USD=52000.0:52000.1",))
+                 books=("BTC/USD=52000.0:52000.1",), new_account=new_account)

@@ -46,6 +46,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import sys
 import traceback
 from decimal import Decimal, InvalidOperation
@@ -203,6 +204,8 @@ class OkxApi(VenueService):
             response, trace = self.answer(text, session, conn_id, link.ip)
             if trace.method == "order":
                 self.last_order_link = link
+            if trace.method == "login":
+                raw = _without_passphrase(raw)
             self.ctx.recorder.request(
                 NAME, t_ns=t_ns, conn=link.serial, path=link.path, raw=raw,
                 method=trace.method, verdict=trace.verdict, code=trace.code,
@@ -468,5 +471,24 @@ class OkxRest:
         return RestAnswer(status, {"code": code, "msg": msg, "data": []}, "rejected", code)
 
 
+def _without_passphrase(raw: str) -> str:
+    """A login as the request log keeps it: the passphrase is a secret a venue
+    would not write down."""
+    try:
+        msg = json.loads(raw)
+        for arg in msg["args"]:
+            arg["passphrase"] = "(redacted)"
+        return json.dumps(msg)
+    except (ValueError, KeyError, TypeError):
+        return "(a login, not logged)"
+
+
+def new_account() -> tuple[dict[str, str], dict[str, str]]:
+    key, secret = "paper" + secrets.token_hex(12), secrets.token_hex(16).upper()
+    passphrase = "paper " + secrets.token_hex(8)
+    return ({"apiKey": key, "secretKey": secret, "passphrase": passphrase},
+            {"api_key": key, "secret": secret, "passphrase": passphrase})
+
+
 VENUE = SimVenue(name=NAME, parse_account=parse_account, start=OkxApi,
-                 books=("BTC-USDT=52000.0:52000.1",))
+                 books=("BTC-USDT=52000.0:52000.1",), new_account=new_account)

@@ -82,3 +82,6 @@ class SimVenue:
     parse_account: Callable[[dict[str, Any], str], Account]  # (entry, "name[i]") -> account
     start: Callable[[Context], VenueService]
     books: tuple[str, ...]  # SYMBOL=BID:ASK specs it publishes by default
+    # A fresh random account (for a paper run): its accounts-file entry, and the
+    # credentials the engine's config takes for it, by config key (api_key, secret, ...).
+    new_account: Callable[[], tuple[dict[str, str], dict[str, str]]]

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from orchestrator.desk import Desk
 from orchestrator.venues import Leg, Secret, Side, Template, binance
-from orchestrator.venues.adapter import Built, Capabilities, VenueAdapter
+from orchestrator.venues.adapter import Built, Capabilities, PaperVenue, VenueAdapter
+from orchestrator.venues.binance import reference as python_reference
 from orchestrator.venues.binance.session import BinanceSession
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class BinanceAdapter(VenueAdapter):
     auth_choices = ("hmac", "session")
     options = frozenset({"response_type", "recv_window_ms"})
     capabilities = Capabilities(reconcile=True, cancel=True, open_orders=True)
+    reference = python_reference.BinanceReference()
 
     def build(self, desk: Desk, venue: VenueConfig, state_dir: Path) -> Built:
         credentials = binance.Credentials(
@@ -43,9 +45,17 @@ class BinanceAdapter(VenueAdapter):
         return {"binance-hmac": (binance.order_template(leg, hmac_creds), EXAMPLE_SECRET),
                 "binance-session": (binance.order_template(leg, session_creds), None)}
 
+    def paper_venue(self, host: str, ws_port: int, rest_port: int) -> PaperVenue:
+        return PaperVenue({
+            "profile": self.name, "url": f"wss://{host}:{ws_port}/ws-api/v3",
+            "book_url": f"wss://{host}:{ws_port}/ws/btcusdt@bookTicker",
+            "auth": "hmac", "response_type": "RESULT"},
+            {"symbol": "BTCUSDT"},
+            {"orders_per_second": 4, "burst": 8})
+
 
 # The API key and secret of Binance's own signing examples (its docs' "SIGNED
 # endpoint examples"), for benches and tests: never a real account.
-EXAMPLE_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
-EXAMPLE_SECRET = Secret("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
+EXAMPLE_KEY = python_reference.EXAMPLE_KEY
+EXAMPLE_SECRET = Secret(python_reference.EXAMPLE_SECRET)
 ADAPTER = BinanceAdapter()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.desk import Desk
 from orchestrator.venues import Leg, Secret, Side, Template, bybit
-from orchestrator.venues.adapter import Built, Capabilities, VenueAdapter
+from orchestrator.venues.adapter import Built, Capabilities, PaperVenue, VenueAdapter
 from orchestrator.venues.bybit.session import BybitSession
 
 if TYPE_CHECKING:
@@ -33,6 +33,14 @@ class BybitAdapter(VenueAdapter):
         return Built(templates, BybitSession(desk, credentials, rest,
                                              recv_window_ms=venue.recv_window_ms,
                                              client_prefix=venue.client_prefix))
+
+    def paper_venue(self, host: str, ws_port: int, rest_port: int) -> PaperVenue:
+        return PaperVenue({
+            "profile": self.name, "url": f"wss://{host}:{ws_port}/v5/trade",
+            "book_url": f"wss://{host}:{ws_port}/v5/public/spot",
+            "rest_url": f"https://{host}:{rest_port}"},
+            {"symbol": "BTCUSDT"},
+            {"orders_per_second": 4, "burst": 8})
 
     def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
         leg = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")

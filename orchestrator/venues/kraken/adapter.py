@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.desk import Desk
 from orchestrator.venues import Leg, Secret, Side, Template, kraken
-from orchestrator.venues.adapter import Built, Capabilities, VenueAdapter
+from orchestrator.venues.adapter import Built, Capabilities, PaperVenue, VenueAdapter
 from orchestrator.venues.kraken.session import KrakenSession
 
 if TYPE_CHECKING:
@@ -35,6 +35,14 @@ class KrakenAdapter(VenueAdapter):
                           for leg in venue.legs)
         return Built(templates, KrakenSession(desk, rest, venue.legs,
                                               client_prefix=venue.client_prefix))
+
+    def paper_venue(self, host: str, ws_port: int, rest_port: int) -> PaperVenue:
+        return PaperVenue({
+            "profile": self.name, "url": f"wss://{host}:{ws_port}/v2",
+            "book_url": f"wss://{host}:{ws_port}/v2",
+            "rest_url": f"https://{host}:{rest_port}"},
+            {"symbol": "BTC/USD", "tick": "0.1", "price_decimals": 1},
+            {"orders_per_second": 0.5, "burst": 16})
 
     def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
         leg = Leg("BTC/USD", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)

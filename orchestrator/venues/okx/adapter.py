@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from orchestrator.desk import Desk
 from orchestrator.errors import ConfigError
 from orchestrator.venues import Leg, Secret, Side, Template, okx
-from orchestrator.venues.adapter import Built, Capabilities, VenueAdapter
+from orchestrator.venues.adapter import Built, Capabilities, PaperVenue, VenueAdapter
 from orchestrator.venues.okx.session import OkxSession
 
 if TYPE_CHECKING:
@@ -36,6 +36,14 @@ class OkxAdapter(VenueAdapter):
         return Built(templates, OkxSession(
             desk, credentials, rest_url=venue.rest_url or okx.REST_URL, context=context,
             window_ms=venue.recv_window_ms, client_prefix=venue.client_prefix))
+
+    def paper_venue(self, host: str, ws_port: int, rest_port: int) -> PaperVenue:
+        return PaperVenue({
+            "profile": self.name, "url": f"wss://{host}:{ws_port}/ws/v5/private",
+            "book_url": f"wss://{host}:{ws_port}/ws/v5/public",
+            "rest_url": f"https://{host}:{rest_port}"},
+            {"symbol": "BTC-USDT", "tick": "0.1", "price_decimals": 1},
+            {"orders_per_second": 4, "burst": 8})
 
     def example_templates(self) -> dict[str, tuple[Template, Secret | None]]:
         leg = Leg("BTC-USDT", Side.BUY, Decimal("0.01"), tick=Decimal("0.1"), price_decimals=1)
