@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from decimal import Decimal
 
 from orchestrator.sim.exchange import bybit as sim_bybit
-from orchestrator.venues import Secret, bybit
+from orchestrator.venues import Leg, Secret, Side, bybit
 
 SECRET = "made-up-secret-for-this-test"
 
@@ -51,3 +52,11 @@ def test_auth_request_carries_key_expiry_and_signature() -> None:
     assert text == ('{"reqId":"bybit-1","op":"auth","args":["key1",1711010121452,"'
                     + bybit.auth_signature(Secret(SECRET), 1711010121452) + '"]}')
     assert SECRET not in repr(credentials)
+
+
+def test_the_default_receive_window_is_not_sent() -> None:
+    """Bybit's documented default (5000 ms) needs no header: 27 bytes less per order;
+    any other window is sent."""
+    leg = Leg("BTCUSDT", Side.BUY, Decimal("0.01"), time_in_force="IOC")
+    assert b"RECV-WINDOW" not in bybit.order_template(leg).message
+    assert b'"X-BAPI-RECV-WINDOW":"3000"' in bybit.order_template(leg, recv_window_ms=3000).message

@@ -75,6 +75,7 @@ ORDERS_PATH = "/v5/order/realtime"
 CATEGORY = "spot"
 AUTH_LIFETIME_MS = 10_000        # how far ahead an auth's expiry is set
 MAX_RECV_WINDOW_MS = 60_000
+DEFAULT_RECV_WINDOW_MS = 5000    # "default 5000 (ms)": left out of the header when so
 # Bybit's "Rate Limit" page: spot order.create 20 requests/s per UID (account default).
 ORDER_LIMITS = (RateLimit(20, 1, "order.create/s (spot, per UID)"),)
 MAX_PREFIX = 36 - CLIENT_ID_DIGITS
@@ -169,6 +170,10 @@ def check_recv_window(recv_window_ms: int) -> int:
 
 
 def _header(timestamp: str, recv_window_ms: int) -> dict[str, str]:
+    """The order's header; the documented default window is not sent (27 bytes less
+    on the wire and to encrypt per order)."""
+    if recv_window_ms == DEFAULT_RECV_WINDOW_MS:
+        return {"X-BAPI-TIMESTAMP": timestamp}
     return {"X-BAPI-TIMESTAMP": timestamp, "X-BAPI-RECV-WINDOW": str(recv_window_ms)}
 
 
