@@ -26,6 +26,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from orchestrator.children import dies_with_parent
 from orchestrator.control import ControlError, request
 from orchestrator.engine import Histogram, read_shared
 from orchestrator.paper import PaperAccount, toml_lines, write_account_files
@@ -82,7 +83,8 @@ def spawn(args: list[str], log: Path, native: bool = False
     if native and os.environ.get("LD_PRELOAD"):
         env["LD_PRELOAD"] = os.environ["LD_PRELOAD"]
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
+        proc = subprocess.Popen(dies_with_parent(args), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=out, env=env)
     try:
         yield proc
     finally:

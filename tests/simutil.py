@@ -12,7 +12,6 @@ import itertools
 import json
 import os
 import secrets
-import shutil
 import ssl
 import subprocess
 import sys
@@ -26,12 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.sync.client import ClientConnection, connect
 
+from orchestrator.children import dies_with_parent
 from orchestrator.sim import mainnet_block
 from tests.tlsutil import Pki, client_context
 
 SIM = [sys.executable, "-m", "orchestrator.sim.exchange"]
-_SETPRIV = shutil.which("setpriv")  # the simulator dies with a SIGKILLed pytest
-_GUARD = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 TIMEOUT = 5.0
 
 
@@ -105,9 +103,10 @@ def run_sim(tmp: Path, pki: Pki, *args: str) -> Iterator[Sim]:
     accounts = write_accounts(tmp / f"accounts-{n}.json")
     with err.open("wb") as err_file:
         proc = subprocess.Popen(
-            [*_GUARD, *SIM, "--cert", str(pki.leaf), "--key",
-             str(pki.leaf_key), "--accounts", str(accounts), "--record-dir", str(record),
-             "--ready-file", str(ready), "--book-static", *args],
+            dies_with_parent([*SIM, "--cert", str(pki.leaf), "--key",
+                              str(pki.leaf_key), "--accounts", str(accounts),
+                              "--record-dir", str(record), "--ready-file", str(ready),
+                              "--book-static", *args]),
             stdout=subprocess.DEVNULL, stderr=err_file, env=sim_env(),
         )
     try:
@@ -138,8 +137,9 @@ def peer_sim(tmp: Path, *args: str) -> Iterator[int]:
     ready = tmp / f"port-{time.monotonic_ns()}"
     stats = tmp / f"stats-{time.monotonic_ns()}.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.sim.btc_peer", "--block", str(block),
-         "--ready-file", str(ready), "--stats-file", str(stats), *args],
+        dies_with_parent([sys.executable, "-m", "orchestrator.sim.btc_peer", "--block",
+                          str(block), "--ready-file", str(ready), "--stats-file", str(stats),
+                          *args]),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=sim_env(),
     )
     try:

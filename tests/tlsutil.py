@@ -40,6 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, NamedTuple, Self
 
+from orchestrator.children import dies_with_parent
+
 __all__ = [
     "WS_GUID",
     "ClientFrame",
@@ -63,10 +65,6 @@ __all__ = [
 ]
 
 OPENSSL = shutil.which("openssl") or "openssl"
-# util-linux (Essential on Debian): it execs the server with a parent-death signal, so a
-# pytest that is SIGKILLed leaves no s_server behind.  Plain exec where it is missing.
-_SETPRIV = shutil.which("setpriv")
-_ORPHAN_GUARD = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 #: How long one openssl CLI invocation may take (RSA key generation is the slow one).
 OPENSSL_TIMEOUT = 60.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -418,7 +416,7 @@ class OpenSSLServer(_ServerProcess):
         # stdin is a pipe we never write: /dev/null would be always readable at EOF,
         # and s_server would end each connection on it (or spin, with -quiet).
         self._proc = subprocess.Popen(
-            [*_ORPHAN_GUARD, OPENSSL, *self.args],
+            dies_with_parent([OPENSSL, *self.args]),  # a SIGKILLed pytest leaves none
             stdin=subprocess.PIPE,
             stdout=self._out.file,
             stderr=self._err.file,
@@ -560,7 +558,7 @@ class WebSocketEchoServer(_ServerProcess):
         self._out = _Capture()
         self._err = _Capture()
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _WS_SERVER_SCRIPT, json.dumps(cfg)],
+            dies_with_parent([sys.executable, "-c", _WS_SERVER_SCRIPT, json.dumps(cfg)]),
             stdin=subprocess.PIPE,
             stdout=self._out.file,
             stderr=self._err.file,

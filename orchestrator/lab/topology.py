@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from orchestrator.children import dies_with_parent
 from orchestrator.errors import StratumError
 
 MARKET_ADDR = "198.18.0.1"
@@ -35,7 +35,6 @@ HOST_ADDR = "198.18.0.2"
 PREFIX = 24
 NS_PREFIX = "st-lab-"
 _STALE = re.compile(rf"^{NS_PREFIX}(\d+)-")
-_SETPRIV = shutil.which("setpriv")
 
 
 class TopologyError(StratumError, RuntimeError):
@@ -87,9 +86,8 @@ class Topology:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def exec_argv(self, ns: str, argv: list[str]) -> list[str]:
-        """argv run in namespace ns; it dies with us (setpriv --pdeathsig)."""
-        guard = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
-        return [*guard, "ip", "netns", "exec", ns, *argv]
+        """argv run in namespace ns; it dies with us."""
+        return dies_with_parent(["ip", "netns", "exec", ns, *argv])
 
     def spawn(self, ns: str, argv: list[str], log: Path,
               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
