@@ -326,6 +326,8 @@ class Daemon:
             self.engine.stop()
         for desk in self.desks:
             desk.journal.sync()
+        for session in self.sessions:
+            session.close()
         log.info("stratum stopped")
 
     # -- the operator ----------------------------------------------------------

@@ -149,7 +149,7 @@ on = ["deposit_a", "deposit_b"]
 [venues.risk]
 max_quantity = "0.05"
 max_notional = "5000"
-max_open_orders = 8
+max_open_orders = 16               # IOC orders count until answered: room for slow acks
 {toml_lines(venue.pace)}max_price_age = 2.0
 {legs}"""
 

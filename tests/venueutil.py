@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Binance and Kraken desks and sessions wired to the exchange simulator, for the
-order tests, the venue suite and the crash child (tests/order_child.py)."""
+"""Venue desks and sessions wired to the exchange simulator, for the order tests,
+the venue suite and the crash child (tests/order_child.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from orchestrator.desk import Desk, Event, RiskLimits
 from orchestrator.engine import Engine
 from orchestrator.hotline import Connection, Loop, Trust
 from orchestrator.journal import Journal
-from orchestrator.venues import Leg, Secret, Side, binance, kraken, okx
+from orchestrator.venues import Leg, Secret, Side, binance, bybit, kraken, okx
 from orchestrator.venues.binance.session import BinanceSession
+from orchestrator.venues.bybit.session import BybitSession
 from orchestrator.venues.kraken.session import KrakenSession
 from orchestrator.venues.okx.session import OkxSession
 from orchestrator.venues.session import VenueSession
@@ -107,6 +108,21 @@ def okx_venue(sim_ws_port: int, sim_rest_port: int, root_ca: Path, journal_path:
     if wait_ready:
         assert session.run_until(lambda: 0 in session.ready, TIMEOUT), session.state
     desk.set_book(Decimal("52000.0"), Decimal("52000.1"))
+    return Venue(desk, session, journal)
+
+
+def bybit_venue(sim_ws_port: int, rest_url: str, root_ca: Path, journal_path: Path, *,
+                leg: Leg = LEG) -> Venue:
+    """A Bybit desk and session on the simulator, not waited for (REST at rest_url)."""
+    credentials = bybit.Credentials(simutil.BYBIT_KEY, Secret(simutil.BYBIT_SECRET))
+    conn = Connection(Loop(), f"wss://localhost:{sim_ws_port}/v5/trade", Trust(str(root_ca)),
+                      address="127.0.0.1")
+    journal = Journal(journal_path)
+    desk = Desk(bybit.SCHEMA, conn, journal, LIMITS, price_decimals=leg.price_decimals,
+                quantity_decimals=leg.quantity_decimals)
+    desk.add_leg(leg, bybit.order_template(leg))
+    session = BybitSession(desk, credentials, bybit.Rest(rest_url, client_context(root_ca)))
+    conn.open()
     return Venue(desk, session, journal)
 
 

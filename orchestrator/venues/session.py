@@ -6,6 +6,11 @@ after a connect: a clock sync, a logon), routes answers to the requests it
 made, and turns the desk's events into state an operator can read. Until the
 engine thread exists it also drives the loop: `step()` runs the loop once,
 polls the desk and handles what came back.
+
+A venue's REST requests (a token, the clock) block: a session runs them on a
+thread of its own (`later()`) and takes the result in `handle()`, so that whoever
+handles sessions (the daemon: its control socket, `kill`, the other venues) never
+waits on one venue's REST API, and a failed request is an error, not a crash.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.desk import Desk, Event
 from orchestrator.errors import StratumError
@@ -25,6 +31,7 @@ from orchestrator.journal import OrderState
 log = logging.getLogger(__name__)
 
 Handler = Callable[[int, dict[str, Any], int], None]
+T = TypeVar("T")
 
 
 class VenueError(StratumError):
@@ -37,6 +44,17 @@ class Pending:
 
     handler: Handler
     sent_ns: int          # time.time_ns() when sent
+
+
+@dataclass
+class Later:
+    """A blocking request running on the session's thread, and what to do with it."""
+
+    future: Future[Any]
+    then: Callable[[Any], None]
+    failed: Callable[[StratumError], None]
+    conn: int | None          # for this connection's current opening only
+    opens: int
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,8 @@ class VenueSession:
         self._pending: dict[str, Pending] = {}
         self._prepared_opens = [0] * len(desk.conns)   # conn opens already prepared
         self.ready: set[int] = set()                   # connections orders may use
+        self._worker: ThreadPoolExecutor | None = None
+        self._later: list[Later] = []
 
     # -- to be provided by each venue ----------------------------------------
 
@@ -115,6 +135,40 @@ class VenueSession:
         self.desk.send_control(build(request_id), conn)
         return request_id
 
+    def later(self, work: Callable[[], T], then: Callable[[T], None], *,
+              conn: int | None = None,
+              failed: Callable[[StratumError], None] | None = None) -> None:
+        """Runs `work` (a blocking request) on the session's own thread; `handle()`
+        then gives `then` its result, or `failed` the StratumError it raised (by
+        default: an error for handle() to raise). Tied to `conn`, the result is
+        dropped if that connection has closed or reopened since (it is prepared
+        again)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-rest")
+        opens = self._prepared_opens[conn] if conn is not None else 0
+        self._later.append(Later(self._worker.submit(work), then,
+                                 failed or (lambda exc: self.state.errors.append(str(exc))),
+                                 conn, opens))
+
+    def close(self) -> None:
+        """Drops the requests still running (their answers are not waited for)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=False, cancel_futures=True)
+        self._later.clear()
+
+    def _finish_later(self) -> None:
+        for job in [j for j in self._later if j.future.done()]:
+            self._later.remove(job)
+            if job.conn is not None and (self._prepared_opens[job.conn] != job.opens
+                                         or self.desk.conns[job.conn].state != "open"):
+                continue          # for an opening that is gone
+            try:
+                result = job.future.result()
+            except StratumError as exc:
+                job.failed(exc)
+            else:
+                job.then(result)
+
     def step(self, timeout: float = 0.0) -> list[Event]:
         """Lets the connections progress (see Desk.pump), then handles answers,
         events and (re)opened connections. Raises VenueError for what needs
@@ -124,6 +178,7 @@ class VenueSession:
 
     def handle(self) -> list[Event]:
         """Handles what the desk has for Python, without running anything."""
+        self._finish_later()
         for conn, raw in self.desk.messages():
             self._on_message(conn, raw)
         events = self.desk.events()

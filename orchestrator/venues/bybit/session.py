@@ -47,19 +47,31 @@ class BybitSession(VenueSession):
     # -- clock and readiness --------------------------------------------------
 
     def measure_clock(self) -> int:
-        """Venue time minus ours (GET /v5/market/time, the flight taken as symmetric)."""
+        """Venue time minus ours (GET /v5/market/time, the flight taken as symmetric);
+        BybitError when the venue does not say. Blocks: run it with `later()`."""
         sent = time.time_ns()
         server = self.rest.server_time_ms()
-        offset = server - (sent + time.time_ns()) // 2_000_000
-        self.clock_offset_ms = offset
-        return offset
+        return server - (sent + time.time_ns()) // 2_000_000
 
     def _now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
 
     def prepare(self, conn: int) -> None:
+        """The clock first (once), then auth. Without a clock the connection is
+        not authenticated: the error says why."""
         if self.clock_offset_ms is None:
-            self.desk.set_clock_offset(self.measure_clock())
+            self.later(self.measure_clock, lambda offset: self._first_clock(conn, offset),
+                       conn=conn)
+        else:
+            self._auth(conn)
+
+    def _first_clock(self, conn: int, offset: int) -> None:
+        if self.clock_offset_ms is None:      # (the other connection may have set it)
+            self.clock_offset_ms = offset
+            self.desk.set_clock_offset(offset)
+        self._auth(conn)
+
+    def _auth(self, conn: int) -> None:
         expires = self._now_ms() + bybit.AUTH_LIFETIME_MS
         self.send(conn, lambda rid: bybit.auth_request(rid, self.credentials, expires),
                   self._on_auth)
@@ -81,9 +93,13 @@ class BybitSession(VenueSession):
     def on_event(self, event: Event) -> None:
         if event.kind == "clock":
             self.state.resyncs += 1
-            self.desk.clock_synced(self.measure_clock())
+            self.later(self.measure_clock, self._resynced)
         elif event.kind == "auth":
             self.state.errors.append(bybit.describe_error(event.code))
+
+    def _resynced(self, offset: int) -> None:
+        self.clock_offset_ms = offset
+        self.desk.clock_synced(offset)
 
     # -- reconciliation, cancel, open orders ----------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator._native import lib
 from orchestrator.desk import Desk, Event
+from orchestrator.errors import StratumError
 from orchestrator.journal import OrderState
 from orchestrator.venues import Leg, Secret
 from orchestrator.venues.kraken import (
@@ -43,15 +44,17 @@ class KrakenSession(VenueSession):
         return None
 
     def prepare(self, conn: int) -> None:
-        """A fresh token into every template, then ready. Without a token the
-        connection is closed (it reconnects, paced by its backoff, and comes
-        back here) and the error is reported."""
-        try:
-            token = self.rest.ws_token()
-        except KrakenError as exc:
-            self.desk.conns[conn].abort()
-            self.state.errors.append(f"connection {conn}: no WebSocket token: {exc}")
-            return
+        """A fresh token (REST, off this thread) into every template, then ready.
+        Without a token the connection is closed (it reconnects, paced by its
+        backoff, and comes back here) and the error is reported."""
+        self.later(self.rest.ws_token, lambda token: self._use_token(conn, token), conn=conn,
+                   failed=lambda exc: self._no_token(conn, exc))
+
+    def _no_token(self, conn: int, exc: StratumError) -> None:
+        self.desk.conns[conn].abort()
+        self.state.errors.append(f"connection {conn}: no WebSocket token: {exc}")
+
+    def _use_token(self, conn: int, token: Secret) -> None:
         for index, leg in enumerate(self.legs):
             self.desk.replace_template(
                 index, order_template(leg, token, client_prefix=self.client_prefix))

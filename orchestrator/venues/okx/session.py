@@ -56,25 +56,31 @@ class OkxSession(VenueSession):
     def _now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
 
-    def measure_clock(self) -> int | None:
+    def measure_clock(self) -> int:
         """The venue's clock minus ours (REST public time, flight taken as symmetric);
-        None, and an error for step() to raise, when the venue does not say."""
+        OkxError when the venue does not say. Blocks: run it with `later()`."""
         sent = time.time_ns()
-        try:
-            server = okx.server_time_ms(self.rest_url, context=self.context)
-        except okx.OkxError as exc:
-            self.state.errors.append(str(exc))
-            return None
+        server = okx.server_time_ms(self.rest_url, context=self.context)
         return server - (sent + time.time_ns()) // 2_000_000
 
     # -- readiness ------------------------------------------------------------
 
     def prepare(self, conn: int) -> None:
+        """The clock first (once), then login. Without a clock the connection is
+        not logged in: the error says why."""
         if self.clock_offset_ms is None:
-            self.clock_offset_ms = self.measure_clock()
-            if self.clock_offset_ms is None:
-                return        # not logged in: the error says why
-            self.desk.set_clock_offset(self.clock_offset_ms + self.window_ms)
+            self.later(self.measure_clock, lambda offset: self._first_clock(conn, offset),
+                       conn=conn)
+        else:
+            self._login(conn)
+
+    def _first_clock(self, conn: int, offset: int) -> None:
+        if self.clock_offset_ms is None:      # (the other connection may have set it)
+            self.clock_offset_ms = offset
+            self.desk.set_clock_offset(offset + self.window_ms)
+        self._login(conn)
+
+    def _login(self, conn: int) -> None:
         self._pending[f"login@{conn}"] = Pending(self._on_login, time.time_ns())
         self.desk.send_control(okx.login_request(self.credentials, self._now_ms() // 1000), conn)
 
@@ -90,12 +96,13 @@ class OkxSession(VenueSession):
     def on_event(self, event: Event) -> None:
         if event.kind == "clock":
             self.state.resyncs += 1
-            offset = self.measure_clock()
-            if offset is not None:
-                self.clock_offset_ms = offset
-                self.desk.clock_synced(offset + self.window_ms)
+            self.later(self.measure_clock, self._resynced)
         elif event.kind == "auth":
             self.state.errors.append(okx.describe_error(event.code))
+
+    def _resynced(self, offset: int) -> None:
+        self.clock_offset_ms = offset
+        self.desk.clock_synced(offset + self.window_ms)
 
     # -- reconciliation and cancel -------------------------------------------
 
