@@ -76,7 +76,7 @@ CATEGORY = "spot"
 AUTH_LIFETIME_MS = 10_000        # how far ahead an auth's expiry is set
 MAX_RECV_WINDOW_MS = 60_000
 DEFAULT_RECV_WINDOW_MS = 5000    # "default 5000 (ms)": left out of the header when so
-# Bybit's "Rate Limit" page: spot order.create 20 requests/s per UID (account default).
+# Bybit's "API Rate Limit Rules for VIPs": Default, Spot: 20/s per UID.
 ORDER_LIMITS = (RateLimit(20, 1, "order.create/s (spot, per UID)"),)
 MAX_PREFIX = 36 - CLIENT_ID_DIGITS
 _LINK_ID = re.compile(r"^[A-Za-z0-9_-]*$")
