@@ -34,6 +34,7 @@ from orchestrator.hotline import STATES, Connection, HotStandby, Loop, Trust
 from orchestrator.instance import InstanceLock
 from orchestrator.journal import Journal
 from orchestrator.mempool import Watcher
+from orchestrator.outcomes import OutcomeAsker
 from orchestrator.strategy.loader import build_strategy
 from orchestrator.takeover import remember_own_triggers, takeover
 from orchestrator.venues.registry import ADAPTERS
@@ -162,6 +163,9 @@ class Daemon:
                 venues = [i for i, v in enumerate(config.venues) if action in v.on]
                 if venues:
                     self.engine.route(action_id, venues)
+            self.askers = [OutcomeAsker(venue.name, session)
+                           for venue, session in zip(config.venues, self.sessions, strict=True)
+                           if ADAPTERS[venue.profile].capabilities.reconcile]
         except BaseException:
             self.engine.close()                      # never started: no page left behind
             self.state_path.unlink(missing_ok=True)
@@ -252,6 +256,12 @@ class Daemon:
                              STATES.get(event.code, event.code),
                              f" ({native.error_name(event.http_status)})"
                              if event.http_status else "")
+        now = time.monotonic()
+        for asker in self.askers:
+            try:
+                asker.tick(now)
+            except StratumError as exc:       # a question that could not be sent
+                self._error(f"{asker.name}: {exc}")
         if self.ha:
             self.ha.tick()
         for peer_event in self.watcher.events():

@@ -226,12 +226,14 @@ class World:
         self.resting = resting
         self.min_announcers = min_announcers
 
-    def start_exchange(self) -> subprocess.Popen[bytes]:
+    def start_exchange(self, *args: str) -> subprocess.Popen[bytes]:
+        """The exchange simulator (`args`: more of its options), and the daemon's
+        configuration for it."""
         proc = self.stack.enter_context(spawn(
             [sys.executable, "-m", "orchestrator.sim.exchange", "--cert", str(self.cert),
              "--key", str(self.key), "--accounts", str(self.work / "accounts.json"),
              "--record-dir", str(self.work / "exchange"), "--ready-file",
-             str(self.work / "exchange.ready")], self.work / "exchange_sim.log",
+             str(self.work / "exchange.ready"), *args], self.work / "exchange_sim.log",
             native=True))       # importing orchestrator.sim loads the native module
         self.sim = json.loads(wait_file(self.work / "exchange.ready", proc, "exchange_sim"))
         venue = self.account.venue("localhost", self.sim)

@@ -132,6 +132,32 @@ def test_kill_then_nothing_reaches_the_venue(tmp_path: Path) -> None:
     assert placed == []
 
 
+@pytest.mark.parametrize("venue", sorted(v for v, a in ADAPTERS.items()
+                                   if a.capabilities.reconcile))
+def test_orders_of_unknown_outcome_are_reconciled_while_running(tmp_path: Path,
+                                                                venue: str) -> None:
+    """The venue answers no order, so each one's outcome becomes unknown after
+    ack_timeout and stays open in risk; the running daemon asks the venue about
+    each and journals what it says (filled), which frees them."""
+    with ExitStack() as stack:
+        world = World(tmp_path, stack, venue=venue)
+        world.start_exchange("--outcome-unknown-regex", "^st")
+        world.config.write_text(world.config.read_text().replace(
+            "[engine]\n", "[engine]\nack_timeout = 1.0\n", 1))
+        daemon = world.start_daemon()
+        world.start_peers()
+        assert wait(lambda: world.status().get("unknown", 0) >= EXPECTED_ORDERS)
+        assert wait(lambda: world.status()["venues"][0]["open_orders"] == 0)
+        assert stratum("stop", "--config", str(world.config)).returncode == 0
+        assert daemon.wait(timeout=30) == 0
+    journal = Journal(tmp_path / "state" / f"sim-{venue}.journal")
+    resolved = [r for r in journal if r.type == RESOLVED]
+    assert journal.unknown() == [] and len(resolved) == EXPECTED_ORDERS
+    assert {r.order_status for r in resolved} == {lib.ST_ORDER_STATUS_FILLED}
+    log = (tmp_path / "stratum.log").read_text()
+    assert log.count("of unknown outcome reconciled: filled") == EXPECTED_ORDERS
+
+
 def test_a_second_run_is_refused_and_leaves_the_first_as_it_was(tmp_path: Path) -> None:
     with ExitStack() as stack:
         world = World(tmp_path, stack)

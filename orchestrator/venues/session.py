@@ -15,10 +15,12 @@ waits on one venue's REST API, and a failed request is an error, not a crash.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,11 +67,17 @@ class OpenOrder:
     status: int               # ST_ORDER_STATUS_*, 0 for a status word we do not know
 
 
+EVENTS_KEPT = 10_000     # the latest desk events a session keeps (tests, debugging)
+
+
 @dataclass
 class SessionState:
-    events: list[Event] = field(default_factory=list)
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     errors: list[str] = field(default_factory=list)
     resyncs: int = 0
+    # (client id, leg) of orders whose outcome became unknown, for whoever asks the
+    # venue about them (the daemon's OutcomeAsker takes them)
+    unknown: list[tuple[int, int]] = field(default_factory=list)
 
 
 class VenueSession:
@@ -86,6 +94,7 @@ class VenueSession:
         self.ready: set[int] = set()                   # connections orders may use
         self._worker: ThreadPoolExecutor | None = None
         self._later: list[Later] = []
+        self.resolved: dict[int, int] = {}   # client id -> ST_ORDER_STATUS_* the venue said
 
     # -- to be provided by each venue ----------------------------------------
 
@@ -112,10 +121,23 @@ class VenueSession:
 
     # -- what a venue may be able to do (its adapter's capabilities say) -------
 
-    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
-        """Asks the venue about orders of unknown outcome and journals what it
-        says. Returns {client id: ST_ORDER_STATUS_*} for those resolved."""
+    def ask_outcome(self, seq: int, leg: int, done: Callable[[], None]) -> None:
+        """Asks the venue about one order of unknown outcome, without waiting:
+        handle() journals the answer (`desk.resolve`, and `resolved`), then calls
+        done(); also when the question failed (handle() raises the error)."""
         raise NotImplementedError(f"{self.name}: no reconciliation")
+
+    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
+        """Asks the venue about orders of unknown outcome and waits (stepping the
+        session) until each is answered or `timeout` passes; the answers are
+        journaled. Returns {client id: ST_ORDER_STATUS_*} for those resolved;
+        VenueError for a question that failed."""
+        answered: set[int] = set()
+        for order in orders:
+            self.ask_outcome(order.seq, order.leg, functools.partial(answered.add, order.seq))
+        self.run_until(lambda: {o.seq for o in orders} <= answered, timeout)
+        self.handle()
+        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
 
     def cancel(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
         """Cancels open orders; returns {client id: ST_ORDER_STATUS_*} of those done."""
@@ -185,6 +207,7 @@ class VenueSession:
         for event in events:
             self.on_event(event)
         self.state.events.extend(events)
+        self.state.unknown.extend((e.seq, e.leg) for e in events if e.kind == "unknown")
         for i, connection in enumerate(self.desk.conns):
             opens = connection.stats["opens"]
             if connection.state != "open":

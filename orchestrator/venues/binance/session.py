@@ -37,7 +37,6 @@ class BinanceSession(VenueSession):
         self.client_prefix = client_prefix
         self.clock_offset_ms: int | None = None
         self.logged_on = [False] * len(desk.conns)
-        self.resolved: dict[int, int] = {}
 
     def request_id(self, answer: dict[str, Any]) -> str | None:
         request_id = answer.get("id")
@@ -103,11 +102,14 @@ class BinanceSession(VenueSession):
 
     # -- reconciliation -----------------------------------------------------
 
-    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
-        """Asks order.status for each order of unknown outcome and journals the
-        answer. Returns {client id: ST_ORDER_STATUS_*} for those resolved."""
-        self._ask_each("order.status", orders, self._on_status, timeout)
-        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+    def ask_outcome(self, seq: int, leg: int, done: Callable[[], None]) -> None:
+        """order.status on the active connection; the answer is journaled."""
+        def on_answer(seq: int, answer: dict[str, Any]) -> None:
+            self._on_status(seq, answer)
+            done()
+
+        self._ask("order.status", int(lib.st_conn_pair_active(self.desk.pair)), seq, leg,
+                  on_answer)
 
     def open_orders(self, symbols: set[str], timeout: float = 10.0) -> list[OpenOrder]:
         """The account's open orders (openOrders.status) of these symbols. Raises
@@ -151,15 +153,20 @@ class BinanceSession(VenueSession):
                   on_answer: Callable[[int, dict[str, Any]], None], timeout: float) -> None:
         conn = int(lib.st_conn_pair_active(self.desk.pair))
         answered: set[int] = set()
+
+        def note(seq: int, answer: dict[str, Any]) -> None:
+            answered.add(seq)
+            on_answer(seq, answer)
+
         for order in orders:
-            self._ask(method, conn, order, on_answer, answered)
+            self._ask(method, conn, order.seq, order.leg, note)
         wanted = {o.seq for o in orders}
         self.run_until(lambda: wanted <= answered, timeout)
 
-    def _ask(self, method: str, conn: int, order: OrderState,
-             on_answer: Callable[[int, dict[str, Any]], None], answered: set[int]) -> None:
-        symbol = self.desk.legs[order.leg].symbol
-        client_id = binance.client_order_id(self.client_prefix, order.seq)
+    def _ask(self, method: str, conn: int, seq: int, leg: int,
+             on_answer: Callable[[int, dict[str, Any]], None]) -> None:
+        symbol = self.desk.legs[leg].symbol
+        client_id = binance.client_order_id(self.client_prefix, seq)
         logged_on = self.logged_on[conn]
 
         def build(request_id: str) -> str:
@@ -167,8 +174,7 @@ class BinanceSession(VenueSession):
                                          self.credentials, self._now_ms(), logged_on)
 
         def handle(_conn: int, answer: dict[str, Any], _sent_ns: int) -> None:
-            answered.add(order.seq)
-            on_answer(order.seq, answer)
+            on_answer(seq, answer)
 
         self.send(conn, build, handle)
 

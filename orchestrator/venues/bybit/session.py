@@ -12,10 +12,12 @@ again, once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator._native import lib
 from orchestrator.desk import Desk, Event
+from orchestrator.errors import StratumError
 from orchestrator.journal import OrderState
 from orchestrator.venues import bybit
 from orchestrator.venues.session import OpenOrder, VenueSession
@@ -38,7 +40,6 @@ class BybitSession(VenueSession):
         self.recv_window_ms = recv_window_ms
         self.client_prefix = client_prefix
         self.clock_offset_ms: int | None = None
-        self.resolved: dict[int, int] = {}
 
     def request_id(self, answer: dict[str, Any]) -> str | None:
         request_id = answer.get("reqId")
@@ -106,25 +107,32 @@ class BybitSession(VenueSession):
     def _rest_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
         return self.rest.orders(self.credentials, params, self._now_ms(), self.recv_window_ms)
 
-    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
-        """Asks GET /v5/order/realtime by orderLinkId for each order of unknown
-        outcome and journals the answer; none listed means the venue has no such
-        order. Returns {client id: ST_ORDER_STATUS_*}."""
-        for order in orders:
-            symbol = self.desk.legs[order.leg].symbol
-            link_id = bybit.client_order_id(self.client_prefix, order.seq)
-            found = [o for o in self._rest_orders({"symbol": symbol, "orderLinkId": link_id})
-                     if o.get("orderLinkId") == link_id]
+    def ask_outcome(self, seq: int, leg: int, done: Callable[[], None]) -> None:
+        """GET /v5/order/realtime by orderLinkId (off this thread); none listed
+        means the venue has no such order. The answer is journaled."""
+        symbol = self.desk.legs[leg].symbol
+        link_id = bybit.client_order_id(self.client_prefix, seq)
+
+        def query() -> list[dict[str, Any]]:
+            return [o for o in self._rest_orders({"symbol": symbol, "orderLinkId": link_id})
+                    if o.get("orderLinkId") == link_id]
+
+        def then(found: list[dict[str, Any]]) -> None:
             if not found:
-                self.desk.resolve(order.seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0,
-                                  bybit.NO_SUCH_ORDER)
-                self.resolved[order.seq] = lib.ST_ORDER_STATUS_NOT_FOUND
-                continue
-            status = bybit.ORDER_STATUS.get(str(found[0].get("orderStatus")),
-                                            lib.ST_ORDER_STATUS_UNKNOWN)
-            self.desk.resolve(order.seq, status, _order_id(found[0].get("orderId")))
-            self.resolved[order.seq] = status
-        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+                self.desk.resolve(seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0, bybit.NO_SUCH_ORDER)
+                self.resolved[seq] = lib.ST_ORDER_STATUS_NOT_FOUND
+            else:
+                status = bybit.ORDER_STATUS.get(str(found[0].get("orderStatus")),
+                                                lib.ST_ORDER_STATUS_UNKNOWN)
+                self.desk.resolve(seq, status, _order_id(found[0].get("orderId")))
+                self.resolved[seq] = status
+            done()
+
+        def failed(exc: StratumError) -> None:
+            self.state.errors.append(f"bybit order query for {seq}: {exc}")
+            done()
+
+        self.later(query, then, failed=failed)
 
     def ask_open_orders(self, symbols: set[str]) -> dict[str, list[OpenOrder]]:
         """The account's open orders of these symbols (REST, answered at once)."""

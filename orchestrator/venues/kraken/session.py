@@ -6,7 +6,7 @@ __init__.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchestrator._native import lib
@@ -35,7 +35,6 @@ class KrakenSession(VenueSession):
         self.legs = tuple(legs)
         self.client_prefix = client_prefix
         self.token: Secret | None = None       # the one the templates carry
-        self.resolved: dict[int, int] = {}
 
     def request_id(self, answer: dict[str, Any]) -> str | None:
         request_id = answer.get("req_id")
@@ -68,21 +67,21 @@ class KrakenSession(VenueSession):
 
     # -- what the venue says about our orders ------------------------------------
 
-    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
-        """Asks QueryOrders (by cl_ord_id) about each order of unknown outcome and
-        journals the answer. Returns {client id: ST_ORDER_STATUS_*} of those resolved."""
-        resolved: dict[int, int] = {}
-        for order in orders:
-            try:
-                status = self.rest.query_order(client_order_id(self.client_prefix, order.seq),
-                                               timeout)
-            except KrakenError as exc:
-                self.state.errors.append(f"QueryOrders for {order.seq}: {exc}")
-                continue
+    def ask_outcome(self, seq: int, leg: int, done: Callable[[], None]) -> None:
+        """QueryOrders by cl_ord_id (off this thread); the answer is journaled."""
+        cl_ord_id = client_order_id(self.client_prefix, seq)
+
+        def then(status: int) -> None:
             if status:
-                self.desk.resolve(order.seq, status)
-                resolved[order.seq] = self.resolved[order.seq] = status
-        return resolved
+                self.desk.resolve(seq, status)
+                self.resolved[seq] = status
+            done()
+
+        def failed(exc: StratumError) -> None:
+            self.state.errors.append(f"QueryOrders for {seq}: {exc}")
+            done()
+
+        self.later(lambda: self.rest.query_order(cl_ord_id), then, failed=failed)
 
     def ask_open_orders(self, symbols: set[str]) -> dict[str, list[OpenOrder]]:
         """The account's open orders of these symbols (OpenOrders, answered at once)."""

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator._native import lib
 from orchestrator.desk import Desk, Event
+from orchestrator.errors import StratumError
 from orchestrator.journal import OrderState
 from orchestrator.venues import okx
 from orchestrator.venues.session import OpenOrder, Pending, VenueSession
+
+REST_TIMEOUT_S = 10.0
 
 
 class OkxSession(VenueSession):
@@ -36,7 +40,6 @@ class OkxSession(VenueSession):
         self.window_ms = window_ms
         self.client_prefix = client_prefix
         self.clock_offset_ms: int | None = None
-        self.resolved: dict[int, int] = {}
 
     def new_request_id(self, n: int) -> str:
         return f"{self.name}{n}"      # OKX ids are alphanumeric; letters keep it Python's
@@ -106,34 +109,39 @@ class OkxSession(VenueSession):
 
     # -- reconciliation and cancel -------------------------------------------
 
-    def reconcile(self, orders: list[OrderState], timeout: float = 10.0) -> dict[int, int]:
-        """Asks GET /api/v5/trade/order by clOrdId for each order of unknown
-        outcome and journals the answer."""
-        for order in orders:
-            symbol = self.desk.legs[order.leg].symbol
-            client_id = okx.client_order_id(self.client_prefix, order.seq)
-            try:
-                answer = okx.rest_get(self.rest_url, okx.order_query_path(symbol, client_id),
-                                      self.credentials, self._now_ms(), context=self.context,
-                                      timeout=timeout)
-            except okx.OkxError as exc:
-                self.state.errors.append(f"okx order query for {order.seq}: {exc}")
-                continue
-            code = str(answer.get("code", ""))
-            data = answer.get("data")
-            if code == "0" and isinstance(data, list) and data and isinstance(data[0], dict):
-                status = okx.ORDER_STATUS.get(str(data[0].get("state")),
-                                              lib.ST_ORDER_STATUS_UNKNOWN)
-                self.desk.resolve(order.seq, status, _order_id(data[0]))
-                self.resolved[order.seq] = status
-            elif code == str(okx.NO_SUCH_ORDER):
-                self.desk.resolve(order.seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0, okx.NO_SUCH_ORDER)
-                self.resolved[order.seq] = lib.ST_ORDER_STATUS_NOT_FOUND
-            else:
-                self.state.errors.append(f"okx order query for {order.seq}: " +
-                                         okx.describe_error(code, str(answer.get("msg", ""))))
-        self.handle()     # raises VenueError with what went wrong, after asking for each
-        return {o.seq: self.resolved[o.seq] for o in orders if o.seq in self.resolved}
+    def ask_outcome(self, seq: int, leg: int, done: Callable[[], None]) -> None:
+        """GET /api/v5/trade/order by clOrdId (off this thread); the answer is
+        journaled."""
+        path = okx.order_query_path(self.desk.legs[leg].symbol,
+                                    okx.client_order_id(self.client_prefix, seq))
+
+        def query() -> Any:
+            return okx.rest_get(self.rest_url, path, self.credentials, self._now_ms(),
+                                context=self.context, timeout=REST_TIMEOUT_S)
+
+        def then(answer: Any) -> None:
+            self._on_order(seq, answer)
+            done()
+
+        def failed(exc: StratumError) -> None:
+            self.state.errors.append(f"okx order query for {seq}: {exc}")
+            done()
+
+        self.later(query, then, failed=failed)
+
+    def _on_order(self, seq: int, answer: dict[str, Any]) -> None:
+        code = str(answer.get("code", ""))
+        data = answer.get("data")
+        if code == "0" and isinstance(data, list) and data and isinstance(data[0], dict):
+            status = okx.ORDER_STATUS.get(str(data[0].get("state")), lib.ST_ORDER_STATUS_UNKNOWN)
+            self.desk.resolve(seq, status, _order_id(data[0]))
+            self.resolved[seq] = status
+        elif code == str(okx.NO_SUCH_ORDER):
+            self.desk.resolve(seq, lib.ST_ORDER_STATUS_NOT_FOUND, 0, okx.NO_SUCH_ORDER)
+            self.resolved[seq] = lib.ST_ORDER_STATUS_NOT_FOUND
+        else:
+            self.state.errors.append(f"okx order query for {seq}: " +
+                                     okx.describe_error(code, str(answer.get("msg", ""))))
 
     def ask_open_orders(self, symbols: set[str]) -> dict[str, list[OpenOrder]]:
         """The account's open orders per symbol (REST orders-pending; the answer comes
