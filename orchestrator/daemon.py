@@ -296,9 +296,17 @@ class Daemon:
                             "check them on the venue (no automatic reconciliation here)")
                 continue
             session.run_until(_ready(session), READY_TIMEOUT_S)
-            resolved = session.reconcile(unknown)
+            try:
+                resolved = session.reconcile(unknown)
+            except VenueError as exc:     # the venue did not say: asked again while running
+                self._error(f"{venue.name}: reconciling at start: {exc}")
+                resolved = {o.seq: session.resolved[o.seq] for o in unknown
+                            if o.seq in session.resolved}
             log.info("%s: reconciled %d of %d order(s) of unknown outcome", venue.name,
                      len(resolved), len(unknown))
+            # the rest are asked about again while running (orchestrator/outcomes.py)
+            session.state.unknown.extend((o.seq, o.leg) for o in unknown
+                                         if o.seq not in resolved)
 
     def _cancel_open_orders(self) -> None:
         for venue, session in zip(self.config.venues, self.sessions, strict=True):

@@ -13,10 +13,13 @@ import pytest
 
 from orchestrator.children import _SETPRIV
 
+# The child says "up" once it runs, so after setpriv has set its parent-death
+# signal (a parent killed before that would leave it, as setpriv does not check).
 PARENT = """
 import subprocess, sys
 from orchestrator.children import dies_with_parent
-child = subprocess.Popen(dies_with_parent([sys.executable, "-c", "import time; time.sleep(60)"]))
+child = subprocess.Popen(dies_with_parent(
+    [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]))
 print(child.pid, flush=True)
 child.wait()
 """
@@ -26,7 +29,9 @@ child.wait()
 def test_the_child_of_a_sigkilled_parent_dies() -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
-    child = int(parent.stdout.readline())
+    lines = {parent.stdout.readline().strip() for _ in range(2)}   # in either order
+    assert "up" in lines, lines
+    [child] = [int(line) for line in lines if line != "up"]
     try:
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)

@@ -77,7 +77,7 @@ class SessionState:
     resyncs: int = 0
     # (client id, leg) of orders whose outcome became unknown, for whoever asks the
     # venue about them (the daemon's OutcomeAsker takes them)
-    unknown: list[tuple[int, int]] = field(default_factory=list)
+    unknown: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
 
 
 class VenueSession:
