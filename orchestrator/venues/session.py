@@ -249,3 +249,57 @@ class VenueSession:
             log.debug("%s: message nobody waits for: %.200s", self.name, text)
             return
         pending.handler(conn, answer, pending.sent_ns)
+
+
+class RestClockSession(VenueSession):
+    """A session whose venue's clock is read over REST (`server_time_ms`, on the
+    session's thread): once before the first connection logs in, and again each
+    time the desk asks for a resync (an answer said our timestamp was off)."""
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__(desk)
+        self.clock_offset_ms: int | None = None   # the venue's clock minus ours
+
+    def server_time_ms(self) -> int:
+        """The venue's clock (blocking; a StratumError when it does not say)."""
+        raise NotImplementedError
+
+    def log_in(self, conn: int) -> None:
+        """Logs connection `conn` in; the answer marks it ready."""
+        raise NotImplementedError
+
+    def desk_offset(self, offset_ms: int) -> int:
+        """What the desk adds to our clock in the order's timestamp slot."""
+        return offset_ms
+
+    def measure_clock(self) -> int:
+        """The venue's clock minus ours, the flight taken as symmetric. Blocks."""
+        sent = time.time_ns()
+        server = self.server_time_ms()
+        return server - (sent + time.time_ns()) // 2_000_000
+
+    def _now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
+
+    def prepare(self, conn: int) -> None:
+        """The clock first (once), then log in. Without a clock the connection is
+        not logged in: the error says why."""
+        if self.clock_offset_ms is None:
+            self.later(self.measure_clock, lambda offset: self._first_clock(conn, offset),
+                       conn=conn)
+        else:
+            self.log_in(conn)
+
+    def _first_clock(self, conn: int, offset: int) -> None:
+        if self.clock_offset_ms is None:      # (the other connection may have set it)
+            self.clock_offset_ms = offset
+            self.desk.set_clock_offset(self.desk_offset(offset))
+        self.log_in(conn)
+
+    def resync(self) -> None:
+        self.state.resyncs += 1
+        self.later(self.measure_clock, self._resynced)
+
+    def _resynced(self, offset: int) -> None:
+        self.clock_offset_ms = offset
+        self.desk.clock_synced(self.desk_offset(offset))

@@ -307,15 +307,6 @@ class BinanceApi(VenueService):
 
     # ------------------------------------------------------------------ connection
 
-    last_order_link: Link | None = None
-
-    def cut_last_order_link(self) -> None:
-        """Drops the connection that carried the latest order, with no close frame
-        (as a venue's crash or a cable would), for failover tests."""
-        link, self.last_order_link = self.last_order_link, None
-        if link is not None:
-            link.ws.transport.abort()
-
     def stream_symbol(self, route: str) -> str | None:
         """The book symbol a market stream path names, or None if it names none."""
         found = STREAM_RE.fullmatch(route)

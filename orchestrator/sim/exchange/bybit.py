@@ -239,18 +239,12 @@ class BybitApi(VenueService):
         self.link_id_re = ctx.client_id_re or LINK_ID_RE
         self._rest = BybitRest(self)
         self._order_ids: set[str] = set()
-        self.last_order_link: Link | None = None
 
     def handles(self, route: str) -> bool:
         return route in (WS_PATH, STREAM_PATH)
 
     def rest(self) -> BybitRest:
         return self._rest
-
-    def cut_last_order_link(self) -> None:
-        link, self.last_order_link = self.last_order_link, None
-        if link is not None:
-            link.ws.transport.abort()
 
     def new_order_id(self) -> str:
         while True:

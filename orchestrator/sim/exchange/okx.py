@@ -139,18 +139,12 @@ class OkxApi(VenueService):
         self.client_id_re = ctx.client_id_re or ID_RE
         self._rest = OkxRest(self)
         self._next_order_id = 600_000_000_000_000_001
-        self.last_order_link: Link | None = None
 
     def handles(self, route: str) -> bool:
         return route in (WS_PATH, PUBLIC_PATH)
 
     def rest(self) -> OkxRest:
         return self._rest
-
-    def cut_last_order_link(self) -> None:
-        link, self.last_order_link = self.last_order_link, None
-        if link is not None:
-            link.ws.transport.abort()
 
     async def serve(self, link: Link) -> None:
         if urlsplit(link.path).path == PUBLIC_PATH:

@@ -59,9 +59,15 @@ class VenueService:
         """Its REST endpoints, if it has any."""
         return None
 
+    # the connection that carried the venue's latest order (set by the venue); None: none
+    last_order_link: Link | None = None
+
     def cut_last_order_link(self) -> None:
-        """Drops, with no close frame, the connection that carried its latest order (for
-        failover tests); a venue that does not track it does nothing."""
+        """Drops, with no close frame, the connection that carried its latest order (as
+        a venue's crash or a cable would), for failover tests."""
+        link, self.last_order_link = self.last_order_link, None
+        if link is not None:
+            link.ws.transport.abort()
 
 
 @dataclasses.dataclass

@@ -11,7 +11,6 @@ again, once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from orchestrator.desk import Desk, Event
 from orchestrator.errors import StratumError
 from orchestrator.journal import OrderState
 from orchestrator.venues import bybit
-from orchestrator.venues.session import OpenOrder, VenueSession
+from orchestrator.venues.session import OpenOrder, RestClockSession
 
 
 def _order_id(value: Any) -> int:
@@ -29,7 +28,7 @@ def _order_id(value: Any) -> int:
     return int(text) if text.isdigit() and int(text) < 2**63 else 0
 
 
-class BybitSession(VenueSession):
+class BybitSession(RestClockSession):
     name = "bybit"
 
     def __init__(self, desk: Desk, credentials: bybit.Credentials, rest: bybit.Rest, *,
@@ -39,40 +38,17 @@ class BybitSession(VenueSession):
         self.rest = rest
         self.recv_window_ms = recv_window_ms
         self.client_prefix = client_prefix
-        self.clock_offset_ms: int | None = None
 
     def request_id(self, answer: dict[str, Any]) -> str | None:
         request_id = answer.get("reqId")
         return request_id if isinstance(request_id, str) else None
 
-    # -- clock and readiness --------------------------------------------------
+    # -- clock and login ------------------------------------------------------
 
-    def measure_clock(self) -> int:
-        """Venue time minus ours (GET /v5/market/time, the flight taken as symmetric);
-        BybitError when the venue does not say. Blocks: run it with `later()`."""
-        sent = time.time_ns()
-        server = self.rest.server_time_ms()
-        return server - (sent + time.time_ns()) // 2_000_000
+    def server_time_ms(self) -> int:
+        return self.rest.server_time_ms()
 
-    def _now_ms(self) -> int:
-        return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
-
-    def prepare(self, conn: int) -> None:
-        """The clock first (once), then auth. Without a clock the connection is
-        not authenticated: the error says why."""
-        if self.clock_offset_ms is None:
-            self.later(self.measure_clock, lambda offset: self._first_clock(conn, offset),
-                       conn=conn)
-        else:
-            self._auth(conn)
-
-    def _first_clock(self, conn: int, offset: int) -> None:
-        if self.clock_offset_ms is None:      # (the other connection may have set it)
-            self.clock_offset_ms = offset
-            self.desk.set_clock_offset(offset)
-        self._auth(conn)
-
-    def _auth(self, conn: int) -> None:
+    def log_in(self, conn: int) -> None:
         expires = self._now_ms() + bybit.AUTH_LIFETIME_MS
         self.send(conn, lambda rid: bybit.auth_request(rid, self.credentials, expires),
                   self._on_auth)
@@ -93,14 +69,9 @@ class BybitSession(VenueSession):
 
     def on_event(self, event: Event) -> None:
         if event.kind == "clock":
-            self.state.resyncs += 1
-            self.later(self.measure_clock, self._resynced)
+            self.resync()
         elif event.kind == "auth":
             self.state.errors.append(bybit.describe_error(event.code))
-
-    def _resynced(self, offset: int) -> None:
-        self.clock_offset_ms = offset
-        self.desk.clock_synced(offset)
 
     # -- reconciliation, cancel, open orders ----------------------------------
 

@@ -22,12 +22,12 @@ from orchestrator.desk import Desk, Event
 from orchestrator.errors import StratumError
 from orchestrator.journal import OrderState
 from orchestrator.venues import okx
-from orchestrator.venues.session import OpenOrder, Pending, VenueSession
+from orchestrator.venues.session import OpenOrder, Pending, RestClockSession
 
 REST_TIMEOUT_S = 10.0
 
 
-class OkxSession(VenueSession):
+class OkxSession(RestClockSession):
     name = "okx"
 
     def __init__(self, desk: Desk, credentials: okx.Credentials, *, rest_url: str = okx.REST_URL,
@@ -39,7 +39,6 @@ class OkxSession(VenueSession):
         self.context = context
         self.window_ms = window_ms
         self.client_prefix = client_prefix
-        self.clock_offset_ms: int | None = None
 
     def new_request_id(self, n: int) -> str:
         return f"{self.name}{n}"      # OKX ids are alphanumeric; letters keep it Python's
@@ -54,36 +53,15 @@ class OkxSession(VenueSession):
             return f"login@{conn}"
         return self.request_id(answer)
 
-    # -- clock ----------------------------------------------------------------
+    # -- clock and login ------------------------------------------------------
 
-    def _now_ms(self) -> int:
-        return time.time_ns() // 1_000_000 + (self.clock_offset_ms or 0)
+    def server_time_ms(self) -> int:
+        return okx.server_time_ms(self.rest_url, context=self.context)
 
-    def measure_clock(self) -> int:
-        """The venue's clock minus ours (REST public time, flight taken as symmetric);
-        OkxError when the venue does not say. Blocks: run it with `later()`."""
-        sent = time.time_ns()
-        server = okx.server_time_ms(self.rest_url, context=self.context)
-        return server - (sent + time.time_ns()) // 2_000_000
+    def desk_offset(self, offset_ms: int) -> int:
+        return offset_ms + self.window_ms     # the slot is expTime: now + the window
 
-    # -- readiness ------------------------------------------------------------
-
-    def prepare(self, conn: int) -> None:
-        """The clock first (once), then login. Without a clock the connection is
-        not logged in: the error says why."""
-        if self.clock_offset_ms is None:
-            self.later(self.measure_clock, lambda offset: self._first_clock(conn, offset),
-                       conn=conn)
-        else:
-            self._login(conn)
-
-    def _first_clock(self, conn: int, offset: int) -> None:
-        if self.clock_offset_ms is None:      # (the other connection may have set it)
-            self.clock_offset_ms = offset
-            self.desk.set_clock_offset(offset + self.window_ms)
-        self._login(conn)
-
-    def _login(self, conn: int) -> None:
+    def log_in(self, conn: int) -> None:
         self._pending[f"login@{conn}"] = Pending(self._on_login, time.time_ns())
         self.desk.send_control(okx.login_request(self.credentials, self._now_ms() // 1000), conn)
 
@@ -98,14 +76,9 @@ class OkxSession(VenueSession):
 
     def on_event(self, event: Event) -> None:
         if event.kind == "clock":
-            self.state.resyncs += 1
-            self.later(self.measure_clock, self._resynced)
+            self.resync()
         elif event.kind == "auth":
             self.state.errors.append(okx.describe_error(event.code))
-
-    def _resynced(self, offset: int) -> None:
-        self.clock_offset_ms = offset
-        self.desk.clock_synced(offset + self.window_ms)
 
     # -- reconciliation and cancel -------------------------------------------
 
